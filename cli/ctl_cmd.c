@@ -136,7 +136,7 @@ static const ctl_opt_t note_opts[] = {
 static const ctl_opt_t transfer_opts[] = {
     {"to", CTL_OPT_VALUE, 1, "NODE", "the command center or village that takes it over"},
     {"dept", CTL_OPT_VALUE, 0, "D", "the department there (default: the step's own)"},
-    {"reason", CTL_OPT_VALUE, 1, "TEXT", "why it is transferred (转办)"},
+    {"reason", CTL_OPT_VALUE, 1, "TEXT", "why it is transferred: 转办 reason"},
     OPT_HELP,
     OPT_END,
 };
@@ -144,7 +144,7 @@ static const ctl_opt_t transfer_opts[] = {
 static const ctl_opt_t post_opts[] = {OPT_HELP, OPT_END};
 
 static const ctl_opt_t accept_opts[] = {
-    {"as", CTL_OPT_VALUE, 1, "NAME", "the person who signs for it (签收)"},
+    {"as", CTL_OPT_VALUE, 1, "NAME", "the person who signs for it: 签收"},
     OPT_HELP,
     OPT_END,
 };
