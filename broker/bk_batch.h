@@ -1,0 +1,104 @@
+/*
+ * bk_batch — one group-commit batch: the SQL of every change made while the
+ * previous batch was in flight, and the messages to send once it commits
+ * (persist, then emit: DESIGN §8).
+ *
+ * Per order and batch there is one event row; every transition of the order
+ * in the batch appends an entry to it, and the row keeps a snapshot of the
+ * order's state after the last entry for the single UPDATE of `orders` (or,
+ * for an order received in this batch, for its INSERT). Rows copy what they
+ * need, so an order may leave memory while its batch is being built.
+ */
+#ifndef BK_BATCH_H
+#define BK_BATCH_H
+
+#include "bk_order.h"
+#include "pls_util.h"
+
+#include <stdint.h>
+
+typedef struct bk_row {
+    pls_uuid_t id;
+    uint32_t seq;      /* first entry's sequence number */
+    uint32_t n;        /* entries */
+    int64_t at_ms;     /* first entry's time */
+    pls_buf_t entries; /* "{...},{...}" */
+    /* snapshot of the order after the last entry (the orders row's changing
+     * columns); dept and scope are interned/catalog strings valid while the
+     * batch lives (a reload discards batches first) */
+    int state0; /* state before this batch (-1 for a new order) */
+    int state;
+    int step;
+    uint32_t attempt;
+    uint64_t token;
+    const char *dept;
+    const char *scope;
+    int custody;
+    int flags;
+    int64_t due_ms;
+    int is_new; /* order inserted by this batch: index into news */
+    int new_idx;
+} bk_row_t;
+
+/* An order received in this batch. */
+typedef struct bk_new {
+    pls_uuid_t id;
+    char *key;         /* owned */
+    pls_buf_t insert;  /* "(id, number, ..., created_at" — state columns appended at flush */
+    pls_buf_t citizen; /* "(id, name, ...)" or empty */
+    int row;           /* its event row */
+    int confirmed;     /* the INSERT returned it */
+} bk_new_t;
+
+enum bk_out_kind {
+    BK_OUT_REPLY = 0, /* a reply to a request: becomes 503 when the batch fails */
+    BK_OUT_SUBMIT,    /* a submit reply: re-resolved by key when its order was a phantom */
+    BK_OUT_PUSH,      /* Assign / Revoke: dropped when the batch fails */
+};
+
+typedef struct bk_out {
+    int kind;
+    uint8_t *ident; /* owned routing id */
+    size_t ident_len;
+    uint8_t *msg; /* owned packed envelope */
+    size_t len;
+    uint64_t corr;
+    int new_idx; /* the new order it depends on, or -1 */
+} bk_out_t;
+
+typedef struct bk_batch {
+    uint32_t gen;
+    bk_row_t *rows;
+    uint32_t n_rows, cap_rows;
+    bk_new_t *news;
+    uint32_t n_news, cap_news;
+    bk_out_t *outs;
+    uint32_t n_outs, cap_outs;
+    pls_buf_t extra;     /* further statements, each ending with ';' */
+    int64_t day_seq_day; /* counters: highest daily number used */
+    uint32_t day_seq;
+    uint64_t rows_written; /* statistics */
+    int64_t started_us;
+} bk_batch_t;
+
+void bk_batch_init(bk_batch_t *b, uint32_t gen);
+void bk_batch_cleanup(bk_batch_t *b);
+int bk_batch_empty(const bk_batch_t *b);
+
+/* The event row of o in this batch (created on first use). */
+bk_row_t *bk_batch_row(bk_batch_t *b, bk_order_t *o);
+
+/* Copy the order's changing fields into its row (after each entry). */
+void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept);
+
+/* Register a new order; returns its index in news. */
+int bk_batch_new_order(bk_batch_t *b, bk_order_t *o);
+
+/* Queue a message for after the commit (copies ident and takes msg). */
+void bk_batch_out(bk_batch_t *b, int kind, const void *ident, size_t ident_len, uint8_t *msg,
+                  size_t len, uint64_t corr, int new_idx);
+
+/* The SQL text of the whole transaction. */
+void bk_batch_sql(bk_batch_t *b, const char *node_code, pls_buf_t *out);
+
+#endif

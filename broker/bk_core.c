@@ -1,0 +1,1976 @@
+/*
+ * bk_core — see bk_core.h for the persist-then-emit rule this file follows.
+ *
+ * Layout: batch plumbing (events, replies, flush, commit), order movements
+ * (route, assign, release, leave), then one handler per message kind, then
+ * the periodic tick and the boot loader.
+ */
+#include "bk_core.h"
+
+#include "pls_log.h"
+#include "pls_time.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REASON_MAX 300
+
+/* ---------------------------------------------------------------- helpers */
+
+static const char *dept_name(const bk_core_t *c, int dept)
+{
+    return dept >= 0 && dept < c->cat.n_depts ? c->cat.depts[dept] : "";
+}
+
+static const bk_step_t *cur_step(const bk_core_t *c, const bk_order_t *o)
+{
+    return &c->cat.services[o->service].steps[o->step];
+}
+
+static void fmt_id(const bk_order_t *o, char out[PLS_UUID_STR])
+{
+    pls_uuid_format(&o->id, out);
+}
+
+int bk_authorize(const bk_core_t *c, const char *actor, int body_case, const bk_order_t *o)
+{
+    /* Until the security work (DESIGN §12) lands, every identity may do
+     * everything; main() refuses to start without --insecure. */
+    PLS_UNUSED(actor);
+    PLS_UNUSED(body_case);
+    PLS_UNUSED(o);
+    return c->cfg.insecure ? 0 : -EPERM;
+}
+
+/* ------------------------------------------------------------ replies */
+
+void bk_core_reply_now(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                       uint32_t status, const char *reason, const char *json)
+{
+    uint8_t *msg;
+    size_t len;
+    pls_proto_pack_reply(corr, status, reason, NULL, NULL, 0, json, &msg, &len);
+    if (c->send(c->send_arg, ident, ident_len, msg, len) != 0)
+        pls_debug("could not send reply (peer gone)");
+    free(msg);
+    if (status >= 400 && status < 500)
+        c->stats.rejected++;
+}
+
+/* A reply that depends on the current batch: sent after its COMMIT. */
+static void reply_later(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                        uint32_t status, const char *reason, const bk_order_t *o, int dup, int kind,
+                        int new_idx)
+{
+    uint8_t *msg;
+    size_t len;
+    char id[PLS_UUID_STR];
+    if (o)
+        fmt_id(o, id);
+    pls_proto_pack_reply(corr, status, reason, o ? id : NULL, o ? o->number : NULL, dup, NULL, &msg,
+                         &len);
+    bk_batch_out(c->cur, kind, ident, ident_len, msg, len, corr, new_idx);
+}
+
+static void reply_ok(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                     const char *reason, const bk_order_t *o)
+{
+    int new_idx = -1;
+    if (o && (o->flags & BK_OF_NEW) && o->batch_gen == c->cur->gen)
+        new_idx = c->cur->rows[o->batch_row].new_idx;
+    reply_later(c, ident, ident_len, corr, PLS_OK, reason, o, 0, BK_OUT_REPLY, new_idx);
+}
+
+static void reject(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                   uint32_t status, const char *fmt, ...) PLS_PRINTF(6, 7);
+static void reject(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                   uint32_t status, const char *fmt, ...)
+{
+    char reason[REASON_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof(reason), fmt, ap);
+    va_end(ap);
+    bk_core_reply_now(c, ident, ident_len, corr, status, reason, NULL);
+}
+
+/* ------------------------------------------------------------- events */
+
+/* Append one entry to o's event row: kind, from -> o->state (already set),
+ * the actor, and an optional payload object (JSON text "{...}"). */
+static void event(bk_core_t *c, bk_order_t *o, const char *kind, int from, const char *actor,
+                  const char *payload)
+{
+    bk_row_t *r = bk_batch_row(c->cur, o);
+    int64_t now = pls_wall_ms();
+    pls_buf_t *b = &r->entries;
+    if (r->n == 0)
+        r->at_ms = now;
+    else
+        pls_buf_addc(b, ',');
+    pls_buf_adds(b, "{\"kind\":\"");
+    pls_buf_adds(b, kind);
+    pls_buf_adds(b, "\",\"at\":");
+    pls_buf_add_i64(b, now);
+    pls_buf_adds(b, ",\"node\":\"");
+    pls_buf_adds(b, c->node);
+    pls_buf_adds(b, "\",\"actor\":");
+    pls_buf_add_json_str(b, actor && *actor ? actor : "broker");
+    if (from >= 0) {
+        pls_buf_adds(b, ",\"from\":\"");
+        pls_buf_adds(b, bk_state_name(from));
+        pls_buf_addc(b, '"');
+    }
+    pls_buf_adds(b, ",\"to\":\"");
+    pls_buf_adds(b, bk_state_name(o->state));
+    pls_buf_adds(b, "\",\"step\":");
+    pls_buf_add_u64(b, o->step);
+    pls_buf_adds(b, ",\"attempt\":");
+    pls_buf_add_u64(b, o->attempt);
+    if (payload && *payload) {
+        pls_buf_adds(b, ",\"payload\":");
+        pls_buf_adds(b, payload);
+    }
+    pls_buf_addc(b, '}');
+    r->n++;
+    o->next_seq++;
+    bk_row_snap(r, o, dept_name(c, o->dept));
+}
+
+/* Payload builder: P_BEGIN, then P_STR/P_INT pairs, then P_END -> c->scratch. */
+/* A member separator unless the object or array has just begun. */
+static void sep(pls_buf_t *b)
+{
+    if (b->len && b->data[b->len - 1] != '{' && b->data[b->len - 1] != '[')
+        pls_buf_addc(b, ',');
+}
+
+static pls_buf_t *payload_begin(bk_core_t *c)
+{
+    pls_buf_reset(&c->scratch);
+    pls_buf_addc(&c->scratch, '{');
+    return &c->scratch;
+}
+
+static void p_str(pls_buf_t *b, const char *k, const char *v)
+{
+    if (!v || !*v)
+        return;
+    sep(b);
+    pls_buf_add_json_str(b, k);
+    pls_buf_addc(b, ':');
+    pls_buf_add_json_str(b, v);
+}
+
+static void p_int(pls_buf_t *b, const char *k, int64_t v)
+{
+    sep(b);
+    pls_buf_add_json_str(b, k);
+    pls_buf_addc(b, ':');
+    pls_buf_add_i64(b, v);
+}
+
+static void p_raw(pls_buf_t *b, const char *k, const char *json)
+{
+    sep(b);
+    pls_buf_add_json_str(b, k);
+    pls_buf_addc(b, ':');
+    pls_buf_adds(b, json);
+}
+
+static void p_items(pls_buf_t *b, const char *k, char **items, size_t n)
+{
+    if (!n)
+        return;
+    sep(b);
+    pls_buf_add_json_str(b, k);
+    pls_buf_adds(b, ":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            pls_buf_addc(b, ',');
+        pls_buf_add_json_str(b, items[i]);
+    }
+    pls_buf_addc(b, ']');
+}
+
+static const char *payload_end(pls_buf_t *b)
+{
+    pls_buf_addc(b, '}');
+    return b->data;
+}
+
+static void token_hex(uint64_t t, char out[17])
+{
+    snprintf(out, 17, "%016" PRIx64, t);
+}
+
+/* ---------------------------------------------------------- movements */
+
+static void push_assign(bk_core_t *c, bk_order_t *o, bk_worker_t *w);
+
+static void set_state(bk_core_t *c, bk_order_t *o, int st)
+{
+    bk_orders_set_state(&c->orders, o, st);
+}
+
+/* Give up the lease the holder has on o (if any); its credit returns. */
+static void release(bk_core_t *c, bk_order_t *o)
+{
+    bk_worker_t *w = o->worker;
+    if (!w)
+        return;
+    bk_worker_release(w, o);
+    w->credit++;
+    for (int i = 0; i < w->n_queues; i++)
+        bk_dispatch_mark(&c->disp, w->queues[i]);
+}
+
+static void unqueue(bk_core_t *c, bk_order_t *o)
+{
+    if (o->heap_idx == BK_NO_HEAP)
+        return;
+    bk_queue_t *q = bk_dispatch_queue(&c->disp, o->dept, o->scope, 0);
+    if (q)
+        bk_queue_remove(q, o);
+}
+
+/* Tell the worker holding o to drop it. */
+static void push_revoke(bk_core_t *c, bk_order_t *o, const char *reason)
+{
+    bk_worker_t *w = o->worker;
+    if (!w)
+        return;
+    Pls__Envelope env;
+    Pls__Revoke rv;
+    pls__envelope__init(&env);
+    pls__revoke__init(&rv);
+    char id[PLS_UUID_STR];
+    fmt_id(o, id);
+    rv.order = id;
+    rv.attempt = o->attempt;
+    rv.reason = (char *)(uintptr_t)reason;
+    env.version = PLS_PROTO_VERSION;
+    env.body_case = PLS__ENVELOPE__BODY_REVOKE;
+    env.revoke = &rv;
+    uint8_t *msg;
+    size_t len;
+    pls_proto_pack(&env, &msg, &len);
+    bk_batch_out(c->cur, BK_OUT_PUSH, w->ident, w->ident_len, msg, len, 0, -1);
+}
+
+/* The order leaves memory (completed, terminated, withdrawn). */
+static void leave(bk_core_t *c, bk_order_t *o)
+{
+    unqueue(c, o);
+    release(c, o);
+    bk_recent_add(&c->recent, o);
+    bk_orders_remove(&c->orders, o);
+}
+
+/* Whether a worker ever registered for (dept, scope). */
+static int scope_seen(bk_core_t *c, int dept, const char *scope)
+{
+    bk_queue_t *q = bk_dispatch_queue(&c->disp, dept, bk_dispatch_intern(&c->disp, scope), 0);
+    return q && q->seen;
+}
+
+/* Put o in the queue of step `step` (department dept): the step's scope,
+ * falling back towards this node while no worker ever served it (a village
+ * without workers of the department is served by its town, DESIGN §5). */
+static void route(bk_core_t *c, bk_order_t *o, int step, int dept, const char *actor,
+                  const char *kind, const char *note)
+{
+    const bk_step_t *s = &c->cat.services[o->service].steps[step];
+    char scope[PLS_NODE_MAX];
+    bk_catalog_scope(s, o->locality, NULL, c->node, c->cfg.has_parent, scope, sizeof(scope));
+    while (pls_node_depth(scope) > pls_node_depth(c->node) && pls_node_within(scope, c->node) &&
+           !scope_seen(c, dept, scope)) {
+        char up[PLS_NODE_MAX];
+        pls_node_prefix(scope, pls_node_depth(scope) - 1, up, sizeof(up));
+        snprintf(scope, sizeof(scope), "%s", up);
+    }
+    int from = o->state;
+    o->step = (uint8_t)step;
+    o->dept = (uint8_t)dept;
+    o->scope = bk_dispatch_intern(&c->disp, scope);
+    o->worker = NULL;
+    o->flags &= (uint8_t)~BK_OF_BACKOFF;
+    set_state(c, o, BK_QUEUED);
+    pls_buf_t *p = payload_begin(c);
+    p_str(p, "dept", dept_name(c, dept));
+    p_str(p, "scope", o->scope);
+    p_str(p, "note", note);
+    event(c, o, kind, from, actor, payload_end(p));
+    bk_queue_t *q = bk_dispatch_queue(&c->disp, dept, o->scope, 1);
+    bk_queue_push(q, o);
+    bk_dispatch_mark(&c->disp, q);
+}
+
+/* The first step at or after `step` that is not skipped for this order. */
+static int next_live_step(const bk_core_t *c, const bk_order_t *o, int step)
+{
+    const bk_service_t *svc = &c->cat.services[o->service];
+    /* "received at the city": the intake desk (首问) is the city's */
+    int intake_depth = pls_node_depth(o->origin);
+    while (step < svc->n_steps && svc->steps[step].skip_when_intake_at_depth &&
+           svc->steps[step].skip_when_intake_at_depth == intake_depth)
+        step++;
+    return step;
+}
+
+static void assign(bk_core_t *c, bk_queue_t *q, bk_worker_t *w)
+{
+    bk_order_t *o = bk_queue_pop(q);
+    int from = o->state;
+    o->attempt++;
+    o->token = pls_random_u64() | 1;
+    o->custody = (uint8_t)w->custody;
+    o->flags &= (uint8_t)~BK_OF_ORPHAN;
+    set_state(c, o, BK_ASSIGNED);
+    bk_worker_hold(w, o);
+    w->credit--;
+    char tok[17];
+    token_hex(o->token, tok);
+    pls_buf_t *p = payload_begin(c);
+    p_str(p, "worker", w->name);
+    p_str(p, "token", tok);
+    p_str(p, "dept", dept_name(c, o->dept));
+    p_str(p, "scope", o->scope);
+    p_str(p, "custody", w->custody ? "staff" : "auto");
+    p_str(p, "role", w->role ? "B" : "A");
+    event(c, o, "assigned", from, "broker", payload_end(p));
+    push_assign(c, o, w);
+    c->stats.assigns++;
+}
+
+static void push_assign(bk_core_t *c, bk_order_t *o, bk_worker_t *w)
+{
+    const bk_step_t *s = cur_step(c, o);
+    Pls__Envelope env;
+    Pls__Assign a;
+    pls__envelope__init(&env);
+    pls__assign__init(&a);
+    char id[PLS_UUID_STR];
+    fmt_id(o, id);
+    char *outcomes[BK_MAX_OUTCOMES];
+    for (int i = 0; i < s->n_outcomes; i++)
+        outcomes[i] = (char *)(uintptr_t)s->outcomes[i].code;
+    a.order = id;
+    a.number = o->number;
+    a.service = c->cat.services[o->service].code;
+    a.step = o->step;
+    a.step_name = (char *)(uintptr_t)s->name;
+    a.dept = (char *)(uintptr_t)dept_name(c, o->dept);
+    a.scope = (char *)(uintptr_t)o->scope;
+    a.attempt = o->attempt;
+    a.token = o->token;
+    a.priority = o->priority ? PLS__PRIORITY__PRIORITY_URGENT : PLS__PRIORITY__PRIORITY_NORMAL;
+    a.locality = (char *)(uintptr_t)o->locality;
+    a.n_outcomes = (size_t)s->n_outcomes;
+    a.outcomes = outcomes;
+    a.custody = w->custody ? PLS__CUSTODY__CUSTODY_STAFF : PLS__CUSTODY__CUSTODY_AUTO;
+    env.version = PLS_PROTO_VERSION;
+    env.body_case = PLS__ENVELOPE__BODY_ASSIGN;
+    env.assign = &a;
+    uint8_t *msg;
+    size_t len;
+    pls_proto_pack(&env, &msg, &len);
+    int new_idx = (o->flags & BK_OF_NEW) ? c->cur->rows[o->batch_row].new_idx : -1;
+    bk_batch_out(c->cur, BK_OUT_PUSH, w->ident, w->ident_len, msg, len, 0, new_idx);
+}
+
+static void dispatch_dirty(bk_core_t *c)
+{
+    int64_t now = pls_mono_ms();
+    bk_queue_t *q = bk_dispatch_take_dirty(&c->disp);
+    while (q) {
+        bk_queue_t *next = q->next_dirty;
+        bk_worker_t *w;
+        while (q->n && (w = bk_dispatch_pick(q, now, c->cfg.lease_ms))) {
+            bk_order_t *o = bk_queue_peek(q);
+            if ((o->flags & BK_OF_NEW) && o->batch_gen != c->cur->gen)
+                break; /* its intake is still being committed: after that */
+            assign(c, q, w);
+        }
+        q = next;
+    }
+}
+
+/* Apply a step outcome (from a worker or a person): advance the plan or end
+ * the order. Returns 0, or PLS_BAD_REQUEST with reason for an unknown code. */
+static int apply_outcome(bk_core_t *c, bk_order_t *o, const char *code, const char *note,
+                         const char *actor, char *reason, size_t reasonsz)
+{
+    const bk_step_t *s = cur_step(c, o);
+    const bk_outcome_t *out = bk_catalog_outcome(s, code);
+    if (!out) {
+        pls_buf_t list;
+        pls_buf_init(&list);
+        for (int i = 0; i < s->n_outcomes; i++)
+            pls_buf_printf(&list, "%s%s", i ? ", " : "", s->outcomes[i].code);
+        snprintf(reason, reasonsz, "unknown outcome %s for step %s of %s (expected %s)", code,
+                 s->name, c->cat.services[o->service].code, list.data);
+        pls_buf_cleanup(&list);
+        return PLS_BAD_REQUEST;
+    }
+    release(c, o);
+    pls_buf_t *p = payload_begin(c);
+    p_str(p, "outcome", out->code);
+    p_str(p, "note", note);
+    int from = o->state;
+    event(c, o, "step_completed", from, actor, payload_end(p));
+    int next = out->next >= 0 ? next_live_step(c, o, out->next) : -1;
+    if (next >= 0 && next < c->cat.services[o->service].n_steps) {
+        int dept = c->cat.services[o->service].steps[next].dept;
+        route(c, o, next, dept, actor, "queued", NULL);
+        return 0;
+    }
+    from = o->state;
+    if (out->ends == BK_END_TERMINATED) {
+        set_state(c, o, BK_TERMINATED);
+        p = payload_begin(c);
+        p_str(p, "outcome", out->code);
+        p_str(p, "note", note);
+        event(c, o, "terminated", from, actor, payload_end(p));
+    } else {
+        set_state(c, o, BK_COMPLETED);
+        p = payload_begin(c);
+        p_str(p, "outcome", out->code);
+        if (strcmp(c->cat.services[o->service].code, "legal_aid") == 0 &&
+            strcmp(out->code, "denied") == 0)
+            p_str(p, "objection",
+                  "the applicant may object to the justice bureau within 5 "
+                  "days (法律援助法: 异议)");
+        event(c, o, "completed", from, actor, payload_end(p));
+    }
+    c->stats.completions++;
+    leave(c, o);
+    return 0;
+}
+
+/* A failed attempt: retry with backoff, or `failed` after max attempts. */
+static void timer_push(bk_core_t *c, int64_t when, const pls_uuid_t *id);
+
+static void fail_attempt(bk_core_t *c, bk_order_t *o, const char *why, const char *actor)
+{
+    release(c, o);
+    int from = o->state;
+    if (o->attempt >= c->cfg.max_attempts) {
+        set_state(c, o, BK_FAILED);
+        pls_buf_t *p = payload_begin(c);
+        p_str(p, "note", why);
+        p_int(p, "attempts", o->attempt);
+        event(c, o, "failed", from, actor, payload_end(p));
+        return;
+    }
+    int64_t backoff = c->cfg.retry_base_ms << (o->attempt > 0 ? o->attempt - 1 : 0);
+    if (backoff > 60000)
+        backoff = 60000;
+    set_state(c, o, BK_QUEUED);
+    o->flags |= BK_OF_BACKOFF;
+    o->not_before_ms = pls_mono_ms() + backoff;
+    pls_buf_t *p = payload_begin(c);
+    p_str(p, "reason", "attempt failed");
+    p_str(p, "note", why);
+    p_int(p, "retry_in_ms", backoff);
+    p_str(p, "dept", dept_name(c, o->dept));
+    p_str(p, "scope", o->scope);
+    event(c, o, "requeued", from, actor, payload_end(p));
+    timer_push(c, o->not_before_ms, &o->id);
+}
+
+/* Lease expired or the holder died: back to the queue (DESIGN §6). */
+static void expire_lease(bk_core_t *c, bk_order_t *o, const char *why)
+{
+    char note[REASON_MAX];
+    snprintf(note, sizeof(note), "%s (worker %s)", why, o->worker ? o->worker->name : "unknown");
+    release(c, o);
+    o->flags &= (uint8_t)~BK_OF_ORPHAN;
+    route(c, o, o->step, o->dept, "broker", "lease_expired", note);
+}
+
+/* ---------------------------------------------------------- timers */
+
+static void timer_swap(bk_core_t *c, uint32_t a, uint32_t b)
+{
+    bk_timer_entry_t t = c->timers[a];
+    c->timers[a] = c->timers[b];
+    c->timers[b] = t;
+}
+
+static void timer_push(bk_core_t *c, int64_t when, const pls_uuid_t *id)
+{
+    if (c->n_timers == c->cap_timers) {
+        c->cap_timers = c->cap_timers ? c->cap_timers * 2 : 64;
+        c->timers = pls_xrealloc(c->timers, c->cap_timers * sizeof(*c->timers));
+    }
+    uint32_t i = c->n_timers++;
+    c->timers[i].when_ms = when;
+    c->timers[i].id = *id;
+    while (i > 0 && c->timers[(i - 1) / 2].when_ms > c->timers[i].when_ms) {
+        timer_swap(c, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void timer_pop(bk_core_t *c)
+{
+    c->timers[0] = c->timers[--c->n_timers];
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < c->n_timers && c->timers[l].when_ms < c->timers[m].when_ms)
+            m = l;
+        if (r < c->n_timers && c->timers[r].when_ms < c->timers[m].when_ms)
+            m = r;
+        if (m == i)
+            break;
+        timer_swap(c, i, m);
+        i = m;
+    }
+}
+
+/* ------------------------------------------------------- batch flow */
+
+static void on_batch_rows(void *arg, const bk_rows_t *rows)
+{
+    bk_core_t *c = arg;
+    /* RETURNING id of the orders really inserted */
+    for (int i = 0; i < bk_rows_count(rows); i++) {
+        pls_uuid_t id;
+        const char *v = bk_rows_get(rows, i, 0);
+        if (!v || pls_uuid_parse(v, &id) != 0)
+            continue;
+        bk_order_t *o = bk_orders_get(&c->orders, &id);
+        if (o && (o->flags & BK_OF_NEW))
+            o->flags &= (uint8_t)~BK_OF_NEW;
+    }
+}
+
+typedef struct dup_lookup {
+    bk_core_t *core;
+    uint8_t ident[BK_IDENT_MAX];
+    size_t ident_len;
+    uint64_t corr;
+    uint64_t hash;
+} dup_lookup_t;
+
+static void on_dup_lookup(void *arg, int ok, const bk_rows_t *rows, const char *err)
+{
+    dup_lookup_t *d = arg;
+    bk_core_t *c = d->core;
+    if (!ok || !rows || bk_rows_count(rows) != 1) {
+        bk_core_reply_now(c, d->ident, d->ident_len, d->corr, PLS_UNAVAILABLE,
+                          err ? "store unavailable: retry" : "retry", NULL);
+    } else {
+        const char *id = bk_rows_get(rows, 0, 0), *number = bk_rows_get(rows, 0, 1);
+        uint64_t h = (uint64_t)strtoll(bk_rows_get(rows, 0, 2), NULL, 10);
+        uint8_t *msg;
+        size_t len;
+        if (h == d->hash) {
+            pls_proto_pack_reply(d->corr, PLS_OK, "duplicate: an order with this key exists", id,
+                                 number, 1, NULL, &msg, &len);
+        } else {
+            char reason[REASON_MAX];
+            snprintf(reason, sizeof(reason), "key already used for order %s with different content",
+                     number);
+            pls_proto_pack_reply(d->corr, PLS_CONFLICT, reason, NULL, NULL, 0, NULL, &msg, &len);
+        }
+        if (c->send(c->send_arg, d->ident, d->ident_len, msg, len) != 0)
+            pls_debug("could not send reply (peer gone)");
+        free(msg);
+    }
+    free(d);
+}
+
+/* The submit whose key already existed in the store: undo the order and
+ * answer from what is stored (same content: the stored order; else 409). */
+static void resolve_phantom(bk_core_t *c, bk_batch_t *b, bk_out_t *out)
+{
+    bk_new_t *n = &b->news[out->new_idx];
+    dup_lookup_t *d = pls_xcalloc(1, sizeof(*d));
+    d->core = c;
+    memcpy(d->ident, out->ident, out->ident_len < BK_IDENT_MAX ? out->ident_len : BK_IDENT_MAX);
+    d->ident_len = out->ident_len;
+    d->corr = out->corr;
+    bk_order_t *o = bk_orders_get(&c->orders, &n->id);
+    d->hash = o ? o->content_hash : 0;
+    const char *params[1] = {n->key};
+    if (bk_store_query(c->store, "SELECT id, number, content_hash FROM orders WHERE idem_key = $1",
+                       1, params, on_dup_lookup, d) != 0) {
+        bk_core_reply_now(c, out->ident, out->ident_len, out->corr, PLS_UNAVAILABLE,
+                          "store unavailable: retry", NULL);
+        free(d);
+    }
+}
+
+static void on_batch_done(void *arg, int ok)
+{
+    bk_core_t *c = arg;
+    bk_batch_t *b = c->inflight;
+    c->inflight = NULL;
+    int64_t t_us = pls_mono_us() - b->started_us;
+    PLS_UNUSED(t_us);
+    if (!ok) {
+        /* replies become 503 (clients retry: submits carry keys), pushes are
+         * dropped; the store reports the loss and we reload */
+        for (uint32_t i = 0; i < b->n_outs; i++) {
+            bk_out_t *o = &b->outs[i];
+            if (o->kind != BK_OUT_PUSH)
+                bk_core_reply_now(c, o->ident, o->ident_len, o->corr, PLS_UNAVAILABLE,
+                                  "store unavailable: not saved, retry", NULL);
+        }
+        bk_batch_cleanup(b);
+        return;
+    }
+    c->stats.batches++;
+    c->stats.rows_written += b->rows_written;
+    /* orders whose key already existed: mark, then undo after sending */
+    int phantoms = 0;
+    for (uint32_t i = 0; i < b->n_news; i++) {
+        bk_order_t *o = bk_orders_get(&c->orders, &b->news[i].id);
+        if (o && (o->flags & BK_OF_NEW)) {
+            o->flags |= BK_OF_PHANTOM;
+            phantoms++;
+        } else {
+            b->news[i].confirmed = 1;
+            /* it may have waited for this commit to be dispatched */
+            if (o && o->state == BK_QUEUED && o->heap_idx != BK_NO_HEAP) {
+                bk_queue_t *q = bk_dispatch_queue(&c->disp, o->dept, o->scope, 0);
+                if (q)
+                    bk_dispatch_mark(&c->disp, q);
+            }
+        }
+    }
+    for (uint32_t i = 0; i < b->n_outs; i++) {
+        bk_out_t *o = &b->outs[i];
+        if (o->new_idx >= 0 && !b->news[o->new_idx].confirmed) {
+            if (o->kind == BK_OUT_SUBMIT)
+                resolve_phantom(c, b, o);
+            continue; /* an Assign of a phantom order is never sent */
+        }
+        if (c->send(c->send_arg, o->ident, o->ident_len, o->msg, o->len) != 0)
+            pls_debug("could not send to a peer (gone or full)");
+    }
+    if (phantoms) {
+        for (uint32_t i = 0; i < b->n_news; i++) {
+            if (b->news[i].confirmed)
+                continue;
+            bk_order_t *o = bk_orders_get(&c->orders, &b->news[i].id);
+            if (!o)
+                continue;
+            unqueue(c, o);
+            if (o->worker) {
+                o->attempt = 0;
+                release(c, o);
+            }
+            bk_orders_remove(&c->orders, o);
+        }
+    }
+    bk_batch_cleanup(b);
+}
+
+static void flush(bk_core_t *c)
+{
+    if (c->inflight || !c->ready || bk_batch_empty(c->cur))
+        return;
+    if (bk_store_busy(c->store))
+        return;
+    bk_batch_t *b = c->cur;
+    bk_batch_sql(b, c->node, &c->sql);
+    b->started_us = pls_mono_us();
+    if (bk_store_batch(c->store, &c->sql, on_batch_rows, on_batch_done, c) != 0)
+        return; /* store not ready: the batch waits */
+    c->inflight = b;
+    c->cur = (b == &c->batches[0]) ? &c->batches[1] : &c->batches[0];
+    bk_batch_init(c->cur, ++c->gen);
+    /* new orders of the batch in flight keep BK_OF_NEW until confirmed */
+}
+
+void bk_core_turn(bk_core_t *c)
+{
+    if (!c->ready)
+        return;
+    dispatch_dirty(c);
+    flush(c);
+    if (c->draining && c->on_idle_after_drain && bk_core_drained(c))
+        c->on_idle_after_drain(c);
+}
+
+/* ---------------------------------------------------------- handlers */
+
+static uint64_t content_hash(const Pls__SubmitRequest *s, const char *locality)
+{
+    uint64_t h = PLS_HASH64_INIT;
+    const char *parts[] = {s->service,
+                           s->origin,
+                           locality,
+                           s->desc,
+                           s->citizen ? s->citizen->name : "",
+                           s->citizen ? s->citizen->id_number : "",
+                           s->citizen ? s->citizen->phone : "",
+                           s->about,
+                           s->subject,
+                           s->site};
+    for (size_t i = 0; i < PLS_ARRAY_LEN(parts); i++) {
+        const char *p = parts[i] ? parts[i] : "";
+        h = pls_hash64(h, p, strlen(p) + 1);
+    }
+    uint8_t nums[2] = {(uint8_t)s->channel, (uint8_t)s->priority};
+    h = pls_hash64(h, nums, 2);
+    return h & 0x7fffffffffffffffULL; /* fits a signed bigint */
+}
+
+static const char *channel_name(int ch)
+{
+    static const char *const names[] = {"desk", "hotline", "web", "platform"};
+    return ch >= 0 && ch < 4 ? names[ch] : "desk";
+}
+
+static void add_sql_uuid(pls_buf_t *b, const pls_uuid_t *id)
+{
+    char u[PLS_UUID_STR];
+    pls_uuid_format(id, u);
+    pls_buf_addc(b, '\'');
+    pls_buf_adds(b, u);
+    pls_buf_adds(b, "'::uuid");
+}
+
+static void add_sql_text_or_null(pls_buf_t *b, const char *s)
+{
+    pls_buf_add_sql_str(b, s && *s ? s : NULL);
+}
+
+/* The INSERT values of a new order (19 columns, see bk_batch_sql). */
+static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *s,
+                         const char *actor, int dept, pls_buf_t *b)
+{
+    char ts[40];
+    pls_format_iso_ms(o->created_ms, ts, sizeof(ts));
+    pls_buf_addc(b, '(');
+    add_sql_uuid(b, &o->id);
+    pls_buf_addc(b, ',');
+    pls_buf_add_sql_str(b, o->number);
+    pls_buf_addc(b, ',');
+    pls_buf_add_sql_str(b, o->key);
+    pls_buf_addc(b, ',');
+    pls_buf_add_i64(b, (int64_t)o->content_hash);
+    pls_buf_addc(b, ',');
+    pls_buf_add_sql_str(b, c->cat.services[o->service].code);
+    pls_buf_addc(b, ',');
+    pls_buf_add_sql_str(b, o->origin);
+    pls_buf_addc(b, ',');
+    pls_buf_add_sql_str(b, o->locality);
+    pls_buf_addc(b, ',');
+    pls_buf_add_sql_str(b, c->node);
+    pls_buf_addc(b, ',');
+    pls_buf_add_sql_str(b, channel_name((int)s->channel));
+    pls_buf_addc(b, ',');
+    pls_buf_add_i64(b, o->priority);
+    pls_buf_addc(b, ',');
+    pls_buf_add_sql_str(b, s->desc);
+    pls_buf_addc(b, ',');
+    /* fields */
+    pls_buf_t j;
+    pls_buf_init(&j);
+    if (s->fields) {
+        const Pls__OrderFields *f = s->fields;
+        pls_buf_addc(&j, '{');
+        p_str(&j, "category", f->category);
+        p_str(&j, "applicant_category", f->applicant_category);
+        p_str(&j, "counterparty", f->counterparty);
+        if (f->confidential)
+            p_raw(&j, "confidential", "true");
+        if (f->group_risk)
+            p_raw(&j, "group_risk", "true");
+        if (f->detained)
+            p_raw(&j, "detained", "true");
+        pls_buf_addc(&j, '}');
+        pls_buf_add_sql_str(b, j.data);
+        pls_buf_adds(b, "::jsonb,");
+    } else {
+        pls_buf_adds(b, "NULL::jsonb,");
+    }
+    if (s->n_attachments) {
+        pls_buf_reset(&j);
+        pls_buf_addc(&j, '[');
+        for (size_t i = 0; i < s->n_attachments; i++) {
+            const Pls__Attachment *a = s->attachments[i];
+            pls_buf_adds(&j, i ? ",{" : "{");
+            p_str(&j, "sha256", a->sha256);
+            p_str(&j, "type", a->type);
+            p_int(&j, "size", (int64_t)a->size);
+            p_str(&j, "location", a->location);
+            pls_buf_addc(&j, '}');
+        }
+        pls_buf_addc(&j, ']');
+        pls_buf_add_sql_str(b, j.data);
+        pls_buf_adds(b, "::jsonb,");
+    } else {
+        pls_buf_adds(b, "NULL::jsonb,");
+    }
+    if (s->about && *s->about) {
+        pls_buf_add_sql_str(b, s->about);
+        pls_buf_adds(b, "::uuid,");
+    } else {
+        pls_buf_adds(b, "NULL::uuid,");
+    }
+    add_sql_text_or_null(b, s->subject);
+    pls_buf_addc(b, ',');
+    add_sql_text_or_null(b, s->site);
+    pls_buf_addc(b, ',');
+    /* the resolved plan: where each step goes (DESIGN §5) */
+    const bk_service_t *svc = &c->cat.services[o->service];
+    pls_buf_reset(&j);
+    pls_buf_addc(&j, '[');
+    for (int i = 0; i < svc->n_steps; i++) {
+        char scope[PLS_NODE_MAX];
+        bk_catalog_scope(&svc->steps[i], o->locality, s->site, c->node, c->cfg.has_parent, scope,
+                         sizeof(scope));
+        int d = i == 0 ? dept : svc->steps[i].dept;
+        pls_buf_adds(&j, i ? ",{" : "{");
+        p_str(&j, "name", svc->steps[i].name);
+        p_str(&j, "dept", dept_name(c, d));
+        p_str(&j, "scope", scope);
+        if (next_live_step(c, o, i) != i)
+            p_raw(&j, "skip", "true");
+        pls_buf_addc(&j, '}');
+    }
+    pls_buf_addc(&j, ']');
+    pls_buf_add_sql_str(b, j.data);
+    pls_buf_adds(b, "::jsonb,");
+    pls_buf_cleanup(&j);
+    pls_buf_add_sql_str(b, actor && *actor ? actor : "desk");
+    pls_buf_adds(b, ",'");
+    pls_buf_adds(b, ts);
+    pls_buf_adds(b, "'::timestamptz");
+}
+
+static void build_citizen(const bk_order_t *o, const Pls__Citizen *ct, pls_buf_t *b)
+{
+    if (!ct || (!*ct->name && !*ct->id_number && !*ct->phone))
+        return;
+    pls_buf_addc(b, '(');
+    add_sql_uuid(b, &o->id);
+    pls_buf_addc(b, ',');
+    add_sql_text_or_null(b, ct->name);
+    pls_buf_addc(b, ',');
+    add_sql_text_or_null(b, ct->id_type);
+    pls_buf_addc(b, ',');
+    add_sql_text_or_null(b, ct->id_number);
+    pls_buf_addc(b, ',');
+    add_sql_text_or_null(b, ct->phone);
+    pls_buf_addc(b, ')');
+}
+
+static void next_number(bk_core_t *c, char *out, size_t outsz)
+{
+    int today = pls_shanghai_yyyymmdd(pls_wall_ms());
+    if (today != c->today) {
+        c->today = today;
+        c->day_seq = 0;
+    }
+    c->day_seq++;
+    c->cur->day_seq_day = today;
+    c->cur->day_seq = c->day_seq;
+    pls_order_number(out, outsz, c->node_code, today, c->day_seq);
+}
+
+static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
+                          const Pls__Envelope *env)
+{
+    const Pls__SubmitRequest *s = env->submit;
+    int svc = bk_catalog_service(&c->cat, s->service);
+    if (svc < 0) {
+        reject(c, ident, ident_len, env->corr, PLS_NOT_FOUND, "unknown service %s", s->service);
+        return;
+    }
+    if (!pls_node_within(s->origin, c->node)) {
+        reject(c, ident, ident_len, env->corr, PLS_BAD_REQUEST,
+               "origin %s is not a desk of node %s", s->origin, c->node);
+        return;
+    }
+    const char *locality = s->locality && *s->locality ? s->locality : s->origin;
+    char city[PLS_NODE_MAX], my_city[PLS_NODE_MAX];
+    pls_node_prefix(locality, 1, city, sizeof(city));
+    pls_node_prefix(c->node, 1, my_city, sizeof(my_city));
+    if (strcmp(city, my_city) != 0) {
+        reject(c, ident, ident_len, env->corr, PLS_BAD_REQUEST,
+               "locality %s is outside this network (%s)", locality, my_city);
+        return;
+    }
+    int dept = c->cat.services[svc].steps[0].dept;
+    if (strcmp(s->service, "complaint") == 0) {
+        const char *subject = s->subject && *s->subject ? s->subject : NULL;
+        if (!subject && s->about && *s->about) {
+            pls_uuid_t about;
+            bk_order_t *ao =
+                pls_uuid_parse(s->about, &about) == 0 ? bk_orders_get(&c->orders, &about) : NULL;
+            if (ao)
+                subject = bk_catalog_subject_of_service(&c->cat, ao->service);
+        }
+        if (subject) {
+            dept = bk_catalog_complaint_dept(&c->cat, subject);
+            if (dept < 0) {
+                reject(c, ident, ident_len, env->corr, PLS_BAD_REQUEST,
+                       "unknown complaint subject %s (lawyer, notary, mediator or staff)", subject);
+                return;
+            }
+        }
+    }
+    uint64_t hash = content_hash(s, locality);
+    if (s->key && *s->key) {
+        bk_order_t *ex = bk_orders_by_key(&c->orders, s->key);
+        if (ex) {
+            if (ex->content_hash != hash) {
+                reject(c, ident, ident_len, env->corr, PLS_CONFLICT,
+                       "key already used for order %s with different content", ex->number);
+                return;
+            }
+            if ((ex->flags & BK_OF_NEW) && ex->batch_gen != c->cur->gen) {
+                /* still being committed: its fate is not known yet */
+                reject(c, ident, ident_len, env->corr, PLS_UNAVAILABLE,
+                       "order with this key is being saved: retry");
+                return;
+            }
+            int new_idx = (ex->flags & BK_OF_NEW) ? c->cur->rows[ex->batch_row].new_idx : -1;
+            reply_later(c, ident, ident_len, env->corr, PLS_OK,
+                        "duplicate: an order with this key exists", ex, 1, BK_OUT_SUBMIT, new_idx);
+            return;
+        }
+    }
+    bk_order_t *o = bk_order_new();
+    o->created_ms = pls_wall_ms();
+    pls_uuid7(&o->id, o->created_ms);
+    if (s->key && *s->key) {
+        o->key = pls_xstrdup(s->key);
+    } else {
+        char k[PLS_UUID_STR + 4];
+        memcpy(k, "gen:", 4);
+        pls_uuid_format(&o->id, k + 4);
+        o->key = pls_xstrdup(k);
+    }
+    o->content_hash = hash;
+    o->service = (uint8_t)svc;
+    o->origin = bk_dispatch_intern(&c->disp, s->origin);
+    o->locality = bk_dispatch_intern(&c->disp, locality);
+    o->priority = s->priority == PLS__PRIORITY__PRIORITY_URGENT;
+    o->next_seq = 1;
+    o->state = BK_RECEIVED;
+    o->dept = (uint8_t)dept;
+    o->flags = BK_OF_NEW;
+    next_number(c, o->number, sizeof(o->number));
+    bk_orders_add(&c->orders, o);
+    int idx = bk_batch_new_order(c->cur, o);
+    bk_new_t *n = &c->cur->news[idx];
+    build_insert(c, o, s, env->actor, dept, &n->insert);
+    build_citizen(o, s->citizen, &n->citizen);
+    pls_buf_t *p = payload_begin(c);
+    p_str(p, "service", s->service);
+    p_str(p, "origin", s->origin);
+    p_str(p, "locality", locality);
+    p_str(p, "channel", channel_name((int)s->channel));
+    if (o->priority)
+        p_str(p, "priority", "urgent");
+    event(c, o, "received", -1, env->actor, payload_end(p));
+    int first = next_live_step(c, o, 0);
+    route(c, o, first, first == 0 ? dept : c->cat.services[svc].steps[first].dept, "broker",
+          "queued", NULL);
+    reply_later(c, ident, ident_len, env->corr, PLS_OK, "received", o, 0, BK_OUT_SUBMIT, idx);
+    c->stats.submits++;
+}
+
+static int parse_dept_list(bk_core_t *c, const Pls__Ready *r, int *depts, char *reason,
+                           size_t reasonsz)
+{
+    for (size_t i = 0; i < r->n_depts; i++) {
+        depts[i] = bk_catalog_dept(&c->cat, r->depts[i]);
+        if (depts[i] < 0) {
+            snprintf(reason, reasonsz, "unknown department %s", r->depts[i]);
+            return PLS_NOT_FOUND;
+        }
+    }
+    return 0;
+}
+
+static void forget_worker(bk_core_t *c, bk_worker_t *w, const char *why)
+{
+    /* its auto-custody orders go back to their queues */
+    while (w->n_held) {
+        bk_order_t *o = w->held[w->n_held - 1];
+        expire_lease(c, o, why);
+    }
+    bk_dispatch_worker_remove(&c->disp, w);
+}
+
+static void handle_ready(bk_core_t *c, const void *ident, size_t ident_len,
+                         const Pls__Envelope *env)
+{
+    const Pls__Ready *r = env->ready;
+    int depts[PLS_MAX_DEPTS];
+    char reason[REASON_MAX];
+    int st = parse_dept_list(c, r, depts, reason, sizeof(reason));
+    if (st) {
+        bk_core_reply_now(c, ident, ident_len, env->corr, (uint32_t)st, reason, NULL);
+        return;
+    }
+    if (!pls_node_within(r->scope, c->node)) {
+        reject(c, ident, ident_len, env->corr, PLS_BAD_REQUEST, "scope %s is not served by node %s",
+               r->scope, c->node);
+        return;
+    }
+    bk_worker_t *old = bk_dispatch_worker(&c->disp, ident, ident_len);
+    /* a re-sent Ready re-registers: keep what it still holds */
+    bk_worker_t *w = bk_dispatch_worker_add(&c->disp, ident, ident_len, r->name, r->scope, depts,
+                                            (int)r->n_depts, (int)r->role, (int)r->custody);
+    if (old) {
+        while (old->n_held) {
+            bk_order_t *o = old->held[old->n_held - 1];
+            bk_worker_release(old, o);
+            bk_worker_hold(w, o);
+        }
+        bk_dispatch_worker_remove(&c->disp, old);
+    }
+    w->last_seen_ms = pls_mono_ms();
+    w->drain = r->drain;
+    uint32_t attached = 0;
+    for (size_t i = 0; i < r->n_held; i++) {
+        pls_uuid_t id;
+        if (pls_uuid_parse(r->held[i]->order, &id) != 0)
+            continue;
+        bk_order_t *o = bk_orders_get(&c->orders, &id);
+        if (!o || o->attempt != r->held[i]->attempt || o->token != r->held[i]->token ||
+            (o->state != BK_ASSIGNED && o->state != BK_IN_PROGRESS))
+            continue; /* stale: its reports will get 409 */
+        if (o->worker == w)
+            continue;
+        if (o->worker)
+            bk_worker_release(o->worker, o);
+        o->flags &= (uint8_t)~BK_OF_ORPHAN;
+        bk_worker_hold(w, o);
+        attached++;
+    }
+    /* what it held before and no longer lists is lost on its side */
+    for (uint32_t i = 0; i < w->n_held;) {
+        bk_order_t *o = w->held[i];
+        int listed = 0;
+        char id[PLS_UUID_STR];
+        fmt_id(o, id);
+        for (size_t k = 0; k < r->n_held && !listed; k++)
+            listed = strcmp(r->held[k]->order, id) == 0 && r->held[k]->attempt == o->attempt;
+        if (listed) {
+            i++;
+            continue;
+        }
+        expire_lease(c, o, "worker no longer holds it");
+    }
+    w->credit = r->credit;
+    for (int i = 0; i < w->n_queues; i++) {
+        bk_queue_t *q = w->queues[i];
+        if (!q->seen) {
+            q->seen = 1;
+            pls_buf_t *x = &c->cur->extra;
+            pls_buf_adds(x, "INSERT INTO workers_seen (dept, scope, first_seen) VALUES (");
+            pls_buf_add_sql_str(x, dept_name(c, q->dept));
+            pls_buf_addc(x, ',');
+            pls_buf_add_sql_str(x, q->scope);
+            pls_buf_adds(x, ", now()) ON CONFLICT DO NOTHING;");
+        }
+        bk_dispatch_mark(&c->disp, q);
+    }
+    pls_info("worker %s ready: %zu departments at %s, role %s, %s custody, credit %u, %u "
+             "re-attached",
+             r->name, r->n_depts, r->scope, r->role ? "B" : "A", r->custody ? "staff" : "auto",
+             r->credit, attached);
+    snprintf(reason, sizeof(reason), "ready: %u assignments re-attached", attached);
+    reply_ok(c, ident, ident_len, env->corr, reason, NULL);
+}
+
+static void handle_heartbeat(bk_core_t *c, const void *ident, size_t ident_len,
+                             const Pls__Envelope *env)
+{
+    bk_worker_t *w = bk_dispatch_worker(&c->disp, ident, ident_len);
+    if (!w) {
+        reject(c, ident, ident_len, env->corr, PLS_NOT_FOUND, "unknown worker: send Ready");
+        return;
+    }
+    w->last_seen_ms = pls_mono_ms();
+    if (env->heartbeat->drain && !w->drain) {
+        w->drain = 1;
+        pls_info("worker %s is draining", w->name);
+    }
+    bk_core_reply_now(c, ident, ident_len, env->corr, PLS_OK, "ok", NULL);
+}
+
+/* Common checks for a message about one order's current assignment. */
+static bk_order_t *check_assignment(bk_core_t *c, const void *ident, size_t ident_len,
+                                    uint64_t corr, const char *order, uint32_t attempt,
+                                    uint64_t token, int *repeated)
+{
+    pls_uuid_t id;
+    *repeated = 0;
+    if (pls_uuid_parse(order, &id) != 0) {
+        reject(c, ident, ident_len, corr, PLS_BAD_REQUEST, "order: not an order id");
+        return NULL;
+    }
+    bk_order_t *o = bk_orders_get(&c->orders, &id);
+    if (!o) {
+        const bk_recent_entry_t *e = bk_recent_get(&c->recent, &id);
+        if (e && e->attempt == attempt && e->token == token) {
+            *repeated = 1; /* already applied: the original answer */
+            char reason[REASON_MAX];
+            snprintf(reason, sizeof(reason), "already applied: order is %s",
+                     bk_state_name(e->state));
+            reply_later(c, ident, ident_len, corr, PLS_OK, reason, NULL, 0, BK_OUT_REPLY, -1);
+            return NULL;
+        }
+        reject(c, ident, ident_len, corr, PLS_CONFLICT, "order %s is not open at this node", order);
+        return NULL;
+    }
+    if (attempt != o->attempt) {
+        reject(c, ident, ident_len, corr, PLS_CONFLICT,
+               "stale attempt %u: the current attempt is %u", attempt, o->attempt);
+        return NULL;
+    }
+    if (token != o->token) {
+        reject(c, ident, ident_len, corr, PLS_CONFLICT, "wrong token for this assignment");
+        return NULL;
+    }
+    return o;
+}
+
+/* Staff or worker: the one-time notice (一次告知). */
+static int need_info(bk_core_t *c, bk_order_t *o, char **items, size_t n_items, const char *note,
+                     const char *actor, char *reason, size_t reasonsz)
+{
+    if (o->flags & BK_OF_NEED_INFO_USED) {
+        snprintf(reason, reasonsz,
+                 "the one-time notice (一次告知) was already given for this order; a second "
+                 "one needs an operator's approval");
+        return PLS_CONFLICT;
+    }
+    if (!n_items) {
+        snprintf(reason, reasonsz, "need_info lists every missing item: none given");
+        return PLS_BAD_REQUEST;
+    }
+    if (o->custody == 0)
+        release(c, o); /* an auto handler's attempt ends here */
+    int from = o->state;
+    o->flags |= BK_OF_NEED_INFO_USED;
+    set_state(c, o, BK_WAITING_CITIZEN);
+    pls_buf_t *p = payload_begin(c);
+    p_items(p, "items", items, n_items);
+    p_str(p, "note", note);
+    event(c, o, "need_info", from, actor, payload_end(p));
+    return 0;
+}
+
+static void return_order(bk_core_t *c, bk_order_t *o, const char *why, const char *actor)
+{
+    release(c, o);
+    unqueue(c, o);
+    int from = o->state;
+    o->returns++;
+    set_state(c, o, BK_RETURNED);
+    pls_buf_t *p = payload_begin(c);
+    p_str(p, "reason", why);
+    p_str(p, "dept", dept_name(c, o->dept));
+    p_str(p, "scope", o->scope);
+    event(c, o, "returned", from, actor, payload_end(p));
+}
+
+static void accept_order(bk_core_t *c, bk_order_t *o, const char *person, const char *actor)
+{
+    int from = o->state;
+    set_state(c, o, BK_IN_PROGRESS);
+    pls_buf_t *p = payload_begin(c);
+    p_str(p, "person", person);
+    p_str(p, "custody", o->custody ? "staff" : "auto");
+    event(c, o, "accepted", from, actor, payload_end(p));
+    if (o->custody)
+        release(c, o); /* signed for: the department holds it now */
+}
+
+static void handle_report(bk_core_t *c, const void *ident, size_t ident_len,
+                          const Pls__Envelope *env)
+{
+    const Pls__Report *r = env->report;
+    bk_worker_t *w = bk_dispatch_worker(&c->disp, ident, ident_len);
+    if (!w) {
+        reject(c, ident, ident_len, env->corr, PLS_NOT_FOUND, "unknown worker: send Ready");
+        return;
+    }
+    w->last_seen_ms = pls_mono_ms();
+    int repeated;
+    bk_order_t *o =
+        check_assignment(c, ident, ident_len, env->corr, r->order, r->attempt, r->token, &repeated);
+    if (!o)
+        return;
+    const char *actor = w->name;
+    char reason[REASON_MAX];
+    switch (r->kind) {
+    case PLS__REPORT_KIND__REPORT_ACCEPT:
+        if (o->state == BK_IN_PROGRESS) {
+            reply_ok(c, ident, ident_len, env->corr, "already accepted", o);
+            return;
+        }
+        if (o->state != BK_ASSIGNED) {
+            reject(c, ident, ident_len, env->corr, PLS_CONFLICT, "order is %s, not assigned",
+                   bk_state_name(o->state));
+            return;
+        }
+        accept_order(c, o, r->person && *r->person ? r->person : w->name, actor);
+        reply_ok(c, ident, ident_len, env->corr, "accepted", o);
+        return;
+    case PLS__REPORT_KIND__REPORT_PROGRESS: {
+        if (o->state != BK_IN_PROGRESS) {
+            reject(c, ident, ident_len, env->corr, PLS_CONFLICT,
+                   "order is %s: progress needs it accepted first", bk_state_name(o->state));
+            return;
+        }
+        pls_buf_t *p = payload_begin(c);
+        p_int(p, "pct", r->pct);
+        p_str(p, "note", r->note);
+        event(c, o, "progress", o->state, actor, payload_end(p));
+        reply_ok(c, ident, ident_len, env->corr, "progress recorded", o);
+        return;
+    }
+    case PLS__REPORT_KIND__REPORT_OUTCOME:
+        break;
+    default:
+        reject(c, ident, ident_len, env->corr, PLS_BAD_REQUEST, "unknown report");
+        return;
+    }
+    if (o->state != BK_IN_PROGRESS) {
+        reject(c, ident, ident_len, env->corr, PLS_CONFLICT,
+               "order is %s: an outcome needs it accepted first", bk_state_name(o->state));
+        return;
+    }
+    int st = 0;
+    if (strcmp(r->outcome, "fail") == 0) {
+        fail_attempt(c, o, r->note, actor);
+    } else if (strcmp(r->outcome, "return") == 0) {
+        return_order(c, o, r->note, actor);
+    } else if (strcmp(r->outcome, "need_info") == 0) {
+        st = need_info(c, o, r->items, r->n_items, r->note, actor, reason, sizeof(reason));
+    } else if (strcmp(r->outcome, "extend") == 0) {
+        pls_buf_t *p = payload_begin(c);
+        p_int(p, "days", r->days);
+        p_str(p, "reason", r->note);
+        event(c, o, "extension_requested", o->state, actor, payload_end(p));
+    } else {
+        st = apply_outcome(c, o, r->outcome, r->note, actor, reason, sizeof(reason));
+    }
+    if (st) {
+        bk_core_reply_now(c, ident, ident_len, env->corr, (uint32_t)st, reason, NULL);
+        return;
+    }
+    reply_later(c, ident, ident_len, env->corr, PLS_OK, "recorded", NULL, 0, BK_OUT_REPLY, -1);
+}
+
+/* An operator's action on an order that is not in memory: say why. */
+typedef struct closed_lookup {
+    bk_core_t *core;
+    uint8_t ident[BK_IDENT_MAX];
+    size_t ident_len;
+    uint64_t corr;
+    char verb[32];
+    char ref[64];
+} closed_lookup_t;
+
+static void on_closed_lookup(void *arg, int ok, const bk_rows_t *rows, const char *err)
+{
+    closed_lookup_t *d = arg;
+    PLS_UNUSED(err);
+    if (!ok || !rows)
+        bk_core_reply_now(d->core, d->ident, d->ident_len, d->corr, PLS_UNAVAILABLE,
+                          "store unavailable: retry", NULL);
+    else if (bk_rows_count(rows) == 0) {
+        char reason[REASON_MAX];
+        snprintf(reason, sizeof(reason), "no order %s at this node", d->ref);
+        bk_core_reply_now(d->core, d->ident, d->ident_len, d->corr, PLS_NOT_FOUND, reason, NULL);
+    } else {
+        char reason[REASON_MAX];
+        snprintf(reason, sizeof(reason), "order %s is %s: cannot %s it", bk_rows_get(rows, 0, 0),
+                 bk_rows_get(rows, 0, 1), d->verb);
+        bk_core_reply_now(d->core, d->ident, d->ident_len, d->corr, PLS_CONFLICT, reason, NULL);
+    }
+    free(d);
+}
+
+static const char *verb_name(int verb)
+{
+    static const char *const names[] = {"none",
+                                        "requeue",
+                                        "withdraw",
+                                        "accept",
+                                        "progress",
+                                        "complete",
+                                        "return",
+                                        "need-info",
+                                        "supplement",
+                                        "post away",
+                                        "post back",
+                                        "transfer",
+                                        "extension request",
+                                        "extension approve",
+                                        "extension refuse",
+                                        "rate",
+                                        "review",
+                                        "review",
+                                        "need-info approve",
+                                        "need-info refuse",
+                                        "terminate"};
+    return verb >= 0 && verb < (int)PLS_ARRAY_LEN(names) ? names[verb] : "act on";
+}
+
+static void not_open(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr, int verb,
+                     const char *ref)
+{
+    closed_lookup_t *d = pls_xcalloc(1, sizeof(*d));
+    d->core = c;
+    memcpy(d->ident, ident, ident_len < BK_IDENT_MAX ? ident_len : BK_IDENT_MAX);
+    d->ident_len = ident_len;
+    d->corr = corr;
+    snprintf(d->verb, sizeof(d->verb), "%s", verb_name(verb));
+    snprintf(d->ref, sizeof(d->ref), "%s", ref);
+    pls_uuid_t id;
+    const char *params[2] = {pls_uuid_parse(ref, &id) == 0 ? ref : NULL, ref};
+    if (bk_store_query(c->store,
+                       "SELECT number, state FROM orders WHERE id = $1::uuid OR number = $2", 2,
+                       params, on_closed_lookup, d) != 0) {
+        bk_core_reply_now(c, ident, ident_len, corr, PLS_UNAVAILABLE, "store unavailable: retry",
+                          NULL);
+        free(d);
+    }
+}
+
+static void handle_post(bk_core_t *c, const void *ident, size_t ident_len, const Pls__Envelope *env)
+{
+    const Pls__ActionRequest *a = env->action;
+    int dept = bk_catalog_dept(&c->cat, a->dept);
+    if (dept < 0) {
+        reject(c, ident, ident_len, env->corr, PLS_NOT_FOUND, "unknown department %s", a->dept);
+        return;
+    }
+    if (!pls_node_within(a->scope, c->node)) {
+        reject(c, ident, ident_len, env->corr, PLS_BAD_REQUEST, "scope %s is not served by node %s",
+               a->scope, c->node);
+        return;
+    }
+    bk_queue_t *q = bk_dispatch_queue(&c->disp, dept, bk_dispatch_intern(&c->disp, a->scope), 1);
+    int away = a->verb == PLS__VERB__VERB_POST_AWAY;
+    q->away = away;
+    pls_buf_t *x = &c->cur->extra;
+    if (away) {
+        pls_buf_adds(x, "INSERT INTO posts_away (dept, scope, since, actor) VALUES (");
+        pls_buf_add_sql_str(x, a->dept);
+        pls_buf_addc(x, ',');
+        pls_buf_add_sql_str(x, a->scope);
+        pls_buf_adds(x, ", now(), ");
+        pls_buf_add_sql_str(x, env->actor && *env->actor ? env->actor : "operator");
+        pls_buf_adds(x, ") ON CONFLICT DO NOTHING;");
+    } else {
+        pls_buf_adds(x, "DELETE FROM posts_away WHERE dept = ");
+        pls_buf_add_sql_str(x, a->dept);
+        pls_buf_adds(x, " AND scope = ");
+        pls_buf_add_sql_str(x, a->scope);
+        pls_buf_addc(x, ';');
+    }
+    bk_dispatch_mark(&c->disp, q);
+    char reason[REASON_MAX];
+    snprintf(reason, sizeof(reason), "post %s at %s is %s", a->dept, a->scope,
+             away ? "away: its orders go to B-post workers" : "back");
+    reply_ok(c, ident, ident_len, env->corr, reason, NULL);
+}
+
+static void handle_action(bk_core_t *c, const void *ident, size_t ident_len,
+                          const Pls__Envelope *env)
+{
+    const Pls__ActionRequest *a = env->action;
+    const char *actor = env->actor && *env->actor ? env->actor : "operator";
+    if (a->verb == PLS__VERB__VERB_POST_AWAY || a->verb == PLS__VERB__VERB_POST_BACK) {
+        handle_post(c, ident, ident_len, env);
+        return;
+    }
+    bk_order_t *o = bk_orders_find(&c->orders, a->order);
+    if (!o) {
+        not_open(c, ident, ident_len, env->corr, (int)a->verb, a->order);
+        return;
+    }
+    if (o->flags & BK_OF_NEW) {
+        reject(c, ident, ident_len, env->corr, PLS_UNAVAILABLE, "order %s is being saved: retry",
+               o->number);
+        return;
+    }
+    if (bk_authorize(c, actor, PLS__ENVELOPE__BODY_ACTION, o) != 0) {
+        reject(c, ident, ident_len, env->corr, PLS_FORBIDDEN, "%s may not %s order %s", actor,
+               verb_name((int)a->verb), o->number);
+        return;
+    }
+    char reason[REASON_MAX];
+    int st = 0;
+    int from = o->state;
+    switch (a->verb) {
+    case PLS__VERB__VERB_REQUEUE: {
+        if (o->state != BK_RETURNED && o->state != BK_FAILED) {
+            st = PLS_CONFLICT;
+            snprintf(reason, sizeof(reason),
+                     "order %s is %s: only returned or failed orders are requeued", o->number,
+                     bk_state_name(o->state));
+            break;
+        }
+        int dept = o->dept;
+        if (a->dept && *a->dept) {
+            dept = bk_catalog_dept(&c->cat, a->dept);
+            if (dept < 0) {
+                st = PLS_NOT_FOUND;
+                snprintf(reason, sizeof(reason), "unknown department %s", a->dept);
+                break;
+            }
+        }
+        if (o->state == BK_FAILED)
+            o->attempt = 0; /* a fresh round of attempts */
+        route(c, o, o->step, dept, actor, "requeued", a->note);
+        snprintf(reason, sizeof(reason), "requeued to %s at %s", dept_name(c, dept), o->scope);
+        break;
+    }
+    case PLS__VERB__VERB_WITHDRAW: {
+        push_revoke(c, o, "withdrawn");
+        unqueue(c, o);
+        release(c, o);
+        set_state(c, o, BK_WITHDRAWN);
+        pls_buf_t *p = payload_begin(c);
+        p_str(p, "note", a->note);
+        event(c, o, "withdrawn", from, actor, payload_end(p));
+        snprintf(reason, sizeof(reason), "withdrawn");
+        reply_ok(c, ident, ident_len, env->corr, reason, o);
+        leave(c, o);
+        return;
+    }
+    case PLS__VERB__VERB_TERMINATE: {
+        push_revoke(c, o, "terminated");
+        unqueue(c, o);
+        release(c, o);
+        set_state(c, o, BK_TERMINATED);
+        pls_buf_t *p = payload_begin(c);
+        p_str(p, "note", a->note);
+        p_str(p, "approved_by", actor);
+        event(c, o, "terminated", from, actor, payload_end(p));
+        reply_ok(c, ident, ident_len, env->corr, "terminated", o);
+        leave(c, o);
+        return;
+    }
+    case PLS__VERB__VERB_ACCEPT:
+        if (o->state == BK_IN_PROGRESS) {
+            snprintf(reason, sizeof(reason), "already accepted");
+            break;
+        }
+        if (o->state != BK_ASSIGNED) {
+            st = PLS_CONFLICT;
+            snprintf(reason, sizeof(reason), "order %s is %s, not assigned", o->number,
+                     bk_state_name(o->state));
+            break;
+        }
+        if (o->custody == 0) {
+            /* a person takes it over from an automatic handler */
+            push_revoke(c, o, "accepted by a person");
+            release(c, o);
+            o->custody = 1;
+        }
+        accept_order(c, o, a->person, actor);
+        snprintf(reason, sizeof(reason), "accepted by %s", a->person);
+        break;
+    case PLS__VERB__VERB_PROGRESS: {
+        if (o->state != BK_IN_PROGRESS) {
+            st = PLS_CONFLICT;
+            snprintf(reason, sizeof(reason), "order %s is %s: sign for it first (plsctl accept)",
+                     o->number, bk_state_name(o->state));
+            break;
+        }
+        pls_buf_t *p = payload_begin(c);
+        p_int(p, "pct", a->pct);
+        p_str(p, "note", a->note);
+        event(c, o, "progress", from, actor, payload_end(p));
+        snprintf(reason, sizeof(reason), "progress recorded");
+        break;
+    }
+    case PLS__VERB__VERB_COMPLETE:
+        if (o->state != BK_IN_PROGRESS) {
+            st = PLS_CONFLICT;
+            snprintf(reason, sizeof(reason), "order %s is %s: sign for it first (plsctl accept)",
+                     o->number, bk_state_name(o->state));
+            break;
+        }
+        if (o->custody == 0 && o->worker) {
+            push_revoke(c, o, "completed by a person");
+        }
+        st = apply_outcome(c, o, a->outcome, a->note, actor, reason, sizeof(reason));
+        if (!st)
+            snprintf(reason, sizeof(reason), "step completed: %s", a->outcome);
+        break;
+    case PLS__VERB__VERB_RETURN:
+        if (o->state != BK_IN_PROGRESS && o->state != BK_ASSIGNED) {
+            st = PLS_CONFLICT;
+            snprintf(reason, sizeof(reason), "order %s is %s: only a held order is returned",
+                     o->number, bk_state_name(o->state));
+            break;
+        }
+        push_revoke(c, o, "returned");
+        return_order(c, o, a->note, actor);
+        snprintf(reason, sizeof(reason), "returned to the command center");
+        break;
+    case PLS__VERB__VERB_NEED_INFO:
+        if (o->state != BK_IN_PROGRESS) {
+            st = PLS_CONFLICT;
+            snprintf(reason, sizeof(reason), "order %s is %s: sign for it first (plsctl accept)",
+                     o->number, bk_state_name(o->state));
+            break;
+        }
+        if (o->custody == 0 && o->worker)
+            push_revoke(c, o, "waiting for the citizen");
+        st = need_info(c, o, a->items, a->n_items, a->note, actor, reason, sizeof(reason));
+        if (!st)
+            snprintf(reason, sizeof(reason), "one-time notice recorded: %zu items", a->n_items);
+        break;
+    case PLS__VERB__VERB_SUPPLEMENT: {
+        if (o->state != BK_WAITING_CITIZEN) {
+            st = PLS_CONFLICT;
+            snprintf(reason, sizeof(reason), "order %s is %s, not waiting for the citizen",
+                     o->number, bk_state_name(o->state));
+            break;
+        }
+        pls_buf_t *p = payload_begin(c);
+        p_str(p, "text", a->note);
+        if (o->custody) {
+            set_state(c, o, BK_IN_PROGRESS);
+            event(c, o, "supplemented", from, actor, payload_end(p));
+        } else {
+            /* an automatic handler starts the step again with the material */
+            event(c, o, "supplemented", from, actor, payload_end(p));
+            route(c, o, o->step, o->dept, actor, "queued", "supplement received");
+        }
+        snprintf(reason, sizeof(reason), "supplement recorded; order is %s",
+                 bk_state_name(o->state));
+        break;
+    }
+    default:
+        st = 501;
+        snprintf(reason, sizeof(reason), "%s is not available in this version",
+                 verb_name((int)a->verb));
+    }
+    if (st) {
+        bk_core_reply_now(c, ident, ident_len, env->corr, (uint32_t)st, reason, NULL);
+        return;
+    }
+    reply_ok(c, ident, ident_len, env->corr, reason, bk_orders_get(&c->orders, &o->id));
+}
+
+void bk_core_malformed(bk_core_t *c, const void *ident, size_t ident_len, const char *why)
+{
+    pls_warn("malformed message from a peer: %s", why);
+    bk_core_reply_now(c, ident, ident_len, 0, PLS_BAD_REQUEST, why, NULL);
+}
+
+void bk_core_message(bk_core_t *c, const void *ident, size_t ident_len, const void *data,
+                     size_t len)
+{
+    char reason[REASON_MAX];
+    Pls__Envelope *env = pls_proto_unpack(data, len, reason, sizeof(reason));
+    if (!env) {
+        pls_warn("refused a frame of %zu bytes: %s", len, reason);
+        bk_core_reply_now(c, ident, ident_len, 0,
+                          len > PLS_MAX_ENVELOPE ? PLS_TOO_LARGE : PLS_BAD_REQUEST, reason, NULL);
+        return;
+    }
+    int st = pls_proto_validate(env, reason, sizeof(reason));
+    if (st) {
+        pls_info("refused %s: %s", pls_proto_body_name(env->body_case), reason);
+        bk_core_reply_now(c, ident, ident_len, env->corr, (uint32_t)st, reason, NULL);
+        pls_proto_free(env);
+        return;
+    }
+    if (env->body_case == PLS__ENVELOPE__BODY_REPLY) {
+        pls_proto_free(env); /* nobody asked */
+        return;
+    }
+    if (!c->ready || c->draining) {
+        bk_core_reply_now(
+            c, ident, ident_len, env->corr, PLS_UNAVAILABLE,
+            c->draining ? "broker is shutting down: retry" : "store unavailable: retry", NULL);
+        pls_proto_free(env);
+        return;
+    }
+    if (bk_authorize(c, env->actor, env->body_case, NULL) != 0) {
+        bk_core_reply_now(c, ident, ident_len, env->corr, PLS_FORBIDDEN, "not allowed", NULL);
+        pls_proto_free(env);
+        return;
+    }
+    switch (env->body_case) {
+    case PLS__ENVELOPE__BODY_SUBMIT:
+        handle_submit(c, ident, ident_len, env);
+        break;
+    case PLS__ENVELOPE__BODY_ACTION:
+        handle_action(c, ident, ident_len, env);
+        break;
+    case PLS__ENVELOPE__BODY_QUERY:
+        bk_query_handle(c, ident, ident_len, env->corr, env->actor, env->query);
+        break;
+    case PLS__ENVELOPE__BODY_READY:
+        handle_ready(c, ident, ident_len, env);
+        break;
+    case PLS__ENVELOPE__BODY_HEARTBEAT:
+        handle_heartbeat(c, ident, ident_len, env);
+        break;
+    case PLS__ENVELOPE__BODY_REPORT:
+        handle_report(c, ident, ident_len, env);
+        break;
+    default:
+        bk_core_reply_now(c, ident, ident_len, env->corr, PLS_BAD_REQUEST,
+                          "a broker does not accept this message", NULL);
+    }
+    pls_proto_free(env);
+}
+
+/* ------------------------------------------------------------- tick */
+
+void bk_core_tick(bk_core_t *c)
+{
+    if (!c->ready)
+        return; /* leases do not expire while the store is unavailable */
+    int64_t now = pls_mono_ms();
+    /* dead workers: no message for a lease time */
+    bk_worker_t *dead[64];
+    int n_dead = 0;
+    void *e;
+    for (size_t i = 0; n_dead < 64 && (e = bk_index_next(&c->disp.workers, &i));) {
+        bk_worker_t *w = e;
+        if (now - w->last_seen_ms > c->cfg.lease_ms)
+            dead[n_dead++] = w;
+    }
+    for (int i = 0; i < n_dead; i++) {
+        pls_warn("worker %s silent for %lld ms: its leases expire", dead[i]->name,
+                 (long long)(now - dead[i]->last_seen_ms));
+        forget_worker(c, dead[i], "worker silent past its lease");
+    }
+    /* retries whose backoff ended */
+    while (c->n_timers && c->timers[0].when_ms <= now) {
+        pls_uuid_t id = c->timers[0].id;
+        timer_pop(c);
+        bk_order_t *o = bk_orders_get(&c->orders, &id);
+        if (!o || !(o->flags & BK_OF_BACKOFF) || o->state != BK_QUEUED)
+            continue;
+        o->flags &= (uint8_t)~BK_OF_BACKOFF;
+        bk_queue_t *q = bk_dispatch_queue(&c->disp, o->dept, o->scope, 1);
+        bk_queue_push(q, o);
+        bk_dispatch_mark(&c->disp, q);
+    }
+    /* assignments held before a restart and not re-attached by their workers */
+    if (c->orphan_deadline_ms && now >= c->orphan_deadline_ms) {
+        c->orphan_deadline_ms = 0;
+        bk_order_t *list[256];
+        int more = 1;
+        while (more) {
+            int n = 0;
+            more = 0;
+            for (size_t i = 0; (e = bk_index_next(&c->orders.by_id, &i));) {
+                bk_order_t *o = e;
+                if (!(o->flags & BK_OF_ORPHAN))
+                    continue;
+                if (n == 256) {
+                    more = 1;
+                    break;
+                }
+                list[n++] = o;
+            }
+            for (int i = 0; i < n; i++)
+                expire_lease(c, list[i], "not re-attached after a broker restart");
+        }
+    }
+}
+
+/* ------------------------------------------------------------- boot */
+
+static int boot_dept(void *arg, char **v, int n)
+{
+    PLS_UNUSED(n);
+    return bk_catalog_add_dept(&((bk_core_t *)arg)->cat, v);
+}
+static int boot_service(void *arg, char **v, int n)
+{
+    PLS_UNUSED(n);
+    return bk_catalog_add_service(&((bk_core_t *)arg)->cat, v);
+}
+static int boot_step(void *arg, char **v, int n)
+{
+    PLS_UNUSED(n);
+    return bk_catalog_add_step(&((bk_core_t *)arg)->cat, v);
+}
+static int boot_outcome(void *arg, char **v, int n)
+{
+    PLS_UNUSED(n);
+    return bk_catalog_add_outcome(&((bk_core_t *)arg)->cat, v);
+}
+static int boot_route(void *arg, char **v, int n)
+{
+    PLS_UNUSED(n);
+    return bk_catalog_add_route(&((bk_core_t *)arg)->cat, v);
+}
+
+static int boot_seen(void *arg, char **v, int n)
+{
+    bk_core_t *c = arg;
+    PLS_UNUSED(n);
+    int dept = bk_catalog_dept(&c->cat, v[0]);
+    if (dept < 0)
+        return 0; /* a department removed from the catalog */
+    bk_queue_t *q = bk_dispatch_queue(&c->disp, dept, bk_dispatch_intern(&c->disp, v[1]), 1);
+    q->seen = 1;
+    return 0;
+}
+
+static int boot_away(void *arg, char **v, int n)
+{
+    bk_core_t *c = arg;
+    PLS_UNUSED(n);
+    int dept = bk_catalog_dept(&c->cat, v[0]);
+    if (dept < 0)
+        return 0;
+    bk_queue_t *q = bk_dispatch_queue(&c->disp, dept, bk_dispatch_intern(&c->disp, v[1]), 1);
+    q->away = 1;
+    return 0;
+}
+
+static int boot_counter(void *arg, char **v, int n)
+{
+    bk_core_t *c = arg;
+    PLS_UNUSED(n);
+    c->day_seq = (uint32_t)strtoul(v[0], NULL, 10);
+    return 0;
+}
+
+static const char boot_orders_sql[] =
+    "SELECT id, number, idem_key, content_hash, service, origin, locality, priority, "
+    "(extract(epoch FROM created_at) * 1000)::bigint, state, step, attempt, dept, scope, token, "
+    "custody, flags, next_seq, (extract(epoch FROM due_at) * 1000)::bigint FROM orders WHERE open";
+
+static int boot_order(void *arg, char **v, int n)
+{
+    bk_core_t *c = arg;
+    if (n < 19)
+        return -EINVAL;
+    int svc = bk_catalog_service(&c->cat, v[4]);
+    int st = bk_state_parse(v[9]);
+    int dept = v[12] ? bk_catalog_dept(&c->cat, v[12]) : -1;
+    if (svc < 0 || st < 0 || !bk_state_open(st) || dept < 0 || !v[13]) {
+        pls_warn("skipping open order %s: inconsistent row (service %s, state %s)", v[1], v[4],
+                 v[9]);
+        return 0;
+    }
+    bk_order_t *o = bk_order_new();
+    if (pls_uuid_parse(v[0], &o->id) != 0) {
+        free(o);
+        return 0;
+    }
+    snprintf(o->number, sizeof(o->number), "%s", v[1]);
+    o->key = pls_xstrdup(v[2]);
+    o->content_hash = (uint64_t)strtoll(v[3], NULL, 10);
+    o->service = (uint8_t)svc;
+    o->origin = bk_dispatch_intern(&c->disp, v[5]);
+    o->locality = bk_dispatch_intern(&c->disp, v[6]);
+    o->priority = (uint8_t)atoi(v[7]);
+    o->created_ms = strtoll(v[8], NULL, 10);
+    o->state = (uint8_t)st;
+    o->step = (uint8_t)(v[10] ? atoi(v[10]) : 0);
+    if (o->step >= c->cat.services[svc].n_steps)
+        o->step = 0;
+    o->attempt = (uint16_t)atoi(v[11]);
+    o->dept = (uint8_t)dept;
+    o->scope = bk_dispatch_intern(&c->disp, v[13]);
+    o->token = v[14] ? (uint64_t)strtoll(v[14], NULL, 10) : 0;
+    o->custody = (uint8_t)atoi(v[15]);
+    o->flags = (uint8_t)(atoi(v[16]) & BK_OF_NEED_INFO_USED);
+    o->next_seq = (uint32_t)atoi(v[17]);
+    o->due_ms = v[18] ? strtoll(v[18], NULL, 10) : 0;
+    bk_orders_add(&c->orders, o);
+    if (st == BK_QUEUED || st == BK_RECEIVED) {
+        if (st == BK_RECEIVED)
+            bk_orders_set_state(&c->orders, o, BK_QUEUED);
+        bk_queue_t *q = bk_dispatch_queue(&c->disp, o->dept, o->scope, 1);
+        bk_queue_push(q, o);
+        bk_dispatch_mark(&c->disp, q);
+    } else if (st == BK_ASSIGNED || (st == BK_IN_PROGRESS && o->custody == 0)) {
+        /* a worker holds it: wait a lease time for it to re-attach */
+        o->flags |= BK_OF_ORPHAN;
+    }
+    return 0;
+}
+
+static int on_boot(bk_store_t *s, void *arg)
+{
+    bk_core_t *c = arg;
+    char err[512];
+    bk_catalog_cleanup(&c->cat);
+    bk_catalog_init(&c->cat);
+    struct {
+        const char *sql;
+        int (*fn)(void *, char **, int);
+    } steps[] = {{bk_catalog_sql_depts, boot_dept},
+                 {bk_catalog_sql_services, boot_service},
+                 {bk_catalog_sql_steps, boot_step},
+                 {bk_catalog_sql_outcomes, boot_outcome},
+                 {bk_catalog_sql_routes, boot_route}};
+    for (size_t i = 0; i < PLS_ARRAY_LEN(steps); i++)
+        if (bk_store_boot_query(s, steps[i].sql, steps[i].fn, c, err, sizeof(err)) != 0) {
+            pls_error("could not load the catalog: %s", err);
+            return -EIO;
+        }
+    if (bk_catalog_check(&c->cat, err, sizeof(err)) != 0) {
+        pls_error("catalog is inconsistent: %s", err);
+        return -EINVAL;
+    }
+    if (bk_store_boot_query(s, "SELECT dept, scope FROM workers_seen", boot_seen, c, err,
+                            sizeof(err)) ||
+        bk_store_boot_query(s, "SELECT dept, scope FROM posts_away", boot_away, c, err,
+                            sizeof(err))) {
+        pls_error("could not load workers and posts: %s", err);
+        return -EIO;
+    }
+    c->today = pls_shanghai_yyyymmdd(pls_wall_ms());
+    c->day_seq = 0;
+    char q[128];
+    snprintf(q, sizeof(q), "SELECT v FROM counters WHERE k = 'day:%d'", c->today);
+    if (bk_store_boot_query(s, q, boot_counter, c, err, sizeof(err)) != 0) {
+        pls_error("could not load counters: %s", err);
+        return -EIO;
+    }
+    if (bk_store_boot_query(s, boot_orders_sql, boot_order, c, err, sizeof(err)) != 0) {
+        pls_error("could not load open orders: %s", err);
+        return -EIO;
+    }
+    return 0;
+}
+
+static void on_ready(bk_store_t *s, void *arg)
+{
+    bk_core_t *c = arg;
+    PLS_UNUSED(s);
+    c->ready = 1;
+    int orphans = 0;
+    void *e;
+    for (size_t i = 0; (e = bk_index_next(&c->orders.by_id, &i));)
+        orphans += (((bk_order_t *)e)->flags & BK_OF_ORPHAN) != 0;
+    if (orphans)
+        c->orphan_deadline_ms = pls_mono_ms() + c->cfg.lease_ms;
+    pls_info("ready: %zu open orders (%d held by workers before the restart), %zu queued",
+             bk_orders_size(&c->orders), orphans, c->orders.count[BK_QUEUED]);
+}
+
+/* Drop everything in memory: the store is the truth (the restart path). */
+static void drop_state(bk_core_t *c)
+{
+    bk_batch_cleanup(c->cur);
+    bk_batch_init(c->cur, ++c->gen);
+    bk_orders_cleanup(&c->orders);
+    bk_orders_init(&c->orders);
+    bk_dispatch_cleanup(&c->disp);
+    bk_dispatch_init(&c->disp);
+    c->n_timers = 0;
+    c->orphan_deadline_ms = 0;
+}
+
+static void on_lost(bk_store_t *s, void *arg, const char *why)
+{
+    bk_core_t *c = arg;
+    PLS_UNUSED(s);
+    if (c->ready)
+        pls_warn("store unavailable (%s): answering 503 and reloading when it is back", why);
+    c->ready = 0;
+    if (c->inflight) {
+        /* on_batch_done(0) comes first from the store; be safe anyway */
+        bk_batch_cleanup(c->inflight);
+        c->inflight = NULL;
+    }
+    /* pending replies of the batch being built cannot be kept: 503 them */
+    bk_batch_t *b = c->cur;
+    for (uint32_t i = 0; i < b->n_outs; i++)
+        if (b->outs[i].kind != BK_OUT_PUSH)
+            bk_core_reply_now(c, b->outs[i].ident, b->outs[i].ident_len, b->outs[i].corr,
+                              PLS_UNAVAILABLE, "store unavailable: not saved, retry", NULL);
+    drop_state(c);
+}
+
+static void on_fatal(bk_store_t *s, void *arg, const char *why)
+{
+    PLS_UNUSED(s);
+    PLS_UNUSED(arg);
+    pls_error("%s", why);
+    exit(1);
+}
+
+/* ------------------------------------------------------------- life */
+
+int bk_core_init(bk_core_t *c, uv_loop_t *loop, const bk_config_t *cfg, bk_send_fn send,
+                 void *send_arg)
+{
+    memset(c, 0, sizeof(*c));
+    c->loop = loop;
+    c->cfg = *cfg;
+    if (c->cfg.lease_ms <= 0)
+        c->cfg.lease_ms = 10000;
+    if (c->cfg.max_attempts <= 0)
+        c->cfg.max_attempts = 5;
+    if (c->cfg.retry_base_ms <= 0)
+        c->cfg.retry_base_ms = 1000;
+    snprintf(c->node, sizeof(c->node), "%s", cfg->node);
+    c->cfg.node = c->node;
+    pls_node_code(c->node, c->node_code, sizeof(c->node_code));
+    bk_catalog_init(&c->cat);
+    bk_orders_init(&c->orders);
+    bk_dispatch_init(&c->disp);
+    bk_recent_init(&c->recent);
+    pls_buf_init(&c->sql);
+    pls_buf_init(&c->scratch);
+    c->cur = &c->batches[0];
+    bk_batch_init(c->cur, ++c->gen);
+    c->send = send;
+    c->send_arg = send_arg;
+    c->started_ms = pls_mono_ms();
+    bk_store_cbs_t cbs = {on_boot, on_ready, on_lost, on_fatal};
+    c->store = bk_store_new(loop, cfg->db, c->node, &cbs, c);
+    return 0;
+}
+
+void bk_core_start(bk_core_t *c)
+{
+    bk_store_start(c->store);
+}
+
+void bk_core_drain(bk_core_t *c)
+{
+    c->draining = 1;
+}
+
+int bk_core_drained(const bk_core_t *c)
+{
+    return c->draining && !c->inflight && (bk_batch_empty(c->cur) || !c->ready);
+}
+
+void bk_core_cleanup(bk_core_t *c)
+{
+    bk_store_stop(c->store);
+    bk_store_destroy(&c->store);
+    if (c->inflight)
+        bk_batch_cleanup(c->inflight);
+    bk_batch_cleanup(c->cur);
+    bk_orders_cleanup(&c->orders);
+    bk_dispatch_cleanup(&c->disp);
+    bk_recent_cleanup(&c->recent);
+    bk_catalog_cleanup(&c->cat);
+    pls_buf_cleanup(&c->sql);
+    pls_buf_cleanup(&c->scratch);
+    free(c->timers);
+}

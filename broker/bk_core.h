@@ -1,0 +1,120 @@
+/*
+ * bk_core — the broker's state and rules: intake, routing, dispatch, leases,
+ * worker reports, operator actions, and group commit. No sockets and no
+ * libpq here: messages come in through bk_core_message, go out through the
+ * `send` function, and changes reach PostgreSQL through bk_store batches.
+ *
+ * Persist, then emit (DESIGN §8, must): a handler validates a message,
+ * applies it to memory and records its SQL and its reply in the batch being
+ * built (`cur`). At the end of each loop turn, if no batch is in flight,
+ * `cur` becomes the batch in flight (one transaction). Its replies,
+ * assignments and revocations are sent only after its COMMIT is confirmed.
+ * If the batch fails, its replies become 503, its assignments are dropped,
+ * and the whole in-memory state is dropped and reloaded from PostgreSQL.
+ *
+ * Ownership: a single node owns each open order and numbers its events
+ * (o->next_seq); every transition appends one entry to the order's event row
+ * of the current batch.
+ */
+#ifndef BK_CORE_H
+#define BK_CORE_H
+
+#include "bk_batch.h"
+#include "bk_catalog.h"
+#include "bk_dispatch.h"
+#include "bk_order.h"
+#include "bk_store.h"
+#include "pls_proto.h"
+
+#include <uv.h>
+
+typedef int (*bk_send_fn)(void *arg, const void *ident, size_t ident_len, const void *msg,
+                          size_t len);
+
+typedef struct bk_config {
+    const char *node;      /* this command center */
+    const char *db;        /* conninfo */
+    int has_parent;        /* federation: a parent endpoint was given */
+    int64_t lease_ms;      /* auto-custody lease (default 10000) */
+    int max_attempts;      /* before `failed` (default 5) */
+    int64_t retry_base_ms; /* first retry backoff (default 1000), doubling */
+    int insecure;          /* authorize allows everything */
+} bk_config_t;
+
+/* A retry timer entry (orders waiting out their backoff). */
+typedef struct bk_timer_entry {
+    int64_t when_ms; /* monotonic */
+    pls_uuid_t id;
+} bk_timer_entry_t;
+
+typedef struct bk_stats {
+    uint64_t submits;
+    uint64_t assigns;
+    uint64_t completions;
+    uint64_t rows_written;
+    uint64_t batches;
+    uint64_t rejected; /* requests answered 4xx */
+} bk_stats_t;
+
+typedef struct bk_core {
+    uv_loop_t *loop;
+    bk_config_t cfg;
+    char node[PLS_NODE_MAX];
+    char node_code[48];
+    bk_catalog_t cat;
+    bk_orders_t orders;
+    bk_dispatch_t disp;
+    bk_recent_t recent;
+    bk_store_t *store; /* owned */
+    int ready;         /* state loaded and store up */
+    int draining;      /* SIGTERM: commit what is in flight, then stop */
+    bk_batch_t batches[2];
+    bk_batch_t *cur;      /* being built */
+    bk_batch_t *inflight; /* being committed, or NULL */
+    uint32_t gen;
+    pls_buf_t sql;     /* the SQL of the batch in flight */
+    pls_buf_t scratch; /* payload builder */
+    int today;         /* yyyymmdd (Asia/Shanghai) of day_seq */
+    uint32_t day_seq;
+    bk_timer_entry_t *timers; /* min-heap by when_ms */
+    uint32_t n_timers, cap_timers;
+    int64_t orphan_deadline_ms; /* 0 = no orphan sweep pending */
+    int64_t started_ms;
+    bk_send_fn send;
+    void *send_arg;
+    bk_stats_t stats;
+    void (*on_idle_after_drain)(struct bk_core *c); /* called when draining and nothing in flight */
+} bk_core_t;
+
+int bk_core_init(bk_core_t *c, uv_loop_t *loop, const bk_config_t *cfg, bk_send_fn send,
+                 void *send_arg) PLS_WUR;
+void bk_core_cleanup(bk_core_t *c);
+void bk_core_start(bk_core_t *c);
+
+/* One message from a peer (identity = its ZeroMQ routing id). */
+void bk_core_message(bk_core_t *c, const void *ident, size_t ident_len, const void *data,
+                     size_t len);
+/* A peer sent a multipart message with a wrong number of frames. */
+void bk_core_malformed(bk_core_t *c, const void *ident, size_t ident_len, const char *why);
+/* End of a loop turn: dispatch and, if possible, start the next batch. */
+void bk_core_turn(bk_core_t *c);
+/* Periodic: leases, retry timers, orphan sweep. */
+void bk_core_tick(bk_core_t *c);
+/* SIGTERM: stop taking requests, commit what is pending. */
+void bk_core_drain(bk_core_t *c);
+/* 1 when draining and nothing is left to commit. */
+int bk_core_drained(const bk_core_t *c);
+
+/* Queries (bk_query.c). */
+void bk_query_handle(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                     const char *actor, const Pls__QueryRequest *q);
+
+/* Reply at once (no state change to persist). */
+void bk_core_reply_now(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                       uint32_t status, const char *reason, const char *json);
+
+/* authorize(identity, command, order) — DESIGN §8. Until the security work
+ * lands it allows everything, and the broker runs only with --insecure. */
+int bk_authorize(const bk_core_t *c, const char *actor, int body_case, const bk_order_t *o);
+
+#endif

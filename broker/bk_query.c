@@ -1,0 +1,416 @@
+/*
+ * bk_query — read-only questions: show, list, fetch (for --exec handlers)
+ * and status. show, list and fetch are answered by PostgreSQL on the read
+ * connection, which builds the JSON documents itself (the contracts of
+ * DESIGN §3); status combines the store's counts with what only memory knows
+ * (queues, workers). Queries change nothing, so they are answered as soon as
+ * their result arrives, without waiting for a batch.
+ */
+#include "bk_core.h"
+
+#include "pls_log.h"
+#include "pls_time.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pending {
+    bk_core_t *core;
+    uint8_t ident[BK_IDENT_MAX];
+    size_t ident_len;
+    uint64_t corr;
+    int kind;
+    char ref[64];
+    json_t *doc; /* status: the part built from memory */
+} pending_t;
+
+static pending_t *pending_new(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                              int kind)
+{
+    pending_t *p = pls_xcalloc(1, sizeof(*p));
+    p->core = c;
+    memcpy(p->ident, ident, ident_len < BK_IDENT_MAX ? ident_len : BK_IDENT_MAX);
+    p->ident_len = ident_len;
+    p->corr = corr;
+    p->kind = kind;
+    return p;
+}
+
+static void pending_free(pending_t *p)
+{
+    if (p->doc)
+        json_decref(p->doc);
+    free(p);
+}
+
+/* The order document of `show` (DESIGN §3): personal data masked. */
+static const char show_sql[] =
+    "SELECT json_build_object("
+    " 'id', o.id, 'number', o.number, 'service', o.service, 'state', o.state,"
+    " 'step', CASE WHEN o.open THEN o.step END, 'node', o.owner, 'origin', o.origin,"
+    " 'locality', o.locality, 'channel', o.channel,"
+    " 'priority', CASE o.priority WHEN 1 THEN 'urgent' ELSE 'normal' END,"
+    " 'created_at', o.created_at, 'finished_at', o.finished_at, 'attempt', o.attempt,"
+    " 'dept', o.dept, 'scope', o.scope, 'due_at', o.due_at, 'actor', o.actor,"
+    " 'description', CASE WHEN s.confidential THEN '(confidential)' ELSE o.descr END,"
+    " 'fields', o.fields, 'attachments', o.attachments, 'about', o.about,"
+    " 'citizen', (SELECT json_build_object('name', pls_mask(c.name), 'id_type', c.id_type,"
+    "   'id_number', pls_mask(c.id_number), 'phone', pls_mask(c.phone))"
+    "   FROM citizens c WHERE c.order_id = o.id),"
+    " 'steps', (SELECT json_agg(json_build_object('name', p.step ->> 'name',"
+    "   'dept', p.step ->> 'dept', 'scope', p.step ->> 'scope',"
+    "   'skipped', coalesce((p.step ->> 'skip')::boolean, false),"
+    "   'outcome', (SELECT x.e -> 'payload' ->> 'outcome' FROM events e2,"
+    "      jsonb_array_elements(e2.entries) WITH ORDINALITY x(e, i)"
+    "      WHERE e2.order_id = o.id AND x.e ->> 'kind' = 'step_completed'"
+    "        AND (x.e ->> 'step')::int = p.i - 1 ORDER BY e2.seq DESC, x.i DESC LIMIT 1))"
+    "   ORDER BY p.i) FROM jsonb_array_elements(o.plan) WITH ORDINALITY p(step, i)),"
+    " 'events', (SELECT json_agg(json_build_object('seq', e.seq + x.i - 1,"
+    "   'at', to_timestamp((x.e ->> 'at')::bigint / 1000.0), 'node', x.e ->> 'node',"
+    "   'actor', x.e ->> 'actor', 'kind', x.e ->> 'kind', 'from', x.e ->> 'from',"
+    "   'to', x.e ->> 'to', 'step', json_build_object('index', (x.e ->> 'step')::int,"
+    "   'name', o.plan -> ((x.e ->> 'step')::int) ->> 'name'),"
+    "   'attempt', (x.e ->> 'attempt')::int, 'payload', coalesce(x.e -> 'payload', '{}'))"
+    "   ORDER BY e.seq, x.i) FROM events e, jsonb_array_elements(e.entries)"
+    "   WITH ORDINALITY x(e, i) WHERE e.order_id = o.id)"
+    ")::text FROM orders o JOIN services s ON s.code = o.service"
+    " WHERE o.id = $1::uuid OR o.number = $2";
+
+/* What a handler needs (FETCH): unmasked, for the department only. */
+static const char fetch_sql[] =
+    "SELECT json_build_object("
+    " 'id', o.id, 'number', o.number, 'service', o.service, 'state', o.state, 'step', o.step,"
+    " 'origin', o.origin, 'locality', o.locality, 'channel', o.channel,"
+    " 'priority', CASE o.priority WHEN 1 THEN 'urgent' ELSE 'normal' END,"
+    " 'created_at', o.created_at, 'description', o.descr, 'fields', o.fields,"
+    " 'attachments', o.attachments, 'plan', o.plan, 'attempt', o.attempt,"
+    " 'citizen', (SELECT json_build_object('name', c.name, 'id_type', c.id_type,"
+    "   'id_number', c.id_number, 'phone', c.phone) FROM citizens c WHERE c.order_id = o.id)"
+    ")::text FROM orders o WHERE o.id = $1::uuid";
+
+static void on_order_doc(void *arg, int ok, const bk_rows_t *rows, const char *err)
+{
+    pending_t *p = arg;
+    bk_core_t *c = p->core;
+    if (!ok) {
+        pls_warn("query failed: %s", err ? err : "?");
+        bk_core_reply_now(c, p->ident, p->ident_len, p->corr, PLS_UNAVAILABLE,
+                          "store unavailable: retry", NULL);
+    } else if (!rows || bk_rows_count(rows) == 0) {
+        char reason[128];
+        snprintf(reason, sizeof(reason), "no order %s at this node", p->ref);
+        bk_core_reply_now(c, p->ident, p->ident_len, p->corr, PLS_NOT_FOUND, reason, NULL);
+    } else {
+        bk_core_reply_now(c, p->ident, p->ident_len, p->corr, PLS_OK, "ok",
+                          bk_rows_get(rows, 0, 0));
+    }
+    pending_free(p);
+}
+
+static void query_order(bk_core_t *c, pending_t *p, const char *ref, const char *sql)
+{
+    pls_uuid_t id;
+    int is_id = pls_uuid_parse(ref, &id) == 0;
+    snprintf(p->ref, sizeof(p->ref), "%s", ref);
+    const char *params[2] = {is_id ? ref : NULL, ref};
+    int n = sql == fetch_sql ? 1 : 2;
+    if (sql == fetch_sql && !is_id) {
+        bk_core_reply_now(c, p->ident, p->ident_len, p->corr, PLS_BAD_REQUEST,
+                          "order: fetch takes an order id", NULL);
+        pending_free(p);
+        return;
+    }
+    if (bk_store_query(c->store, sql, n, params, on_order_doc, p) != 0) {
+        bk_core_reply_now(c, p->ident, p->ident_len, p->corr, PLS_UNAVAILABLE,
+                          "store unavailable: retry", NULL);
+        pending_free(p);
+    }
+}
+
+/* ------------------------------------------------------------- list */
+
+static void on_list(void *arg, int ok, const bk_rows_t *rows, const char *err)
+{
+    pending_t *p = arg;
+    if (!ok) {
+        pls_warn("list failed: %s", err ? err : "?");
+        bk_core_reply_now(p->core, p->ident, p->ident_len, p->corr, PLS_UNAVAILABLE,
+                          "store unavailable: retry", NULL);
+    } else {
+        const char *doc = rows && bk_rows_count(rows) ? bk_rows_get(rows, 0, 0) : NULL;
+        bk_core_reply_now(p->core, p->ident, p->ident_len, p->corr, PLS_OK, "ok",
+                          doc ? doc : "{\"orders\":[]}");
+    }
+    pending_free(p);
+}
+
+static void query_list(bk_core_t *c, pending_t *p, const char *actor, const Pls__ListFilter *f)
+{
+    pls_buf_t sql;
+    pls_buf_init(&sql);
+    const char *params[12];
+    int n = 0;
+    pls_buf_adds(&sql,
+                 "SELECT json_build_object('orders', coalesce(json_agg(json_build_object("
+                 "'id', o.id, 'number', o.number, 'service', o.service, 'state', o.state, "
+                 "'node', o.owner, 'origin', o.origin, 'locality', o.locality, 'dept', o.dept, "
+                 "'scope', o.scope, 'created_at', o.created_at, 'due_at', o.due_at, "
+                 "'overdue', coalesce(o.open AND o.due_at < now(), false)) "
+                 "ORDER BY o.created_at DESC), '[]'))::text FROM (SELECT * FROM orders o "
+                 "WHERE true");
+    int audited = 0;
+    if (f) {
+#define FILTER(field, cond)                                                                        \
+    if (f->field && *f->field) {                                                                   \
+        params[n++] = f->field;                                                                    \
+        pls_buf_printf(&sql, cond, n);                                                             \
+    }
+        FILTER(state, " AND o.state = $%d")
+        FILTER(service, " AND o.service = $%d")
+        FILTER(dept, " AND o.dept = $%d")
+        if (f->node && *f->node) {
+            params[n++] = f->node;
+            params[n++] = f->node;
+            pls_buf_printf(&sql,
+                           " AND (o.owner = $%d OR o.origin = $%d OR o.locality = $%d OR "
+                           "o.locality LIKE $%d || '.%%')",
+                           n - 1, n - 1, n - 1, n);
+        }
+        if (f->date && *f->date) {
+            params[n++] = f->date;
+            pls_buf_printf(&sql,
+                           " AND o.created_at >= ($%d::date::timestamp AT TIME ZONE "
+                           "'Asia/Shanghai') AND o.created_at < (($%d::date + 1)::timestamp AT "
+                           "TIME ZONE 'Asia/Shanghai')",
+                           n, n);
+        }
+        FILTER(number, " AND o.number = $%d")
+        FILTER(key, " AND o.idem_key = $%d")
+        FILTER(phone, " AND o.id IN (SELECT order_id FROM citizens WHERE phone = $%d)")
+        FILTER(id_number, " AND o.id IN (SELECT order_id FROM citizens WHERE id_number = $%d)")
+#undef FILTER
+        if (f->overdue)
+            pls_buf_adds(&sql, " AND o.open AND o.due_at < now()");
+        audited = (f->phone && *f->phone) || (f->id_number && *f->id_number);
+    }
+    unsigned limit = f && f->limit ? f->limit : 100;
+    pls_buf_printf(&sql, " ORDER BY o.created_at DESC LIMIT %u) o", limit);
+    if (audited) {
+        /* looking an order up by a citizen's phone or ID number is audited:
+         * who, when, and the masked value */
+        char masked[160];
+        pls_mask(f->phone && *f->phone ? f->phone : f->id_number, masked, sizeof(masked));
+        pls_buf_t *x = &c->cur->extra;
+        pls_buf_adds(x, "INSERT INTO audit (at, actor, action, detail) VALUES (now(), ");
+        pls_buf_add_sql_str(x, actor && *actor ? actor : "unknown");
+        pls_buf_adds(x, f->phone && *f->phone ? ", 'list by phone', " : ", 'list by id number', ");
+        pls_buf_add_sql_str(x, masked);
+        pls_buf_adds(x, ");");
+        pls_info("audited lookup by %s for %s", f->phone && *f->phone ? "phone" : "id number",
+                 actor && *actor ? actor : "unknown");
+    }
+    if (bk_store_query(c->store, sql.data, n, params, on_list, p) != 0) {
+        bk_core_reply_now(c, p->ident, p->ident_len, p->corr, PLS_UNAVAILABLE,
+                          "store unavailable: retry", NULL);
+        pending_free(p);
+    }
+    pls_buf_cleanup(&sql);
+}
+
+/* ------------------------------------------------------------- status */
+
+enum { Q_QUEUED, Q_ASSIGNED, Q_IN_PROGRESS, Q_WAITING, Q_RETURNED, Q_FAILED, Q_N };
+
+typedef struct qcount {
+    long n[Q_N];
+    long completed_today;
+} qcount_t;
+
+static json_t *status_from_memory(bk_core_t *c)
+{
+    json_t *doc = json_object();
+    json_object_set_new(doc, "node", json_string(c->node));
+    /* per (dept, scope): counts of the open orders in memory */
+    bk_index_t *qs = &c->disp.queues;
+    size_t nq = qs->n;
+    bk_queue_t **ql = pls_xcalloc(nq ? nq : 1, sizeof(*ql));
+    qcount_t *cnt = pls_xcalloc(nq ? nq : 1, sizeof(*cnt));
+    size_t k = 0;
+    void *e;
+    for (size_t i = 0; (e = bk_index_next(qs, &i)) && k < nq;) {
+        ql[k] = e;
+        ql[k]->status_idx = (uint32_t)k;
+        k++;
+    }
+    for (size_t i = 0; (e = bk_index_next(&c->orders.by_id, &i));) {
+        bk_order_t *o = e;
+        bk_queue_t *q = bk_dispatch_queue(&c->disp, o->dept, o->scope, 0);
+        if (!q)
+            continue;
+        size_t qi = q->status_idx;
+        if (qi >= k || ql[qi] != q)
+            continue;
+        int col = o->state == BK_QUEUED            ? Q_QUEUED
+                  : o->state == BK_ASSIGNED        ? Q_ASSIGNED
+                  : o->state == BK_IN_PROGRESS     ? Q_IN_PROGRESS
+                  : o->state == BK_WAITING_CITIZEN ? Q_WAITING
+                  : o->state == BK_RETURNED        ? Q_RETURNED
+                  : o->state == BK_FAILED          ? Q_FAILED
+                                                   : -1;
+        if (col >= 0)
+            cnt[qi].n[col]++;
+    }
+    json_t *depts = json_array();
+    int64_t now = pls_mono_ms();
+    for (size_t i = 0; i < k; i++) {
+        bk_queue_t *q = ql[i];
+        int a = 0, b = 0;
+        for (uint32_t w = 0; w < q->n_workers; w++) {
+            if (now - q->workers[w]->last_seen_ms > c->cfg.lease_ms)
+                continue;
+            if (q->workers[w]->role)
+                b++;
+            else
+                a++;
+        }
+        long open = 0;
+        for (int j = 0; j < Q_N; j++)
+            open += cnt[i].n[j];
+        if (!q->seen && !open && !q->n_workers)
+            continue;
+        json_t *d = json_object();
+        json_object_set_new(d, "dept", json_string(c->cat.depts[q->dept]));
+        json_object_set_new(d, "scope", json_string(q->scope));
+        json_object_set_new(d, "queued", json_integer(cnt[i].n[Q_QUEUED]));
+        json_object_set_new(d, "assigned", json_integer(cnt[i].n[Q_ASSIGNED]));
+        json_object_set_new(d, "in_progress", json_integer(cnt[i].n[Q_IN_PROGRESS]));
+        json_object_set_new(d, "waiting", json_integer(cnt[i].n[Q_WAITING]));
+        json_object_set_new(d, "returned", json_integer(cnt[i].n[Q_RETURNED]));
+        json_object_set_new(d, "failed", json_integer(cnt[i].n[Q_FAILED]));
+        json_object_set_new(d, "yellow", json_integer(0));
+        json_object_set_new(d, "red", json_integer(0));
+        json_object_set_new(d, "supervised", json_integer(0));
+        json_object_set_new(d, "completed_today", json_integer(0));
+        json_object_set_new(d, "workers_a", json_integer(a));
+        json_object_set_new(d, "workers_b", json_integer(b));
+        json_object_set_new(d, "no_live_worker", json_boolean(a + b == 0));
+        json_object_set_new(d, "away", json_boolean(q->away));
+        json_array_append_new(depts, d);
+    }
+    free(ql);
+    free(cnt);
+    json_object_set_new(doc, "departments", depts);
+    json_t *workers = json_array();
+    for (size_t i = 0; (e = bk_index_next(&c->disp.workers, &i));) {
+        bk_worker_t *w = e;
+        json_t *jw = json_object();
+        json_object_set_new(jw, "name", json_string(w->name));
+        json_t *wd = json_array();
+        for (int j = 0; j < w->n_queues; j++)
+            json_array_append_new(wd, json_string(c->cat.depts[w->queues[j]->dept]));
+        json_object_set_new(jw, "depts", wd);
+        json_object_set_new(jw, "scope", json_string(w->scope));
+        json_object_set_new(jw, "role", json_string(w->role ? "B" : "A"));
+        json_object_set_new(jw, "custody", json_string(w->custody ? "staff" : "auto"));
+        json_object_set_new(jw, "alive", json_boolean(now - w->last_seen_ms <= c->cfg.lease_ms));
+        json_object_set_new(jw, "held", json_integer(w->n_held));
+        json_object_set_new(jw, "credit", json_integer(w->credit));
+        json_object_set_new(jw, "draining", json_boolean(w->drain));
+        json_array_append_new(workers, jw);
+    }
+    json_object_set_new(doc, "workers", workers);
+    json_object_set_new(doc, "links", json_array());
+    json_object_set_new(doc, "warnings", json_array());
+    json_t *mem = json_object();
+    json_object_set_new(mem, "open_orders", json_integer((json_int_t)bk_orders_size(&c->orders)));
+    json_object_set_new(mem, "submits", json_integer((json_int_t)c->stats.submits));
+    json_object_set_new(mem, "assigns", json_integer((json_int_t)c->stats.assigns));
+    json_object_set_new(mem, "completions", json_integer((json_int_t)c->stats.completions));
+    json_object_set_new(mem, "batches", json_integer((json_int_t)c->stats.batches));
+    json_object_set_new(mem, "rows_written", json_integer((json_int_t)c->stats.rows_written));
+    json_object_set_new(mem, "uptime_s",
+                        json_integer((json_int_t)((pls_mono_ms() - c->started_ms) / 1000)));
+    json_object_set_new(doc, "broker", mem);
+    return doc;
+}
+
+/* One row per (kind, key, value): 'orders'/'owned' state counts and
+ * 'today' completions per (dept, scope). */
+static const char status_sql[] =
+    "SELECT 'orders', state, NULL, sum(n)::bigint FROM state_counts GROUP BY state HAVING sum(n) "
+    "<> 0 UNION ALL SELECT 'owned', state, NULL, n FROM state_counts WHERE owned AND n <> 0 "
+    "UNION ALL SELECT 'today', dept, scope, count(*) FROM orders WHERE finished_at >= "
+    "(date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') AND "
+    "state IN ('completed', 'closed', 'rating_review') GROUP BY dept, scope";
+
+static void on_status(void *arg, int ok, const bk_rows_t *rows, const char *err)
+{
+    pending_t *p = arg;
+    bk_core_t *c = p->core;
+    if (!ok) {
+        pls_warn("status failed: %s", err ? err : "?");
+        bk_core_reply_now(c, p->ident, p->ident_len, p->corr, PLS_UNAVAILABLE,
+                          "store unavailable: retry", NULL);
+        pending_free(p);
+        return;
+    }
+    json_t *orders = json_object(), *owned = json_object();
+    json_t *depts = json_object_get(p->doc, "departments");
+    for (int i = 0; rows && i < bk_rows_count(rows); i++) {
+        const char *kind = bk_rows_get(rows, i, 0), *k = bk_rows_get(rows, i, 1);
+        json_int_t n = strtoll(bk_rows_get(rows, i, 3), NULL, 10);
+        if (!k)
+            continue;
+        if (strcmp(kind, "orders") == 0) {
+            json_object_set_new(orders, k, json_integer(n));
+        } else if (strcmp(kind, "owned") == 0) {
+            json_object_set_new(owned, k, json_integer(n));
+        } else {
+            const char *scope = bk_rows_get(rows, i, 2);
+            size_t j;
+            json_t *d;
+            json_array_foreach(depts, j, d)
+            {
+                if (scope && strcmp(json_string_value(json_object_get(d, "dept")), k) == 0 &&
+                    strcmp(json_string_value(json_object_get(d, "scope")), scope) == 0)
+                    json_object_set_new(d, "completed_today", json_integer(n));
+            }
+        }
+    }
+    json_object_set_new(p->doc, "orders", orders);
+    json_object_set_new(p->doc, "owned", owned);
+    char *text = json_dumps(p->doc, JSON_COMPACT);
+    bk_core_reply_now(c, p->ident, p->ident_len, p->corr, PLS_OK, "ok", text);
+    free(text);
+    pending_free(p);
+}
+
+void bk_query_handle(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                     const char *actor, const Pls__QueryRequest *q)
+{
+    pending_t *p = pending_new(c, ident, ident_len, corr, (int)q->kind);
+    switch (q->kind) {
+    case PLS__QUERY_KIND__QUERY_SHOW:
+        query_order(c, p, q->order, show_sql);
+        break;
+    case PLS__QUERY_KIND__QUERY_FETCH:
+        query_order(c, p, q->order, fetch_sql);
+        break;
+    case PLS__QUERY_KIND__QUERY_LIST:
+        query_list(c, p, actor, q->filter);
+        break;
+    case PLS__QUERY_KIND__QUERY_STATUS:
+        p->doc = status_from_memory(c);
+        if (bk_store_query(c->store, status_sql, 0, NULL, on_status, p) != 0) {
+            bk_core_reply_now(c, ident, ident_len, corr, PLS_UNAVAILABLE,
+                              "store unavailable: retry", NULL);
+            pending_free(p);
+        }
+        break;
+    default:
+        bk_core_reply_now(c, ident, ident_len, corr, PLS_BAD_REQUEST, "unknown query", NULL);
+        pending_free(p);
+    }
+}

@@ -1,0 +1,695 @@
+/*
+ * bk_store — see bk_store.h.
+ *
+ * Connection states:
+ *
+ *   DOWN --(timer)--> CONNECTING --(PQconnectPoll ok)--> IDLE <--> BUSY
+ *    ^                    |                               |         |
+ *    +----(failure: close socket, backoff timer)----------+---------+
+ *
+ * The write connection additionally boots (migrations + on_boot) on its first
+ * IDLE after DOWN; the store is ready when both are IDLE/BUSY and booted.
+ */
+#include "bk_store.h"
+
+#include "pls_log.h"
+#include "pls_time.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum conn_state { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY };
+enum { CONN_WRITE, CONN_READ };
+
+struct bk_rows {
+    PGresult *res; /* borrowed */
+};
+
+typedef struct read_req {
+    char *sql;
+    int nparams;
+    char **params;
+    bk_query_cb cb;
+    void *arg;
+    struct read_req *next;
+} read_req_t;
+
+typedef struct conn {
+    bk_store_t *store; /* borrowed back pointer */
+    int which;
+    int state;
+    PGconn *pg;      /* owned */
+    uv_poll_t *poll; /* owned; closed asynchronously */
+    int poll_events;
+    uv_timer_t timer; /* reconnect backoff */
+    int64_t backoff_ms;
+    char error[256]; /* first error of the current request */
+    /* write connection: the batch in flight */
+    bk_batch_rows_cb on_rows;
+    bk_batch_done_cb on_done;
+    void *batch_arg;
+    /* read connection: the query in flight and the waiting ones */
+    read_req_t *cur;
+    read_req_t *head, *tail;
+} conn_t;
+
+struct bk_store {
+    uv_loop_t *loop;
+    char *conninfo; /* owned */
+    char *node;     /* owned */
+    bk_store_cbs_t cbs;
+    void *arg;
+    conn_t conns[2];
+    int booted;
+    int stopping;
+    bk_store_stats_t stats;
+};
+
+int bk_rows_count(const bk_rows_t *r)
+{
+    return PQntuples(r->res);
+}
+
+int bk_rows_fields(const bk_rows_t *r)
+{
+    return PQnfields(r->res);
+}
+
+const char *bk_rows_get(const bk_rows_t *r, int row, int col)
+{
+    if (PQgetisnull(r->res, row, col))
+        return NULL;
+    return PQgetvalue(r->res, row, col);
+}
+
+static void conn_connect(conn_t *c);
+static void conn_fail(conn_t *c, const char *why);
+static void on_reconnect_timer(uv_timer_t *t);
+static void on_poll(uv_poll_t *h, int status, int events);
+
+static void on_poll_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void poll_stop(conn_t *c)
+{
+    if (c->poll) {
+        uv_close((uv_handle_t *)c->poll, on_poll_closed);
+        c->poll = NULL;
+        c->poll_events = 0;
+    }
+}
+
+static void poll_want(conn_t *c, int events)
+{
+    if (!c->poll) {
+        c->poll = pls_xmalloc(sizeof(*c->poll));
+        /* the socket changes after every reconnect: read it each time */
+        if (uv_poll_init(c->store->loop, c->poll, PQsocket(c->pg)) != 0) {
+            free(c->poll);
+            c->poll = NULL;
+            conn_fail(c, "could not watch the store socket");
+            return;
+        }
+        c->poll->data = c;
+        c->poll_events = 0;
+    }
+    if (events != c->poll_events) {
+        uv_poll_start(c->poll, events, on_poll);
+        c->poll_events = events;
+    }
+}
+
+static int store_is_ready(const bk_store_t *s)
+{
+    return s->booted && s->conns[0].state >= C_IDLE && s->conns[1].state >= C_IDLE;
+}
+
+static void read_req_free(read_req_t *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < r->nparams; i++)
+        free(r->params[i]);
+    free(r->params);
+    free(r->sql);
+    free(r);
+}
+
+/* Lost: tell the owner of the request in flight, close, schedule a retry. */
+static void conn_fail(conn_t *c, const char *why)
+{
+    bk_store_t *s = c->store;
+    int was_ready = store_is_ready(s);
+    int was_busy = c->state == C_BUSY;
+    poll_stop(c);
+    if (c->pg) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    c->state = C_DOWN;
+    if (c->which == CONN_WRITE)
+        s->booted = 0;
+    if (was_busy && c->which == CONN_WRITE && c->on_done) {
+        bk_batch_done_cb done = c->on_done;
+        c->on_done = NULL;
+        s->stats.batch_failures++;
+        done(c->batch_arg, 0);
+    }
+    if (c->which == CONN_READ) {
+        /* fail the query in flight and everything waiting */
+        read_req_t *r = c->cur;
+        c->cur = NULL;
+        if (r) {
+            r->cb(r->arg, 0, NULL, why);
+            read_req_free(r);
+        }
+        while ((r = c->head)) {
+            c->head = r->next;
+            r->cb(r->arg, 0, NULL, why);
+            read_req_free(r);
+        }
+        c->tail = NULL;
+    }
+    if (was_ready || (was_busy && c->which == CONN_WRITE)) {
+        pls_warn("store connection lost: %s", why);
+        s->cbs.on_lost(s, s->arg, why);
+    } else {
+        pls_debug("store connection failed: %s", why);
+    }
+    if (!s->stopping) {
+        c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 100;
+        if (c->backoff_ms > 2000)
+            c->backoff_ms = 2000;
+        uv_timer_start(&c->timer, on_reconnect_timer, (uint64_t)c->backoff_ms, 0);
+    }
+}
+
+static void on_reconnect_timer(uv_timer_t *t)
+{
+    conn_connect(t->data);
+}
+
+/* Errors that mean the connection itself is gone (PQstatus lags behind). */
+static int is_connection_error(const PGresult *res)
+{
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (!st)
+        return 1;
+    return strncmp(st, "08", 2) == 0 || strncmp(st, "57P0", 4) == 0;
+}
+
+static int run_migrations(bk_store_t *s, PGconn *pg, char *err, size_t errsz);
+
+static int boot(conn_t *c)
+{
+    bk_store_t *s = c->store;
+    char err[512];
+    PQsetnonblocking(c->pg, 0);
+    const char *scs = PQparameterStatus(c->pg, "standard_conforming_strings");
+    if (!scs || strcmp(scs, "on") != 0) {
+        pls_error("store has standard_conforming_strings off: refusing to write");
+        return -EINVAL;
+    }
+    int mrc = run_migrations(s, c->pg, err, sizeof(err));
+    if (mrc == -EPERM) {
+        s->cbs.on_fatal(s, s->arg, err);
+        return mrc;
+    }
+    if (mrc != 0) {
+        pls_error("could not apply migrations: %s", err);
+        return -EIO;
+    }
+    int64_t t0 = pls_mono_ms();
+    int rc = s->cbs.on_boot(s, s->arg);
+    if (rc != 0)
+        return rc;
+    pls_info("state loaded in %lld ms", (long long)(pls_mono_ms() - t0));
+    PQsetnonblocking(c->pg, 1);
+    s->booted = 1;
+    return 0;
+}
+
+static void on_notice(void *arg, const char *message)
+{
+    PLS_UNUSED(arg);
+    pls_debug("store notice: %.200s", message);
+}
+
+static void became_idle(conn_t *c)
+{
+    bk_store_t *s = c->store;
+    int was_ready = store_is_ready(s);
+    c->state = C_IDLE;
+    c->backoff_ms = 0;
+    if (c->which == CONN_WRITE && !s->booted) {
+        if (boot(c) != 0) {
+            conn_fail(c, "boot failed");
+            return;
+        }
+    }
+    poll_want(c, UV_READABLE); /* notice a server closing on us */
+    if (!was_ready && store_is_ready(s)) {
+        s->stats.reconnects++;
+        s->cbs.on_ready(s, s->arg);
+    }
+    if (c->which == CONN_READ && c->head && c->state == C_IDLE) {
+        /* resume queries queued while connecting */
+        read_req_t *r = c->head;
+        c->head = r->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->cur = r;
+        c->state = C_BUSY;
+        if (!PQsendQueryParams(c->pg, r->sql, r->nparams, NULL, (const char *const *)r->params,
+                               NULL, NULL, 0)) {
+            conn_fail(c, PQerrorMessage(c->pg));
+            return;
+        }
+        poll_want(c, UV_READABLE | UV_WRITABLE);
+    }
+}
+
+static void connect_step(conn_t *c)
+{
+    switch (PQconnectPoll(c->pg)) {
+    case PGRES_POLLING_READING:
+        poll_want(c, UV_READABLE);
+        break;
+    case PGRES_POLLING_WRITING:
+        poll_want(c, UV_WRITABLE);
+        break;
+    case PGRES_POLLING_OK:
+        PQsetNoticeProcessor(c->pg, on_notice, NULL);
+        if (PQsetnonblocking(c->pg, 1) != 0) {
+            conn_fail(c, "could not set non-blocking mode");
+            return;
+        }
+        became_idle(c);
+        break;
+    default: {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", PQerrorMessage(c->pg));
+        why[strcspn(why, "\n")] = '\0';
+        conn_fail(c, why);
+    }
+    }
+}
+
+static void conn_connect(conn_t *c)
+{
+    bk_store_t *s = c->store;
+    if (s->stopping || c->state != C_DOWN)
+        return;
+    /* keepalives and tcp_user_timeout so a dead server is noticed (DESIGN §8);
+     * application_name shows in pg_stat_activity */
+    const char *keys[] = {"dbname",           "application_name",    "keepalives",
+                          "keepalives_idle",  "keepalives_interval", "keepalives_count",
+                          "tcp_user_timeout", "connect_timeout",     NULL};
+    char appname[160];
+    snprintf(appname, sizeof(appname), "pls-broker %s %s", s->node,
+             c->which == CONN_WRITE ? "write" : "read");
+    const char *vals[] = {s->conninfo, appname, "1", "5", "2", "3", "10000", "5", NULL};
+    c->pg = PQconnectStartParams(keys, vals, 1);
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+        return;
+    }
+    c->state = C_CONNECTING;
+    connect_step(c);
+}
+
+static void handle_result(conn_t *c, PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_TUPLES_OK) {
+        bk_rows_t rows = {res};
+        if (c->which == CONN_WRITE) {
+            if (c->on_rows && !c->error[0])
+                c->on_rows(c->batch_arg, &rows);
+        } else if (c->cur && !c->error[0]) {
+            c->cur->cb(c->cur->arg, 1, &rows, NULL);
+            c->cur->cb = NULL; /* answered */
+        }
+    } else if (st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) {
+        if (!c->error[0]) {
+            const char *msg = PQresultErrorMessage(res);
+            snprintf(c->error, sizeof(c->error), "%s", msg && *msg ? msg : "unknown error");
+            c->error[strcspn(c->error, "\n")] = '\0';
+            if (is_connection_error(res))
+                strncat(c->error, " (connection)", sizeof(c->error) - strlen(c->error) - 1);
+        }
+    }
+}
+
+static void request_done(conn_t *c)
+{
+    bk_store_t *s = c->store;
+    c->state = C_IDLE;
+    poll_want(c, UV_READABLE);
+    if (c->which == CONN_WRITE) {
+        bk_batch_done_cb done = c->on_done;
+        void *arg = c->batch_arg;
+        c->on_done = NULL;
+        if (c->error[0]) {
+            /* the transaction is aborted or its outcome unknown: drop the
+             * connection, the broker reloads from what was committed */
+            pls_error("batch failed: %s", c->error);
+            s->stats.batch_failures++;
+            char why[300];
+            snprintf(why, sizeof(why), "batch failed: %s", c->error);
+            if (done)
+                done(arg, 0);
+            conn_fail(c, why);
+            return;
+        }
+        s->stats.commits++;
+        if (done)
+            done(arg, 1);
+        return;
+    }
+    read_req_t *r = c->cur;
+    c->cur = NULL;
+    if (r && r->cb) {
+        if (c->error[0])
+            r->cb(r->arg, 0, NULL, c->error);
+        else
+            r->cb(r->arg, 1, NULL, NULL); /* a statement without rows */
+    }
+    read_req_free(r);
+    if (c->state == C_IDLE && c->head) {
+        read_req_t *n = c->head;
+        c->head = n->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->cur = n;
+        c->state = C_BUSY;
+        c->error[0] = '\0';
+        if (!PQsendQueryParams(c->pg, n->sql, n->nparams, NULL, (const char *const *)n->params,
+                               NULL, NULL, 0)) {
+            conn_fail(c, PQerrorMessage(c->pg));
+            return;
+        }
+        poll_want(c, UV_READABLE | UV_WRITABLE);
+    }
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+    conn_t *c = h->data;
+    if (status < 0) {
+        conn_fail(c, uv_strerror(status));
+        return;
+    }
+    if (c->state == C_CONNECTING) {
+        connect_step(c);
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        int f = PQflush(c->pg);
+        if (f < 0) {
+            conn_fail(c, PQerrorMessage(c->pg));
+            return;
+        }
+        if (f == 0)
+            poll_want(c, UV_READABLE);
+    }
+    if (!(events & UV_READABLE))
+        return;
+    if (!PQconsumeInput(c->pg)) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", PQerrorMessage(c->pg));
+        why[strcspn(why, "\n")] = '\0';
+        conn_fail(c, why);
+        return;
+    }
+    if (c->state != C_BUSY) {
+        /* idle: notices, or the server going away */
+        PGnotify *n;
+        while ((n = PQnotifies(c->pg)))
+            PQfreemem(n);
+        if (PQstatus(c->pg) == CONNECTION_BAD)
+            conn_fail(c, "server closed the connection");
+        return;
+    }
+    while (!PQisBusy(c->pg)) {
+        PGresult *res = PQgetResult(c->pg);
+        if (!res) {
+            request_done(c);
+            return;
+        }
+        handle_result(c, res);
+        PQclear(res);
+    }
+}
+
+static void send_request(conn_t *c, int ok)
+{
+    if (!ok) {
+        conn_fail(c, PQerrorMessage(c->pg));
+        return;
+    }
+    int f = PQflush(c->pg);
+    if (f < 0) {
+        conn_fail(c, PQerrorMessage(c->pg));
+        return;
+    }
+    poll_want(c, f ? (UV_READABLE | UV_WRITABLE) : UV_READABLE);
+}
+
+bk_store_t *bk_store_new(uv_loop_t *loop, const char *conninfo, const char *node,
+                         const bk_store_cbs_t *cbs, void *arg)
+{
+    bk_store_t *s = pls_xcalloc(1, sizeof(*s));
+    s->loop = loop;
+    s->conninfo = pls_xstrdup(conninfo);
+    s->node = pls_xstrdup(node);
+    s->cbs = *cbs;
+    s->arg = arg;
+    for (int i = 0; i < 2; i++) {
+        conn_t *c = &s->conns[i];
+        c->store = s;
+        c->which = i;
+        c->state = C_DOWN;
+        uv_timer_init(loop, &c->timer);
+        c->timer.data = c;
+    }
+    return s;
+}
+
+void bk_store_start(bk_store_t *s)
+{
+    conn_connect(&s->conns[CONN_WRITE]);
+    conn_connect(&s->conns[CONN_READ]);
+}
+
+void bk_store_stop(bk_store_t *s)
+{
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    for (int i = 0; i < 2; i++) {
+        conn_t *c = &s->conns[i];
+        uv_timer_stop(&c->timer);
+        uv_close((uv_handle_t *)&c->timer, NULL);
+        poll_stop(c);
+        if (c->pg) {
+            PQfinish(c->pg);
+            c->pg = NULL;
+        }
+        c->state = C_DOWN;
+        read_req_free(c->cur);
+        c->cur = NULL;
+        read_req_t *r;
+        while ((r = c->head)) {
+            c->head = r->next;
+            read_req_free(r);
+        }
+    }
+}
+
+void bk_store_destroy(bk_store_t **self_p)
+{
+    bk_store_t *s = *self_p;
+    if (!s)
+        return;
+    free(s->conninfo);
+    free(s->node);
+    free(s);
+    *self_p = NULL;
+}
+
+int bk_store_ready(const bk_store_t *s)
+{
+    return store_is_ready(s);
+}
+
+int bk_store_busy(const bk_store_t *s)
+{
+    return s->conns[CONN_WRITE].state == C_BUSY;
+}
+
+int bk_store_batch(bk_store_t *s, pls_buf_t *sql, bk_batch_rows_cb on_rows,
+                   bk_batch_done_cb on_done, void *arg)
+{
+    conn_t *c = &s->conns[CONN_WRITE];
+    if (!store_is_ready(s) || c->state != C_IDLE)
+        return -EAGAIN;
+    c->state = C_BUSY;
+    c->error[0] = '\0';
+    c->on_rows = on_rows;
+    c->on_done = on_done;
+    c->batch_arg = arg;
+    send_request(c, PQsendQuery(c->pg, sql->data ? sql->data : ""));
+    return 0;
+}
+
+int bk_store_query(bk_store_t *s, const char *sql, int nparams, const char *const *params,
+                   bk_query_cb cb, void *arg)
+{
+    conn_t *c = &s->conns[CONN_READ];
+    if (!store_is_ready(s))
+        return -EAGAIN;
+    read_req_t *r = pls_xcalloc(1, sizeof(*r));
+    r->sql = pls_xstrdup(sql);
+    r->nparams = nparams;
+    r->params = pls_xcalloc((size_t)(nparams ? nparams : 1), sizeof(char *));
+    for (int i = 0; i < nparams; i++)
+        r->params[i] = params[i] ? pls_xstrdup(params[i]) : NULL;
+    r->cb = cb;
+    r->arg = arg;
+    if (c->state == C_IDLE) {
+        c->cur = r;
+        c->state = C_BUSY;
+        c->error[0] = '\0';
+        send_request(c, PQsendQueryParams(c->pg, r->sql, nparams, NULL,
+                                          (const char *const *)r->params, NULL, NULL, 0));
+        return 0;
+    }
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    return 0;
+}
+
+int bk_store_boot_query(bk_store_t *s, const char *sql, int (*row_cb)(void *arg, char **v, int n),
+                        void *arg, char *err, size_t errsz)
+{
+    PGconn *pg = s->conns[CONN_WRITE].pg;
+    if (!PQsendQuery(pg, sql) || !PQsetSingleRowMode(pg)) {
+        snprintf(err, errsz, "%s", PQerrorMessage(pg));
+        return -EIO;
+    }
+    int rc = 0;
+    char *vals[64];
+    PGresult *res;
+    while ((res = PQgetResult(pg))) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_SINGLE_TUPLE && rc == 0) {
+            int n = PQnfields(res);
+            if (n > 64)
+                n = 64;
+            for (int i = 0; i < n; i++)
+                vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
+            rc = row_cb(arg, vals, n);
+            if (rc)
+                snprintf(err, errsz, "bad row in: %.80s", sql);
+        } else if (st != PGRES_TUPLES_OK && st != PGRES_SINGLE_TUPLE && rc == 0) {
+            snprintf(err, errsz, "%s", PQresultErrorMessage(res));
+            err[strcspn(err, "\n")] = '\0';
+            rc = -EIO;
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
+int bk_store_boot_exec(bk_store_t *s, const char *sql, char *err, size_t errsz)
+{
+    PGresult *res = PQexec(s->conns[CONN_WRITE].pg, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok) {
+        snprintf(err, errsz, "%s", PQresultErrorMessage(res));
+        err[strcspn(err, "\n")] = '\0';
+    }
+    PQclear(res);
+    return ok ? 0 : -EIO;
+}
+
+void bk_store_get_stats(const bk_store_t *s, bk_store_stats_t *out)
+{
+    *out = s->stats;
+}
+
+static int exec_ok(PGconn *pg, const char *sql, char *err, size_t errsz)
+{
+    PGresult *res = PQexec(pg, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok) {
+        snprintf(err, errsz, "%s", PQresultErrorMessage(res));
+        err[strcspn(err, "\n")] = '\0';
+    }
+    PQclear(res);
+    return ok;
+}
+
+/* Versioned, idempotent, under a transaction-level advisory lock so that two
+ * brokers starting on one database do not both migrate. */
+static int run_migrations(bk_store_t *s, PGconn *pg, char *err, size_t errsz)
+{
+    if (!exec_ok(pg,
+                 "BEGIN; SELECT pg_advisory_xact_lock(774977); "
+                 "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, "
+                 "name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
+                 err, errsz))
+        goto fail;
+    for (int i = 0; i < bk_n_migrations; i++) {
+        char q[128];
+        snprintf(q, sizeof(q), "SELECT 1 FROM schema_migrations WHERE version = %d",
+                 bk_migrations[i].version);
+        PGresult *res = PQexec(pg, q);
+        int have = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+        PQclear(res);
+        if (have)
+            continue;
+        if (!exec_ok(pg, bk_migrations[i].sql, err, errsz))
+            goto fail;
+        char ins[256];
+        snprintf(ins, sizeof(ins),
+                 "INSERT INTO schema_migrations (version, name) VALUES (%d, '%s')",
+                 bk_migrations[i].version, bk_migrations[i].name);
+        if (!exec_ok(pg, ins, err, errsz))
+            goto fail;
+        pls_info("applied migration %03d %s", bk_migrations[i].version, bk_migrations[i].name);
+    }
+    /* one database per node: refuse a database that belongs to another node */
+    PGresult *res;
+    const char *params[1] = {s->node};
+    res = PQexecParams(pg,
+                       "INSERT INTO node_meta (k, v) VALUES ('node', $1) ON CONFLICT (k) DO "
+                       "UPDATE SET v = node_meta.v RETURNING v",
+                       1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        snprintf(err, errsz, "%s", PQresultErrorMessage(res));
+        PQclear(res);
+        goto fail;
+    }
+    if (strcmp(PQgetvalue(res, 0, 0), s->node) != 0) {
+        snprintf(err, errsz, "database belongs to node %s, not %s", PQgetvalue(res, 0, 0), s->node);
+        PQclear(res);
+        PQclear(PQexec(pg, "ROLLBACK"));
+        return -EPERM;
+    }
+    PQclear(res);
+    if (!exec_ok(pg, "COMMIT", err, errsz))
+        goto fail;
+    return 0;
+fail:
+    PQclear(PQexec(pg, "ROLLBACK"));
+    return -EIO;
+}

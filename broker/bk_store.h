@@ -1,0 +1,104 @@
+/*
+ * bk_store — the broker's PostgreSQL adapter, the only module that touches
+ * libpq (DESIGN §8).
+ *
+ * Two non-blocking connections driven by the libuv loop:
+ *   - the write connection carries one batch at a time: a single simple-query
+ *     string "BEGIN; ...; COMMIT" built by bk_batch. Rows returned by its
+ *     statements are handed to the caller; the done callback says whether the
+ *     COMMIT was confirmed. Any error in a batch is reported as a failure and
+ *     the connection is dropped: the broker then reloads from the store.
+ *   - the read connection serves queries (show, list, status, fetch) in FIFO
+ *     order with parameters, so user input never enters SQL text there.
+ *
+ * Connecting is asynchronous (PQconnectStart/PQconnectPoll). Once the write
+ * connection is up, the store runs the migrations and the caller's boot
+ * function (loading catalog and open orders) with blocking calls — the
+ * broker has nothing to serve until its state is loaded — then reports
+ * ready. A lost connection (SQLSTATE NULL, class 08, 57P0x, or a failed
+ * read) is reported once; the store reconnects with backoff by itself.
+ */
+#ifndef BK_STORE_H
+#define BK_STORE_H
+
+#include "pls_util.h"
+
+#include <uv.h>
+
+typedef struct bk_store bk_store_t;
+typedef struct bk_rows bk_rows_t;
+
+/* Rows of one result. */
+int bk_rows_count(const bk_rows_t *r);
+int bk_rows_fields(const bk_rows_t *r);
+/* NULL for SQL NULL. */
+const char *bk_rows_get(const bk_rows_t *r, int row, int col);
+
+typedef struct bk_store_cbs {
+    /* Connected and migrated: load state with bk_store_boot_query. Return 0,
+     * or a negative code to drop the connection and retry later. */
+    int (*on_boot)(bk_store_t *s, void *arg);
+    /* Boot done: the broker can serve. */
+    void (*on_ready)(bk_store_t *s, void *arg);
+    /* A connection was lost or a batch failed: the broker must drop its
+     * in-memory state and answer 503 until on_ready comes again. */
+    void (*on_lost)(bk_store_t *s, void *arg, const char *why);
+    /* A configuration error retrying cannot fix (the database belongs to
+     * another node): the broker exits. */
+    void (*on_fatal)(bk_store_t *s, void *arg, const char *why);
+} bk_store_cbs_t;
+
+/* Rows returned inside a batch (e.g. INSERT ... RETURNING). */
+typedef void (*bk_batch_rows_cb)(void *arg, const bk_rows_t *rows);
+/* ok = 1 when the COMMIT was confirmed. */
+typedef void (*bk_batch_done_cb)(void *arg, int ok);
+/* ok = 0 with err set when the query failed. */
+typedef void (*bk_query_cb)(void *arg, int ok, const bk_rows_t *rows, const char *err);
+
+bk_store_t *bk_store_new(uv_loop_t *loop, const char *conninfo, const char *node,
+                         const bk_store_cbs_t *cbs, void *arg);
+void bk_store_destroy(bk_store_t **self_p);
+/* Begin connecting. */
+void bk_store_start(bk_store_t *s);
+/* Stop reconnecting and close the connections (a batch in flight is waited for
+ * by the caller before this). */
+void bk_store_stop(bk_store_t *s);
+
+/* 1 when booted and both connections are up. */
+int bk_store_ready(const bk_store_t *s);
+/* 1 while a batch is in flight. */
+int bk_store_busy(const bk_store_t *s);
+
+/* Send a batch (the store takes the sql buffer's content). */
+int bk_store_batch(bk_store_t *s, pls_buf_t *sql, bk_batch_rows_cb on_rows,
+                   bk_batch_done_cb on_done, void *arg) PLS_WUR;
+
+/* A read query with text parameters (copied). */
+int bk_store_query(bk_store_t *s, const char *sql, int nparams, const char *const *params,
+                   bk_query_cb cb, void *arg) PLS_WUR;
+
+/* Only inside on_boot: run a query, blocking, calling row_cb per row with the
+ * values (NULL for SQL NULL). Returns 0 or a negative code (err filled). */
+int bk_store_boot_query(bk_store_t *s, const char *sql, int (*row_cb)(void *arg, char **v, int n),
+                        void *arg, char *err, size_t errsz) PLS_WUR;
+/* Only inside on_boot: run a statement without rows. */
+int bk_store_boot_exec(bk_store_t *s, const char *sql, char *err, size_t errsz) PLS_WUR;
+
+/* Statistics for status and benchmarks. */
+typedef struct bk_store_stats {
+    uint64_t commits;
+    uint64_t batch_failures;
+    uint64_t reconnects;
+} bk_store_stats_t;
+void bk_store_get_stats(const bk_store_t *s, bk_store_stats_t *out);
+
+/* Embedded migrations (generated from sql/ at build time). */
+typedef struct bk_migration {
+    int version;
+    const char *name;
+    const char *sql;
+} bk_migration_t;
+extern const bk_migration_t bk_migrations[];
+extern const int bk_n_migrations;
+
+#endif
