@@ -107,9 +107,11 @@ static void event(bk_core_t *c, bk_order_t *o, const char *kind, int from, const
     bk_row_t *r = bk_batch_row(c->cur, o);
     int64_t now = pls_wall_ms();
     pls_buf_t *b = &r->entries;
-    if (r->n == 0)
+    if (r->n == 0) {
         r->at_ms = now;
-    else
+        if (!r->is_new && from >= 0)
+            r->state0 = from; /* the state as stored before this batch */
+    } else
         pls_buf_addc(b, ',');
     pls_buf_adds(b, "{\"kind\":\"");
     pls_buf_adds(b, kind);
@@ -293,6 +295,8 @@ static void route(bk_core_t *c, bk_order_t *o, int step, int dept, const char *a
         snprintf(scope, sizeof(scope), "%s", up);
     }
     int from = o->state;
+    if (step != o->step)
+        o->attempt = 0; /* attempts count per step */
     o->step = (uint8_t)step;
     o->dept = (uint8_t)dept;
     o->scope = bk_dispatch_intern(&c->disp, scope);

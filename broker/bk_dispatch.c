@@ -13,11 +13,18 @@ typedef struct qkey {
     const char *scope; /* interned */
 } qkey_t;
 
+/* Hash the members, never the struct: its padding bytes are undefined. */
+static uint64_t hash_qkey(int dept, const char *scope)
+{
+    uintptr_t p = (uintptr_t)scope;
+    uint64_t v[2] = {(uint64_t)dept, (uint64_t)p};
+    return bk_hash_bytes(v, sizeof(v));
+}
+
 static uint64_t hash_q(const void *e)
 {
     const bk_queue_t *q = e;
-    qkey_t k = {q->dept, q->scope};
-    return bk_hash_bytes(&k, sizeof(k));
+    return hash_qkey(q->dept, q->scope);
 }
 static int eq_q(const void *e, const void *key)
 {
@@ -96,7 +103,7 @@ const char *bk_dispatch_intern(bk_dispatch_t *d, const char *node)
 bk_queue_t *bk_dispatch_queue(bk_dispatch_t *d, int dept, const char *scope, int create)
 {
     qkey_t k = {dept, scope};
-    bk_queue_t *q = bk_index_find(&d->queues, bk_hash_bytes(&k, sizeof(k)), eq_q, &k);
+    bk_queue_t *q = bk_index_find(&d->queues, hash_qkey(dept, scope), eq_q, &k);
     if (!q && create) {
         q = pls_xcalloc(1, sizeof(*q));
         q->dept = dept;
