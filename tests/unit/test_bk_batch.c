@@ -1,0 +1,92 @@
+/* Unit tests for bk_batch: one event row per order, snapshots, SQL shape. */
+#include "bk_batch.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+static size_t count(const char *hay, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+static void test_rows_and_sql(void **state)
+{
+    (void)state;
+    bk_batch_t b;
+    bk_batch_init(&b, 7);
+    bk_order_t *a = bk_order_new(), *n = bk_order_new();
+    a->id.b[0] = 1;
+    a->next_seq = 5;
+    a->state = BK_ASSIGNED;
+    n->id.b[0] = 2;
+    n->next_seq = 1;
+    n->key = strdup("k-1");
+    /* an existing order gets one row however many entries */
+    bk_row_t *r1 = bk_batch_row(&b, a);
+    pls_buf_adds(&r1->entries, "{\"kind\":\"accepted\",\"note\":\"it's\"}");
+    r1->n++;
+    a->next_seq++;
+    bk_row_t *r2 = bk_batch_row(&b, a);
+    assert_ptr_equal(r1, r2);
+    assert_int_equal(r1->seq, 5);
+    a->state = BK_COMPLETED;
+    bk_row_snap(r1, a, "consult");
+    /* a new order */
+    int idx = bk_batch_new_order(&b, n);
+    assert_int_equal(idx, 0);
+    pls_buf_adds(&b.news[0].insert, "('x'");
+    bk_row_t *rn = bk_batch_row(&b, n);
+    assert_int_equal(rn->is_new, 1);
+    pls_buf_adds(&rn->entries, "{\"kind\":\"received\"}");
+    rn->n++;
+    rn->state = BK_QUEUED;
+    assert_int_equal(b.n_rows, 2);
+    pls_buf_t sql;
+    pls_buf_init(&sql);
+    bk_batch_sql(&b, "dg", &sql);
+    assert_true(strncmp(sql.data, "BEGIN;", 6) == 0);
+    assert_non_null(strstr(sql.data, "COMMIT;"));
+    assert_int_equal(count(sql.data, "INSERT INTO events"), 1);
+    assert_int_equal(count(sql.data, "UPDATE orders"), 1); /* only the existing order */
+    assert_non_null(strstr(sql.data, "ON CONFLICT (idem_key) DO NOTHING"));
+    /* the quote inside the JSON is doubled for SQL */
+    assert_non_null(strstr(sql.data, "it''s"));
+    /* state counts move the existing order from assigned to completed */
+    assert_non_null(strstr(sql.data, "('assigned',true,-1)"));
+    assert_non_null(strstr(sql.data, "('completed',true,1)"));
+    pls_buf_cleanup(&sql);
+    bk_batch_cleanup(&b);
+    free(a);
+    free(n->key);
+    free(n);
+}
+
+static void test_empty(void **state)
+{
+    (void)state;
+    bk_batch_t b;
+    bk_batch_init(&b, 1);
+    assert_true(bk_batch_empty(&b));
+    uint8_t *msg = malloc(3);
+    bk_batch_out(&b, BK_OUT_REPLY, "id", 2, msg, 3, 9, -1);
+    assert_false(bk_batch_empty(&b));
+    bk_batch_cleanup(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rows_and_sql),
+        cmocka_unit_test(test_empty),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
