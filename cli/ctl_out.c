@@ -129,7 +129,7 @@ static char *get_text(const json_t *obj, const char *key)
     return text_of(json_object_get(obj, key));
 }
 
-/* "key=value key=value" of an object, each value as a cell. */
+/* "key=value key=value" of an object, each value as a cell, nulls left out. */
 static char *summary_of(const json_t *v)
 {
     if (!json_is_object(v))
@@ -140,6 +140,8 @@ static char *summary_of(const json_t *v)
     json_t *x;
     json_object_foreach((json_t *)(uintptr_t)v, k, x)
     {
+        if (json_is_null(x))
+            continue;
         char *t = text_of(x);
         pls_buf_printf(&b, "%s%s=%s", b.len ? " " : "", k, t);
         free(t);
@@ -221,18 +223,18 @@ static void table_add(table_t *t, char *cell)
     t->cells[t->ncells++] = cell;
 }
 
-/* A table with the given headings (NULL-terminated). */
-static void table_init(table_t *t, const char *align, ...)
+/* A table with one column per letter of align ('l' or 'r') and the
+ * headings of heads (as many). */
+static void table_init_cols(table_t *t, const char *align, const char *const *heads)
 {
     memset(t, 0, sizeof(*t));
     t->align = align;
     t->ncols = strlen(align);
-    va_list ap;
-    va_start(ap, align);
     for (size_t i = 0; i < t->ncols; i++)
-        table_add(t, pls_xstrdup(va_arg(ap, const char *)));
-    va_end(ap);
+        table_add(t, pls_xstrdup(heads[i]));
 }
+
+#define table_init(t, align, ...) table_init_cols((t), (align), (const char *const[]){__VA_ARGS__})
 
 static size_t table_rows(const table_t *t)
 {
@@ -278,10 +280,21 @@ static void table_cleanup(table_t *t)
     memset(t, 0, sizeof(*t));
 }
 
-/* "label  value" lines of a header block. */
+/* "Label       value" lines of a header block; a value of several lines is
+ * indented under the first. Takes ownership of value. */
 static void field(FILE *out, const char *label, char *value)
 {
-    fprintf(out, "%-10s %s\n", label, value);
+    const char *p = value;
+    fprintf(out, "%-12s", label);
+    for (;;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        fprintf(out, "%.*s\n", (int)n, p);
+        if (!nl)
+            break;
+        p = nl + 1;
+        fprintf(out, "%-12s", "");
+    }
     free(value);
 }
 
@@ -299,78 +312,126 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Fields the renderer does not know, shown as they are. */
+static int empty(const json_t *v)
+{
+    return !v || json_is_null(v) || (json_is_object(v) && json_object_size(v) == 0) ||
+           (json_is_array(v) && json_array_size(v) == 0) ||
+           (json_is_string(v) && !*json_string_value(v));
+}
+
+/* Labels of fields a broker may add to its documents. */
+static const struct {
+    const char *key, *label;
+} labels[] = {
+    {"due_at", "Due"},       {"finished_at", "Finished"}, {"description", "Description"},
+    {"desc", "Description"}, {"fields", "Fields"},        {"attachments", "Attachments"},
+    {"about", "About"},      {"actor", "Taken in by"},    {"attempt", "Attempt"},
+    {"broker", "Broker"},
+};
+
+/* One field of a document as a header line; times by their _at name,
+ * objects as key=value, lists of objects one per line. */
+static void any_field(FILE *out, const char *key, const json_t *v)
+{
+    const char *label = key;
+    for (size_t i = 0; i < PLS_ARRAY_LEN(labels); i++)
+        if (strcmp(key, labels[i].key) == 0)
+            label = labels[i].label;
+    if (ends_with(key, "_at")) {
+        field(out, label, ctl_out_time(v, 1));
+    } else if (json_is_object(v)) {
+        field(out, label, summary_of(v));
+    } else if (json_is_array(v)) {
+        pls_buf_t b;
+        pls_buf_init(&b);
+        size_t i;
+        const json_t *x;
+        json_array_foreach(v, i, x)
+        {
+            char *t = summary_of(x);
+            pls_buf_printf(&b, "%s%s", i ? "\n" : "", t);
+            free(t);
+        }
+        field(out, label, b.data ? pls_buf_take(&b) : pls_xstrdup(""));
+    } else {
+        field(out, label, text_of(v));
+    }
+}
+
+/* Fields the renderer did not place itself, unless empty. */
 static void other_fields(FILE *out, const json_t *doc, const char *const *known, size_t n)
 {
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)(uintptr_t)doc, k, v)
     {
-        if (in_list(k, known, n))
-            continue;
-        if (ends_with(k, "_at"))
-            field(out, k, ctl_out_time(v, 1));
-        else if (json_is_object(v))
-            field(out, k, summary_of(v));
-        else
-            field(out, k, text_of(v));
+        if (!in_list(k, known, n) && !empty(v))
+            any_field(out, k, v);
     }
 }
 
 /* ---- show ----------------------------------------------------------------------------------- */
 
+/* "1 decide  (legal_aid at dg)": the current step, with the queue the order
+ * is in when the document says (it may differ from the plan's scope). */
+static char *current_step(const json_t *doc)
+{
+    const json_t *step = json_object_get(doc, "step");
+    if (json_is_null(step))
+        return pls_xstrdup("- (none current)");
+    const json_t *s = NULL;
+    if (json_is_integer(step))
+        s = json_array_get(json_object_get(doc, "steps"), (size_t)json_integer_value(step));
+    char *idx = text_of(step);
+    if (!s)
+        return idx;
+    const json_t *dept = json_object_get(doc, "dept"), *scope = json_object_get(doc, "scope");
+    char *name = get_text(s, "name");
+    char *d = text_of(json_is_string(dept) ? dept : json_object_get(s, "dept"));
+    char *sc = text_of(json_is_string(scope) ? scope : json_object_get(s, "scope"));
+    char *line = fmt("%s %s  (%s at %s)", idx, name, d, sc);
+    free(idx);
+    free(name);
+    free(d);
+    free(sc);
+    return line;
+}
+
 static void show_header(FILE *out, const json_t *doc)
 {
-    static const char *const known[] = {"id",         "number", "service",  "state",   "step",
-                                        "node",       "origin", "locality", "channel", "priority",
-                                        "created_at", "steps",  "events",   "citizen"};
-    const json_t *v;
-    if ((v = json_object_get(doc, "number")))
-        field(out, "Order", text_of(v));
-    if ((v = json_object_get(doc, "id")))
-        field(out, "Id", text_of(v));
-    if ((v = json_object_get(doc, "service")))
-        field(out, "Service", text_of(v));
-    if ((v = json_object_get(doc, "state")))
-        field(out, "State", text_of(v));
-    if ((v = json_object_get(doc, "node")))
-        field(out, "Owner", text_of(v));
-    const json_t *origin = json_object_get(doc, "origin");
-    const json_t *loc = json_object_get(doc, "locality");
-    if (origin || loc) {
-        char *o = text_of(origin), *l = text_of(loc);
-        field(out, "Route", fmt("%s → %s   (origin → locality)", o, l));
-        free(o);
-        free(l);
-    }
-    const json_t *step = json_object_get(doc, "step");
-    if (step) {
-        const json_t *s = NULL;
-        if (json_is_integer(step))
-            s = json_array_get(json_object_get(doc, "steps"), (size_t)json_integer_value(step));
-        char *idx = text_of(step);
-        if (s) {
-            char *name = get_text(s, "name"), *dept = get_text(s, "dept");
-            char *scope = get_text(s, "scope");
-            field(out, "Step", fmt("%s %s  (%s at %s)", idx, name, dept, scope));
-            free(name);
-            free(dept);
-            free(scope);
-        } else {
-            field(out, "Step", pls_xstrdup(json_is_null(step) ? "- (none current)" : idx));
+    /* placed here, or in the tables below */
+    static const char *const placed[] = {
+        "id",      "number",   "service",    "state", "step",   "node",    "origin", "locality",
+        "channel", "priority", "created_at", "steps", "events", "citizen", "dept",   "scope"};
+    static const struct {
+        const char *key, *label;
+    } top[] = {{"number", "Order"},      {"id", "Id"},
+               {"service", "Service"},   {"state", "State"},
+               {"node", "Owner"},        {"channel", "Channel"},
+               {"priority", "Priority"}, {"created_at", "Created"}};
+    for (size_t i = 0; i < PLS_ARRAY_LEN(top); i++) {
+        const json_t *v = json_object_get(doc, top[i].key);
+        if (v)
+            field(out, top[i].label,
+                  ends_with(top[i].key, "_at") ? ctl_out_time(v, 1) : text_of(v));
+        if (strcmp(top[i].key, "node") != 0)
+            continue;
+        /* after the owner: where the order came from and belongs, and its step */
+        const json_t *origin = json_object_get(doc, "origin");
+        const json_t *loc = json_object_get(doc, "locality");
+        if (origin || loc) {
+            char *o = text_of(origin), *l = text_of(loc);
+            field(out, "Route", fmt("%s → %s   (origin → locality)", o, l));
+            free(o);
+            free(l);
         }
-        free(idx);
+        if (json_object_get(doc, "step"))
+            field(out, "Step", current_step(doc));
     }
-    if ((v = json_object_get(doc, "channel")))
-        field(out, "Channel", text_of(v));
-    if ((v = json_object_get(doc, "priority")))
-        field(out, "Priority", text_of(v));
-    if ((v = json_object_get(doc, "created_at")))
-        field(out, "Created", ctl_out_time(v, 1));
     const json_t *c = json_object_get(doc, "citizen");
-    if (json_is_object(c) && json_object_size(c))
+    if (!empty(c))
         field(out, "Citizen", summary_of(c));
-    other_fields(out, doc, known, PLS_ARRAY_LEN(known));
+    other_fields(out, doc, placed, PLS_ARRAY_LEN(placed));
 }
 
 static void show_steps(FILE *out, const json_t *doc)
@@ -391,7 +452,11 @@ static void show_steps(FILE *out, const json_t *doc)
         table_add(&t, get_text(s, "name"));
         table_add(&t, get_text(s, "dept"));
         table_add(&t, get_text(s, "scope"));
-        table_add(&t, get_text(s, "outcome"));
+        const json_t *outcome = json_object_get(s, "outcome");
+        if (empty(outcome) && json_is_true(json_object_get(s, "skipped")))
+            table_add(&t, pls_xstrdup("(skipped)"));
+        else
+            table_add(&t, text_of(outcome));
     }
     fprintf(out, "\nSteps\n");
     table_print(&t, out);
@@ -404,6 +469,8 @@ static char *step_cell(const json_t *step)
         return pls_xstrdup("");
     if (!json_is_object(step))
         return text_of(step);
+    if (empty(json_object_get(step, "index")))
+        return pls_xstrdup("");
     char *idx = get_text(step, "index"), *name = get_text(step, "name");
     char *s = fmt("%s %s", idx, name);
     free(idx);
@@ -505,24 +572,78 @@ static void status_orders(FILE *out, const json_t *doc)
     table_cleanup(&t);
 }
 
+/* Counts a broker adds to a department beyond those of DESIGN §10
+ * (returned, failed, ...): numbers under names not placed otherwise. */
+static size_t extra_counts(const json_t *depts, const char *const *placed, size_t n_placed,
+                           const char **out, size_t max)
+{
+    size_t n = 0, i;
+    const json_t *d;
+    json_array_foreach(depts, i, d)
+    {
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)(uintptr_t)d, k, v)
+        {
+            if (json_is_number(v) && !in_list(k, placed, n_placed) && !in_list(k, out, n) &&
+                n < max)
+                out[n++] = k;
+        }
+    }
+    return n;
+}
+
 static void status_departments(FILE *out, const json_t *doc)
 {
     const json_t *depts = json_object_get(doc, "departments");
     if (!json_is_array(depts))
         return;
-    static const char *const counts[] = {"queued", "assigned", "in_progress", "waiting",
-                                         "yellow", "red",      "supervised",  "completed_today"};
+    static const char *const placed[] = {
+        "dept",           "scope", "queued",     "assigned",        "in_progress", "waiting",
+        "yellow",         "red",   "supervised", "completed_today", "workers_a",   "workers_b",
+        "no_live_worker", "away"};
+    static const char *const heads[] = {"QUEUED", "ASSIGNED", "IN PROG", "WAITING",
+                                        "YELLOW", "RED",      "SUPERV",  "DONE TODAY"};
+    const char *extra[16];
+    size_t n_extra = extra_counts(depts, placed, PLS_ARRAY_LEN(placed), extra, 16);
+    /* columns: dept, scope, the first four counts, the extras, the other four, workers, flags */
+    char align[40];
+    size_t ncols = 2 + 8 + n_extra + 2;
+    memset(align, 'r', ncols);
+    align[0] = align[1] = align[ncols - 1] = 'l';
+    align[ncols] = '\0';
+    const char *cols[40];
+    size_t c = 0;
+    cols[c++] = "DEPT";
+    cols[c++] = "SCOPE";
+    for (size_t i = 0; i < 4; i++)
+        cols[c++] = heads[i];
+    char upper[16][40];
+    for (size_t i = 0; i < n_extra; i++) {
+        snprintf(upper[i], sizeof(upper[i]), "%s", extra[i]);
+        for (char *p = upper[i]; *p; p++)
+            *p = *p == '_' ? ' ' : (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+        cols[c++] = upper[i];
+    }
+    for (size_t i = 4; i < 8; i++)
+        cols[c++] = heads[i];
+    cols[c++] = "WORKERS A/B";
+    cols[c++] = "FLAGS";
     table_t t;
-    table_init(&t, "llrrrrrrrrll", "DEPT", "SCOPE", "QUEUED", "ASSIGNED", "IN PROG", "WAITING",
-               "YELLOW", "RED", "SUPERV", "DONE TODAY", "WORKERS A/B", "FLAGS");
+    table_init_cols(&t, align, cols);
+
     size_t i, unmanned = 0;
     const json_t *d;
     json_array_foreach(depts, i, d)
     {
         table_add(&t, get_text(d, "dept"));
         table_add(&t, get_text(d, "scope"));
-        for (size_t c = 0; c < PLS_ARRAY_LEN(counts); c++)
-            table_add(&t, get_text(d, counts[c]));
+        for (size_t k = 2; k < 6; k++)
+            table_add(&t, get_text(d, placed[k]));
+        for (size_t k = 0; k < n_extra; k++)
+            table_add(&t, get_text(d, extra[k]));
+        for (size_t k = 6; k < 10; k++)
+            table_add(&t, get_text(d, placed[k]));
         char *a = get_text(d, "workers_a"), *b = get_text(d, "workers_b");
         table_add(&t, fmt("%s/%s", a, b));
         free(a);
@@ -564,8 +685,10 @@ static void status_workers(FILE *out, const json_t *doc)
     if (!json_is_array(ws))
         return;
     table_t t;
-    table_init(&t, "lllllrrr", "NAME", "DEPTS", "SCOPE", "ROLE", "CUSTODY", "ALIVE", "HELD",
-               "CREDIT");
+    static const char *const placed[] = {"name",    "depts", "scope", "role",
+                                         "custody", "alive", "held",  "credit"};
+    table_init(&t, "lllllrrrl", "NAME", "DEPTS", "SCOPE", "ROLE", "CUSTODY", "ALIVE", "HELD",
+               "CREDIT", "FLAGS");
     size_t i;
     const json_t *w;
     json_array_foreach(ws, i, w)
@@ -580,6 +703,17 @@ static void status_workers(FILE *out, const json_t *doc)
                                              : text_of(alive));
         table_add(&t, list_cell(json_object_get(w, "held")));
         table_add(&t, get_text(w, "credit"));
+        /* other yes/no facts a broker reports (draining, ...) when true */
+        pls_buf_t flags;
+        pls_buf_init(&flags);
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)(uintptr_t)w, k, v)
+        {
+            if (json_is_true(v) && !in_list(k, placed, PLS_ARRAY_LEN(placed)))
+                pls_buf_printf(&flags, "%s%s", flags.len ? ", " : "", k);
+        }
+        table_add(&t, flags.data ? pls_buf_take(&flags) : pls_xstrdup(""));
     }
     fprintf(out, "\nWorkers (%zu)\n", json_array_size(ws));
     if (table_rows(&t))
@@ -675,7 +809,7 @@ static void status_one(FILE *out, const json_t *doc, int depth)
         if (depth)
             fprintf(out, "\n== %s ==\n", n);
         else
-            fprintf(out, "Node       %s\n", n);
+            field(out, "Node", pls_xstrdup(n));
         free(n);
     }
     other_fields(out, doc, known, PLS_ARRAY_LEN(known));

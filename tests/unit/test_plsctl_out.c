@@ -106,19 +106,19 @@ static void test_show(void **state)
     int rc;
     char *s = render(CTL_OUT_SHOW, show_json, 0, &rc);
     assert_int_equal(rc, 0);
-    assert_has(s, "Order      DG-HM-20261126-0042\n");
-    assert_has(s, "Id         0192f0a4-6c1e-7d3a-9b2e-3f1a2b3c4d5e\n");
-    assert_has(s, "State      in_progress\n");
-    assert_has(s, "Owner      dg\n");
-    assert_has(s, "Route      dg.humen.baisha → dg.humen.baisha");
-    assert_has(s, "Step       1 decide  (legal_aid at dg)\n");
-    assert_has(s, "Priority   urgent\n");
+    assert_has(s, "Order       DG-HM-20261126-0042\n");
+    assert_has(s, "Id          0192f0a4-6c1e-7d3a-9b2e-3f1a2b3c4d5e\n");
+    assert_has(s, "State       in_progress\n");
+    assert_has(s, "Owner       dg\n");
+    assert_has(s, "Route       dg.humen.baisha → dg.humen.baisha");
+    assert_has(s, "Step        1 decide  (legal_aid at dg)\n");
+    assert_has(s, "Priority    urgent\n");
     /* times are shown in Asia/Shanghai */
-    assert_has(s, "Created    2026-11-26 15:33:10\n");
-    /* a field the renderer does not know is shown, as a time since it ends in _at */
-    assert_has(s, "due_at     2026-12-04 00:00:00\n");
+    assert_has(s, "Created     2026-11-26 15:33:10\n");
+    /* a field the contract does not name is shown too, as a time since it ends in _at */
+    assert_has(s, "Due         2026-12-04 00:00:00\n");
     /* the citizen exactly as the broker masked it */
-    assert_has(s, "Citizen    name=张** phone=*******5678 id_number=**************1234\n");
+    assert_has(s, "Citizen     name=张** phone=*******5678 id_number=**************1234\n");
     /* the steps, with the current one marked */
     assert_has(line_with(s, "decide  legal_aid"), ">");
     assert_null(strstr(line_with(s, "review  legal_aid"), ">"));
@@ -146,11 +146,11 @@ static void test_show_tolerates_missing_fields(void **state)
                      "\"steps\":\"not a list\",\"paused_ms\":1500}",
                      0, &rc);
     assert_int_equal(rc, 0);
-    assert_has(s, "Id         x\n");
-    assert_has(s, "Step       - (none current)\n");
-    assert_has(s, "paused_ms  1500\n");
+    assert_has(s, "Id          x\n");
+    assert_has(s, "Step        - (none current)\n");
+    assert_has(s, "paused_ms   1500\n");
     assert_has(s, "received");
-    assert_null(strstr(s, "Order "));
+    assert_null(strstr(s, "Order       "));
     free(s);
 }
 
@@ -160,7 +160,7 @@ static void test_status(void **state)
     int rc;
     char *s = render(CTL_OUT_STATUS, status_json, 0, &rc);
     assert_int_equal(rc, 0);
-    assert_has(s, "Node       dg.humen\n");
+    assert_has(s, "Node        dg.humen\n");
     /* orders by state in lifecycle order, all and owned, with a total */
     const char *q = strstr(s, "  queued");
     const char *p = strstr(s, "  in_progress");
@@ -192,7 +192,7 @@ static void test_status_tree(void **state)
                      "{\"node\":\"dg.changan\",\"orders\":{\"queued\":7}}]}",
                      0, &rc);
     assert_int_equal(rc, 0);
-    assert_has(s, "Node       dg\n");
+    assert_has(s, "Node        dg\n");
     assert_has(s, "== dg.humen ==");
     assert_has(s, "== dg.changan ==");
     assert_has(strstr(s, "== dg.changan =="), "  queued    7      0\n");
@@ -340,6 +340,53 @@ static void test_submit_and_action(void **state)
     free(out);
 }
 
+/* Fields beyond the contract, as the broker sends them: placed, or shown
+ * generically; nulls left out. */
+static void test_broker_extras(void **state)
+{
+    (void)state;
+    int rc;
+    char *s = render(CTL_OUT_SHOW,
+                     "{\"id\":\"x\",\"number\":\"DG-HM-20261126-0003\",\"state\":\"queued\","
+                     "\"step\":0,\"node\":\"dg.humen\",\"dept\":\"mediation\","
+                     "\"scope\":\"dg.humen\",\"finished_at\":null,\"about\":null,"
+                     "\"description\":\"邻里纠纷\\n第二行\",\"fields\":{\"detained\":true},"
+                     "\"citizen\":{\"name\":\"李*\",\"id_type\":null,\"phone\":null},"
+                     "\"steps\":[{\"name\":\"mediate\",\"dept\":\"mediation\","
+                     "\"scope\":\"dg.humen.baisha\",\"skipped\":false,\"outcome\":null},"
+                     "{\"name\":\"review\",\"dept\":\"x\",\"scope\":\"dg\",\"skipped\":true,"
+                     "\"outcome\":null}],"
+                     "\"events\":[{\"seq\":1,\"at\":\"2026-11-26T07:56:23.6+00:00\","
+                     "\"kind\":\"note\",\"step\":{\"index\":null,\"name\":null}}]}",
+                     0, &rc);
+    assert_int_equal(rc, 0);
+    /* the queue the order is in, not the plan's village scope */
+    assert_has(s, "Step        0 mediate  (mediation at dg.humen)\n");
+    assert_has(s, "Description 邻里纠纷\n            第二行\n");
+    assert_has(s, "Fields      detained=yes\n");
+    assert_has(s, "Citizen     name=李*\n");
+    assert_null(strstr(s, "Finished"));
+    assert_null(strstr(s, "About"));
+    assert_has(line_with(s, "  review"), "(skipped)");
+    assert_has(line_with(s, "  note"), "2026-11-26 15:56:23");
+    assert_null(strstr(line_with(s, "  note"), "- -"));
+    free(s);
+
+    s = render(
+        CTL_OUT_STATUS,
+        "{\"node\":\"dg.humen\",\"departments\":[{\"dept\":\"consult\",\"scope\":\"dg.humen\","
+        "\"queued\":1,\"returned\":4,\"failed\":2,\"workers_a\":1,\"workers_b\":0}],"
+        "\"workers\":[{\"name\":\"w1\",\"alive\":true,\"draining\":true}],"
+        "\"broker\":{\"open_orders\":3,\"uptime_s\":60}}",
+        0, &rc);
+    assert_int_equal(rc, 0);
+    assert_has(line_with(s, "DEPT"), "RETURNED  FAILED");
+    assert_has(line_with(s, "consult"), "4       2");
+    assert_has(line_with(s, "w1"), "draining");
+    assert_has(s, "Broker      open_orders=3 uptime_s=60\n");
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +399,7 @@ int main(void)
         cmocka_unit_test(test_bad_json_reported),
         cmocka_unit_test(test_width_and_time),
         cmocka_unit_test(test_submit_and_action),
+        cmocka_unit_test(test_broker_extras),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
