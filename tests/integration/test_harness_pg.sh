@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154 # BROKER_<name> variables are set by pls_start_broker
 # test_harness_pg.sh — tests the integration-test harness (tests/lib/harness.sh) and the
 # private PostgreSQL of deploy/pg.sh, without any PLS binary:
 #   - the test database is durable as configured: fsync and synchronous_commit are on;
@@ -11,6 +12,7 @@
 # this script with a private server (PLS_HARNESS_PRIVATE=1).
 #
 # Run: PLS_BUILD_DIR=build bash tests/integration/test_harness_pg.sh
+# shellcheck source=../lib/harness.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
 
 check_durable_db() {
@@ -118,6 +120,7 @@ done
 sleep 0.3
 echo "pls-broker[$node] info: listening on $ep" >&2
 echo "args ok" >&2
+echo "pls-broker[$node] info: ready: 0 open orders" >&2
 sleep 300 &
 echo "child $!" >&2
 wait

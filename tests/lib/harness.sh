@@ -1,4 +1,5 @@
 # harness.sh — helpers for the integration tests (bash). Source it, do not run it:
+# shellcheck shell=bash
 #
 #   #!/usr/bin/env bash
 #   # test_consult.sh — a consult order is completed by a noop worker.
@@ -25,7 +26,9 @@
 # server of its own with deploy/pg.sh in /tmp/pls-pg.XXXXXX.
 #
 # Knobs (environment): PLS_BUILD_DIR (default: build), PLS_START_TIMEOUT (seconds a broker has
-# to start listening, default 30), PLS_KILL_WAIT (seconds between TERM and KILL, default 10),
+# to start listening, default 30), PLS_READY_WAIT (seconds more it has to log a line matching
+# PLS_BROKER_READY_RE, default 10 and 'info: ready'; the test goes on without it),
+# PLS_KILL_WAIT (seconds between TERM and KILL, default 10),
 # PLS_LOG_TAIL (lines of each log printed on failure, default 60), PLS_KEEP_TMP=1 (keep $T
 # even when the test passed; it is always kept when the test failed).
 #
@@ -42,6 +45,8 @@ PLS_PGBIN=${PLS_PGBIN:-/usr/lib/postgresql/15/bin}
 PLS_START_TIMEOUT=${PLS_START_TIMEOUT:-30}
 PLS_KILL_WAIT=${PLS_KILL_WAIT:-10}
 PLS_LOG_TAIL=${PLS_LOG_TAIL:-60}
+PLS_READY_WAIT=${PLS_READY_WAIT:-10}
+PLS_BROKER_READY_RE=${PLS_BROKER_READY_RE:-'info: ready'}
 
 PLS_TEST_NAME=$(basename "$0" .sh)
 T=                  # the test's temp dir (logs, files), made by pls_setup
@@ -285,7 +290,8 @@ pls__has_opt() {
 
 # pls_start_broker NAME NODE [ARGS...]: starts pls-broker for NODE on a free port of
 # 127.0.0.1 (the same port when NAME is restarted) with --db "$PLS_DB" --insecure, waits
-# until it listens, and sets BROKER_<NAME> (and PLS_BROKER for the first broker) to its
+# until it listens (its log says "listening on" or the port accepts TCP) and says it is ready
+# (PLS_BROKER_READY_RE), and sets BROKER_<NAME> (and PLS_BROKER for the first broker) to its
 # endpoint. ARGS may override --db, or give --listen 'tcp://127.0.0.1:*': the endpoint is
 # then read from the broker's "listening on tcp://..." log line.
 pls_start_broker() {
@@ -335,6 +341,21 @@ pls_start_broker() {
         sleep 0.1
     done
     [[ -n $ep ]] || fail "broker $name: no endpoint in its log"
+    # Listening comes before migrations and loading state: give it time to say it is ready,
+    # so that the test's first request is not answered 503. Go on anyway after
+    # PLS_READY_WAIT seconds (the wording may change; the test will then tell).
+    deadline=$((SECONDS + PLS_READY_WAIT))
+    until grep -qE -- "$PLS_BROKER_READY_RE" < <(tail -n +$((lines + 1)) "$log"); do
+        pls_alive "$name" || {
+            pls__reap "$name"
+            fail "broker $name exited with status $PLS_EXIT_STATUS while starting (log: $log)"
+        }
+        if ((SECONDS >= deadline)); then
+            pls_note "broker $name: no line matching '$PLS_BROKER_READY_RE' after ${PLS_READY_WAIT}s; going on"
+            break
+        fi
+        sleep 0.1
+    done
     printf -v "BROKER_$name" '%s' "$ep"
     [[ -n $PLS_BROKER ]] || PLS_BROKER=$ep
     pls_note "broker $name ($node) listening on $ep"
@@ -506,7 +527,7 @@ pls__stop_all() {
     for key in "${PLS__LEFTOVERS[@]}"; do
         pid=${key%%:*}
         if [[ $(pls__proc_key "$pid" 2>/dev/null) == "$key" ]] && pls__pid_alive "$pid"; then
-            echo "harness: killing leftover child process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null))" >&2
+            echo "harness: killing leftover child process $pid ($(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline"))" >&2
             kill -KILL "$pid" 2>/dev/null
         fi
     done
