@@ -59,8 +59,12 @@ static int send_env(pls_client_t *c, Pls__Envelope *env)
     return rc < 0 ? -errno : 0;
 }
 
-/* Wait for the reply to env->corr until deadline (monotonic ms). */
-static int wait_reply(pls_client_t *c, uint64_t corr, int64_t deadline, Pls__Envelope **reply)
+/* Wait until deadline (monotonic ms) for the reply to any of the copies sent
+ * with correlation ids first..last (a resent request's earlier copies are
+ * answered first: their reply is the true one, a later copy's may say
+ * "duplicate"). */
+static int wait_reply(pls_client_t *c, uint64_t first, uint64_t last, int64_t deadline,
+                      Pls__Envelope **reply)
 {
     for (;;) {
         int64_t left = deadline - pls_mono_ms();
@@ -94,7 +98,7 @@ static int wait_reply(pls_client_t *c, uint64_t corr, int64_t deadline, Pls__Env
         }
         if (!e)
             continue;
-        if (e->corr == corr && e->body_case == PLS__ENVELOPE__BODY_REPLY) {
+        if (e->corr >= first && e->corr <= last && e->body_case == PLS__ENVELOPE__BODY_REPLY) {
             *reply = e;
             return 0;
         }
@@ -102,7 +106,10 @@ static int wait_reply(pls_client_t *c, uint64_t corr, int64_t deadline, Pls__Env
     }
 }
 
-int pls_client_call(pls_client_t *c, Pls__Envelope *env, int timeout_ms, Pls__Envelope **reply)
+/* Send env with a fresh correlation id and wait for the reply to it or to an
+ * earlier copy sent since id `first` (0: this copy only). */
+static int call_since(pls_client_t *c, Pls__Envelope *env, int timeout_ms, uint64_t first,
+                      Pls__Envelope **reply)
 {
     env->version = PLS_PROTO_VERSION;
     env->corr = ++c->corr;
@@ -110,19 +117,25 @@ int pls_client_call(pls_client_t *c, Pls__Envelope *env, int timeout_ms, Pls__En
     int rc = send_env(c, env);
     if (rc)
         return rc;
-    return wait_reply(c, env->corr, deadline, reply);
+    return wait_reply(c, first ? first : env->corr, env->corr, deadline, reply);
+}
+
+int pls_client_call(pls_client_t *c, Pls__Envelope *env, int timeout_ms, Pls__Envelope **reply)
+{
+    return call_since(c, env, timeout_ms, 0, reply);
 }
 
 int pls_client_call_retry(pls_client_t *c, Pls__Envelope *env, int total_ms, Pls__Envelope **reply)
 {
     int64_t deadline = pls_mono_ms() + total_ms;
     int backoff = 100;
+    uint64_t first = c->corr + 1; /* the id of the first copy */
     for (;;) {
         int64_t left = deadline - pls_mono_ms();
         if (left <= 0)
             return -ETIMEDOUT;
         int slice = left < 1000 ? (int)left : 1000;
-        int rc = pls_client_call(c, env, slice, reply);
+        int rc = call_since(c, env, slice, first, reply);
         if (rc == 0 && (*reply)->reply->status != PLS_UNAVAILABLE)
             return 0;
         if (rc == 0) {

@@ -26,7 +26,8 @@ int pls_client_call(pls_client_t *c, Pls__Envelope *env, int timeout_ms,
 
 /* Like pls_client_call, but resends the same message on a timeout or a 503
  * until total_ms has passed (for idempotent requests: submits with a key,
- * queries). */
+ * queries). A late reply to an earlier copy is accepted: it is the original
+ * answer (a later copy of a submit would be answered as a duplicate). */
 int pls_client_call_retry(pls_client_t *c, Pls__Envelope *env, int total_ms,
                           Pls__Envelope **reply) PLS_WUR;
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 #define ORDER_ID "0192f0a4-6c1e-7d3a-9b2e-3f1a2b3c4d5e"
@@ -269,7 +270,8 @@ static void test_action_output(void **state)
  */
 
 /* What the broker does with the n-th request: 'd' drop it, 'u' answer 503,
- * 'c' answer 409, 'o' answer 200. Past the script's end its last letter. */
+ * 'c' answer 409, 'o' answer 200, 'D' answer 200 as a duplicate, 's' answer
+ * 200 after 1.3 s. Past the script's end its last letter. */
 typedef struct broker {
     void *ctx;
     void *sock; /* ROUTER, used by the thread only once started */
@@ -313,13 +315,17 @@ static void *broker_main(void *arg)
                 snprintf(b->keys[i], sizeof(b->keys[i]), "%s", e->submit->key);
         }
         pthread_mutex_unlock(&b->mu);
+        if (what == 's') {
+            struct timespec slow = {1, 300000000L};
+            nanosleep(&slow, NULL);
+        }
         if (e && what != 'd') {
             uint32_t status = what == 'u' ? 503 : what == 'c' ? 409 : 200;
             const char *why = what == 'u' ? "store unavailable" : what == 'c' ? "conflict" : "ok";
             uint8_t *buf;
             size_t blen;
-            pls_proto_pack_reply(e->corr, status, why, ORDER_ID, ORDER_NO, 0, "{\"node\":\"dg\"}",
-                                 &buf, &blen);
+            pls_proto_pack_reply(e->corr, status, why, ORDER_ID, ORDER_NO, what == 'D',
+                                 "{\"node\":\"dg\"}", &buf, &blen);
             zmq_send(b->sock, zmq_msg_data(&id), zmq_msg_size(&id), ZMQ_SNDMORE);
             zmq_send(b->sock, buf, blen, 0);
             free(buf);
@@ -379,6 +385,22 @@ static void test_submit_resent_with_same_key(void **state)
     assert_int_equal(strlen(b.keys[0]), 36);
     assert_string_equal(b.keys[0], b.keys[1]); /* one key: the broker makes one order */
     assert_true(b.corrs[0] != b.corrs[1]);
+    result_free(&r);
+    broker_stop(&b);
+}
+
+/* The first copy is answered late, after plsctl resent it: the first answer
+ * (a new order) is the one shown, not the second's "duplicate". */
+static void test_submit_late_answer_is_not_a_duplicate(void **state)
+{
+    (void)state;
+    broker_t b;
+    broker_start(&b, "sD");
+    result_t r = RUN_REAL("--broker", b.endpoint, "--json", "submit", "--service", "consult",
+                          "--origin", "dg.humen", "--desc", "咨询");
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "\"duplicate\": false"));
+    assert_int_equal(broker_seen(&b), 2);
     result_free(&r);
     broker_stop(&b);
 }
@@ -443,6 +465,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queries_print, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_output, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_resent_with_same_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_submit_late_answer_is_not_a_duplicate, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_action_not_resent_on_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_action_resent_after_503, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_503_until_timeout, setup, teardown),
