@@ -334,6 +334,8 @@ static int not_with(const ctl_args_t *a, const char *const *names, size_t n, con
  * the cap, so that an oversized text is reported, not read whole. */
 static int read_desc(ctl_req_t *r, FILE *in, char *err, size_t errsz)
 {
+    if (!in)
+        return usagef(err, errsz, "--desc -: no standard input");
     size_t cap = PLS_MAX_DESC + 1;
     char *buf = keep(r, pls_xmalloc(cap + 1));
     size_t n = fread(buf, 1, cap, in);
@@ -987,7 +989,8 @@ void ctl_cmd_help_main(FILE *out)
             "exit status:\n"
             "  0  done\n"
             "  1  refused: the broker answered with a status other than 200; the status and\n"
-            "     its reason are printed on stderr (plsctl: 409 order is closed)\n"
+            "     its reason are printed on stderr (plsctl: 409 order is closed); also when\n"
+            "     its answer could not be read or printed\n"
             "  2  usage error: unknown command or option, missing or bad value; nothing sent\n"
             "  3  no answer from the broker within --timeout\n"
             "\n"

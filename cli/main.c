@@ -4,7 +4,9 @@
  */
 #include "ctl_run.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 int main(int argc, char **argv)
 {
@@ -27,5 +29,11 @@ int main(int argc, char **argv)
         rc = ctl_run(&global, argc - 1 - next, argv + 1 + next, &io);
     }
     ctl_args_cleanup(&global);
+    /* an id that never reached its file is an error, not a success */
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "plsctl: could not write the output: %s\n", strerror(errno));
+        if (rc == CTL_EXIT_OK)
+            rc = CTL_EXIT_REFUSED;
+    }
     return rc;
 }

@@ -44,5 +44,15 @@ expect 2 '' 'standard input was empty' -- --broker $nobody submit --service cons
 printf '工资被拖欠\n' >"$tmp/desc"
 STDIN="$tmp/desc" expect 3 '' 'no answer' -- --timeout 0.3 --broker $nobody submit --service consult --origin dg --desc -
 
+# output that cannot be written is an error, not a silent success
+"$plsctl" --help >/dev/full 2>"$tmp/err"
+rc=$?
+if [ $rc = 1 ] && grep -q 'could not write the output' "$tmp/err"; then
+    echo "ok: plsctl --help >/dev/full -> exit 1"
+else
+    echo "FAIL: plsctl --help >/dev/full -> exit $rc: $(cat "$tmp/err")"
+    failures=$((failures + 1))
+fi
+
 [ $failures = 0 ] || { echo "$failures failed"; exit 1; }
 echo "all passed"
