@@ -54,7 +54,6 @@ bk_row_t *bk_batch_row(bk_batch_t *b, bk_order_t *o)
     memset(r, 0, sizeof(*r));
     r->id = o->id;
     r->seq = o->next_seq;
-    r->state0 = o->state;
     r->is_new = 0;
     r->new_idx = -1;
     pls_buf_init(&r->entries);
@@ -78,7 +77,6 @@ int bk_batch_new_order(bk_batch_t *b, bk_order_t *o)
     pls_buf_init(&n->citizen);
     bk_row_t *r = bk_batch_row(b, o);
     r->is_new = 1;
-    r->state0 = -1;
     r->new_idx = idx;
     n->row = (int)o->batch_row;
     return idx;
@@ -176,13 +174,10 @@ void bk_batch_sql(bk_batch_t *b, const char *node, pls_buf_t *s)
     pls_buf_reset(s);
     pls_buf_adds(s, "BEGIN;");
     if (b->n_news) {
-        /* orders by state are counted from what was really inserted: a key
-         * that already existed inserts nothing */
-        pls_buf_adds(
-            s,
-            "WITH ins AS (INSERT INTO orders (id, number, idem_key, content_hash, service, origin, "
-            "locality, intake_node, channel, priority, descr, fields, attachments, "
-            "about, subject, site, plan, actor, created_at, " STATE_COLUMNS ", owner) VALUES ");
+        pls_buf_adds(s, "INSERT INTO orders (id, number, idem_key, content_hash, service, origin, "
+                        "locality, intake_node, channel, priority, descr, fields, attachments, "
+                        "about, subject, site, plan, actor, created_at, " STATE_COLUMNS
+                        ", owner) VALUES ");
         for (uint32_t i = 0; i < b->n_news; i++) {
             bk_new_t *n = &b->news[i];
             if (i)
@@ -194,10 +189,7 @@ void bk_batch_sql(bk_batch_t *b, const char *node, pls_buf_t *s)
             pls_buf_add_sql_str(s, node);
             pls_buf_addc(s, ')');
         }
-        pls_buf_adds(s, " ON CONFLICT (idem_key) DO NOTHING RETURNING id, state), cnt AS ("
-                        "INSERT INTO state_counts (state, owned, n) SELECT state, true, count(*) "
-                        "FROM ins GROUP BY state ON CONFLICT (state, owned) DO UPDATE SET n = "
-                        "state_counts.n + EXCLUDED.n) SELECT id FROM ins;");
+        pls_buf_adds(s, " ON CONFLICT (intake_node, idem_key) DO NOTHING RETURNING id;");
         b->rows_written += b->n_news;
         int any = 0;
         for (uint32_t i = 0; i < b->n_news; i++) {
@@ -267,30 +259,6 @@ void bk_batch_sql(bk_batch_t *b, const char *node, pls_buf_t *s)
         }
         if (any)
             pls_buf_adds(s, ") AS v(id, " STATE_COLUMNS ") WHERE o.id = v.id;");
-    }
-    /* orders by state: deltas of the orders that were already stored */
-    long delta[BK_STATE_COUNT] = {0};
-    int any_delta = 0;
-    for (uint32_t i = 0; i < b->n_rows; i++) {
-        bk_row_t *r = &b->rows[i];
-        if (r->is_new || r->state0 == r->state)
-            continue;
-        delta[r->state0]--;
-        delta[r->state]++;
-    }
-    for (int st = 0; st < BK_STATE_COUNT; st++)
-        any_delta |= delta[st] != 0;
-    if (any_delta) {
-        int first = 1;
-        pls_buf_adds(s, "INSERT INTO state_counts (state, owned, n) VALUES ");
-        for (int st = 0; st < BK_STATE_COUNT; st++) {
-            if (!delta[st])
-                continue;
-            pls_buf_printf(s, "%s('%s',true,%ld)", first ? "" : ",", bk_state_name(st), delta[st]);
-            first = 0;
-        }
-        pls_buf_adds(s, " ON CONFLICT (state, owned) DO UPDATE SET n = state_counts.n + "
-                        "EXCLUDED.n;");
     }
     if (b->day_seq) {
         pls_buf_printf(s,

@@ -26,7 +26,6 @@ typedef struct bk_row {
     /* snapshot of the order after the last entry (the orders row's changing
      * columns); dept and scope are interned/catalog strings valid while the
      * batch lives (a reload discards batches first) */
-    int state0; /* state before this batch (-1 for a new order) */
     int state;
     int step;
     uint32_t attempt;

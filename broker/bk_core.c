@@ -107,11 +107,9 @@ static void event(bk_core_t *c, bk_order_t *o, const char *kind, int from, const
     bk_row_t *r = bk_batch_row(c->cur, o);
     int64_t now = pls_wall_ms();
     pls_buf_t *b = &r->entries;
-    if (r->n == 0) {
+    if (r->n == 0)
         r->at_ms = now;
-        if (!r->is_new && from >= 0)
-            r->state0 = from; /* the state as stored before this batch */
-    } else
+    else
         pls_buf_addc(b, ',');
     pls_buf_adds(b, "{\"kind\":\"");
     pls_buf_adds(b, kind);

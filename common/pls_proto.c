@@ -85,6 +85,10 @@ const char *pls_proto_body_name(int body_case)
         return "reply";
     case PLS__ENVELOPE__BODY_HELLO:
         return "hello";
+    case PLS__ENVELOPE__BODY_LINK:
+        return "link";
+    case PLS__ENVELOPE__BODY_SUMMARY:
+        return "summary";
     default:
         return "none";
     }
@@ -319,6 +323,26 @@ static void v_report(vctx_t *v, const Pls__Report *r)
         fail(v, PLS_BAD_REQUEST, "days", "more than 365");
 }
 
+static void v_link(vctx_t *v, const Pls__LinkBatch *l)
+{
+    node(v, "node", l->node, 1);
+    if (l->n_msgs > 4096)
+        fail(v, PLS_TOO_LARGE, "msgs", "more than 4096 messages");
+    for (size_t i = 0; i < l->n_msgs; i++) {
+        const Pls__LinkMsg *m = l->msgs[i];
+        if (m->seq == 0)
+            fail(v, PLS_BAD_REQUEST, "msgs.seq", "required");
+        node(v, "msgs.from", m->from, 1);
+        if (m->n_to == 0 || m->n_to > 8)
+            fail(v, PLS_BAD_REQUEST, "msgs.to", "one to eight nodes");
+        for (size_t k = 0; k < m->n_to; k++)
+            node(v, "msgs.to", m->to[k], 1);
+        code(v, "msgs.kind", m->kind, 1);
+        uuid(v, "msgs.order", m->order, 1);
+        text(v, "msgs.body", m->body, PLS_MAX_ENVELOPE, 1);
+    }
+}
+
 int pls_proto_validate(const Pls__Envelope *e, char *reason, size_t reasonsz)
 {
     vctx_t v = {0, reason, reasonsz};
@@ -358,6 +382,13 @@ int pls_proto_validate(const Pls__Envelope *e, char *reason, size_t reasonsz)
         break;
     case PLS__ENVELOPE__BODY_HELLO:
         node(&v, "node", e->hello->node, 1);
+        break;
+    case PLS__ENVELOPE__BODY_LINK:
+        v_link(&v, e->link);
+        break;
+    case PLS__ENVELOPE__BODY_SUMMARY:
+        node(&v, "node", e->summary->node, 1);
+        text(&v, "json", e->summary->json, PLS_MAX_ENVELOPE, 1);
         break;
     default:
         fail(&v, PLS_BAD_REQUEST, "body", "empty or unknown message");

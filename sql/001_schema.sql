@@ -90,8 +90,8 @@ CREATE TABLE complaint_subject_of_service (
 
 CREATE TABLE orders (
     id           uuid PRIMARY KEY,
-    number       text NOT NULL UNIQUE,
-    idem_key     text NOT NULL UNIQUE,
+    number       text NOT NULL,       -- unique per intake node (see below)
+    idem_key     text NOT NULL,       -- unique per intake node (see below)
     content_hash bigint NOT NULL,
     service      text NOT NULL,
     origin       text NOT NULL,       -- intake desk node (首问)
@@ -123,9 +123,14 @@ CREATE TABLE orders (
     custody      smallint NOT NULL DEFAULT 0,  -- 0 auto, 1 staff
     flags        int NOT NULL DEFAULT 0,       -- need-info used, ...
     next_seq     int NOT NULL DEFAULT 1,       -- next event sequence number
-    due_at       timestamptz          -- current step's due time
+    due_at       timestamptz,         -- current step's due time
+    prev_owner   text                 -- the command center that handed it over
 ) WITH (fillfactor = 85);
 CREATE INDEX orders_open ON orders (id) WHERE open;
+-- Keys and numbers are unique per intake node: a city database also holds
+-- copies of every town's orders. The number index serves lookups by number.
+CREATE UNIQUE INDEX orders_number ON orders (number, intake_node);
+CREATE UNIQUE INDEX orders_key ON orders (intake_node, idem_key);
 
 -- Citizens' personal data, apart so it can be deleted at end of retention
 -- without touching the event log. Never logged.
@@ -185,14 +190,44 @@ SELECT e.order_id, e.seq + (x.i - 1)::int AS seq,
        (x.entry ->> 'attempt')::int AS attempt, x.entry -> 'payload' AS payload
 FROM events e, jsonb_array_elements(e.entries) WITH ORDINALITY AS x(entry, i);
 
--- Orders by state, kept exact by the broker in the same transaction as every
--- change (so status never scans the orders table). owned = this node owns it.
+-- Orders by state, exact in the same transaction as every change (so status
+-- never scans the orders table); owned = this node owns the order. Kept by
+-- statement-level triggers with transition tables: one aggregate write per
+-- statement, whatever the number of rows, copies from other nodes included.
 CREATE TABLE state_counts (
     state text NOT NULL,
     owned boolean NOT NULL,
     n     bigint NOT NULL,
     PRIMARY KEY (state, owned)
 );
+
+CREATE FUNCTION pls_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO state_counts (state, owned, n)
+    SELECT r.state, r.owner = m.v, count(*)
+    FROM new_rows r, node_meta m WHERE m.k = 'node' GROUP BY 1, 2
+    ON CONFLICT (state, owned) DO UPDATE SET n = state_counts.n + EXCLUDED.n;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION pls_count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO state_counts (state, owned, n)
+    SELECT x.state, x.owned, sum(x.d)
+    FROM (SELECT r.state, r.owner = m.v AS owned, 1 AS d FROM new_rows r, node_meta m
+          WHERE m.k = 'node'
+          UNION ALL
+          SELECT r.state, r.owner = m.v, -1 FROM old_rows r, node_meta m WHERE m.k = 'node') x
+    GROUP BY 1, 2 HAVING sum(x.d) <> 0
+    ON CONFLICT (state, owned) DO UPDATE SET n = state_counts.n + EXCLUDED.n;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER orders_count_insert AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pls_count_insert();
+CREATE TRIGGER orders_count_update AFTER UPDATE ON orders
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pls_count_update();
 
 -- Finished orders by time, for "completed today" and the rating sweep.
 CREATE INDEX orders_finished ON orders (finished_at) WHERE finished_at IS NOT NULL;
@@ -207,3 +242,29 @@ CREATE FUNCTION pls_mask(s text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
         ELSE '*'
     END
 $$;
+
+-- Federation links (DESIGN §7). One row per peer (parent or child broker):
+-- applied = last sequence applied from the peer (written in the same
+-- transaction as the effect); next_seq = next sequence to give a message to
+-- the peer; acked = last sequence the peer confirmed.
+CREATE TABLE link_state (
+    peer      text PRIMARY KEY,
+    is_parent boolean NOT NULL,
+    applied   bigint NOT NULL DEFAULT 0,
+    next_seq  bigint NOT NULL DEFAULT 1,
+    acked     bigint NOT NULL DEFAULT 0
+);
+
+-- Messages to a peer, written in the same transaction as the change that made
+-- them, deleted once acknowledged.
+CREATE TABLE link_outbox (
+    peer       text NOT NULL,
+    seq        bigint NOT NULL,
+    to_node    text NOT NULL,
+    from_node  text NOT NULL,
+    kind       text NOT NULL,
+    order_id   uuid NOT NULL,
+    body       text NOT NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (peer, seq)
+);
