@@ -600,9 +600,11 @@ static void resolve_phantom(bk_core_t *c, bk_batch_t *b, bk_out_t *out)
     d->corr = out->corr;
     bk_order_t *o = bk_orders_get(&c->orders, &n->id);
     d->hash = o ? o->content_hash : 0;
-    const char *params[1] = {n->key};
-    if (bk_store_query(c->store, "SELECT id, number, content_hash FROM orders WHERE idem_key = $1",
-                       1, params, on_dup_lookup, d) != 0) {
+    const char *params[2] = {n->key, c->node};
+    if (bk_store_query(c->store,
+                       "SELECT id, number, content_hash FROM orders WHERE idem_key = $1 AND "
+                       "intake_node = $2",
+                       2, params, on_dup_lookup, d) != 0) {
         bk_core_reply_now(c, out->ident, out->ident_len, out->corr, PLS_UNAVAILABLE,
                           "store unavailable: retry", NULL);
         free(d);
