@@ -330,21 +330,24 @@ static int not_with(const ctl_args_t *a, const char *const *names, size_t n, con
 
 /* ---- submit --------------------------------------------------------------------------------- */
 
-/* Read the description from `in` (for --desc -): at most one byte more than
- * the cap, so that an oversized text is reported, not read whole. */
+/* Read the description from `in` (for --desc -): at most the cap and a
+ * line end, so that an oversized text is reported, not read whole. */
 static int read_desc(ctl_req_t *r, FILE *in, char *err, size_t errsz)
 {
     if (!in)
         return usagef(err, errsz, "--desc -: no standard input");
-    size_t cap = PLS_MAX_DESC + 1;
+    size_t cap = PLS_MAX_DESC + 2; /* the text and a final \r\n */
     char *buf = keep(r, pls_xmalloc(cap + 1));
     size_t n = fread(buf, 1, cap, in);
     if (ferror(in))
         return usagef(err, errsz, "--desc -: could not read standard input: %s", strerror(errno));
     if (memchr(buf, '\0', n))
         return usagef(err, errsz, "--desc -: standard input holds a NUL byte; it is not text");
-    while (n > 0 && n <= PLS_MAX_DESC && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+    int more = n == cap && fgetc(in) != EOF;
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
         n--;
+    if (more || n > PLS_MAX_DESC)
+        return usagef(err, errsz, "--desc: longer than %d bytes", PLS_MAX_DESC);
     buf[n] = '\0';
     if (n == 0)
         return usagef(err, errsz, "--desc -: standard input was empty");

@@ -255,7 +255,7 @@ static void table_print(table_t *t, FILE *out)
         for (size_t c = 0; c < t->ncols; c++) {
             const char *s = t->cells[i + c];
             size_t pad = w[c] - ctl_out_width(s);
-            pls_buf_adds(&line, c ? "  " : "  ");
+            pls_buf_adds(&line, "  ");
             if (t->align[c] == 'r')
                 for (size_t k = 0; k < pad; k++)
                     pls_buf_addc(&line, ' ');

@@ -200,6 +200,32 @@ static void test_submit_desc_stdin_refused(void **state)
     assert_int_equal(BUILD("submit", "--service", "consult", "--origin", "dg", "--desc", "-"),
                      CTL_EXIT_USAGE);
     assert_string_equal(err, "submit: --desc: longer than 16384 bytes");
+    fclose(input);
+
+    /* exactly the cap and a line end: accepted, the line end dropped */
+    static char full[PLS_MAX_DESC + 2];
+    memset(full, 'y', PLS_MAX_DESC);
+    full[PLS_MAX_DESC] = '\r';
+    full[PLS_MAX_DESC + 1] = '\n';
+    input = fmemopen(full, sizeof(full), "r");
+    ctl_req_cleanup(&req);
+    ctl_req_init(&req);
+    assert_int_equal(BUILD("submit", "--service", "consult", "--origin", "dg", "--desc", "-"),
+                     CTL_EXIT_OK);
+    assert_int_equal(strlen(req.submit.desc), PLS_MAX_DESC);
+    fclose(input);
+
+    /* one byte more, after two line ends: refused, not cut */
+    static char over[PLS_MAX_DESC + 3];
+    memset(over, 'y', sizeof(over));
+    over[PLS_MAX_DESC] = '\n';
+    over[PLS_MAX_DESC + 1] = '\n';
+    input = fmemopen(over, sizeof(over), "r");
+    ctl_req_cleanup(&req);
+    ctl_req_init(&req);
+    assert_int_equal(BUILD("submit", "--service", "consult", "--origin", "dg", "--desc", "-"),
+                     CTL_EXIT_USAGE);
+    assert_string_equal(err, "submit: --desc: longer than 16384 bytes");
 }
 
 /* Each bad submit line and the message it must give. */
