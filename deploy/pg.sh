@@ -12,6 +12,9 @@
 #   pg.sh conninfo DIR [DBNAME]      print "host=DIR port=PORT dbname=DBNAME user=postgres"
 #   pg.sh psql DIR [DBNAME] [ARGS]   run psql on it (DBNAME defaults to postgres)
 #   pg.sh free-port                  print a free TCP port of 127.0.0.1 (see below)
+#   pg.sh watch DIR PID              when process PID ends, crash-stop the server of DIR and
+#                                    delete DIR (a detached watchdog, for test scripts that
+#                                    may be killed with SIGKILL before their clean-up runs)
 #
 # Layout of DIR:  DIR/data (PGDATA, with the server log in DIR/data/postgresql.log),
 # DIR/port (the port, reused by later starts), DIR/.s.PGSQL.PORT (the unix socket).
@@ -43,7 +46,7 @@ die() {
 }
 
 usage() {
-    sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '3,17p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -245,6 +248,26 @@ cmd_dropdb() {
     psql_at "$dir" postgres -q -c "DROP DATABASE IF EXISTS $2 WITH (FORCE)"
 }
 
+# The watchdog runs in its own session, re-parented to init, so that neither the caller's
+# process group nor ctest's kill of a timed-out test's process tree reaches it. It also ends
+# when DIR disappears (the caller cleaned up normally).
+cmd_watch() {
+    local dir pid self
+    dir=$(abs_dir "${1:-}")
+    pid=${2:-}
+    [[ $pid =~ ^[0-9]+$ ]] || usage
+    self=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+    # shellcheck disable=SC2016 # expanded by the watchdog's shell
+    (
+        setsid bash -c '
+            while kill -0 "$2" 2>/dev/null && [[ -d $1 ]]; do sleep 1; done
+            if [[ -d $1 ]]; then
+                bash "$0" stop "$1" -m immediate
+                rm -rf "$1"
+            fi' "$self" "$dir" "$pid" </dev/null >/dev/null 2>&1 &
+    )
+}
+
 main() {
     local cmd=${1:-}
     (($#)) && shift
@@ -267,6 +290,7 @@ main() {
         psql_at "$dir" "$db" "$@"
         ;;
     free-port) free_port ;;
+    watch) cmd_watch "$@" ;;
     *) usage ;;
     esac
 }

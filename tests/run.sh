@@ -72,6 +72,8 @@ if ! bash deploy/pg.sh start "$PGDIR" >/dev/null; then
     echo "tests/run.sh: could not start PostgreSQL" >&2
     exit 1
 fi
+# Should this script be killed with SIGKILL, a watchdog still removes the server.
+bash deploy/pg.sh watch "$PGDIR" $$
 export PLS_TEST_PGHOST=$PGDIR
 PLS_TEST_PGPORT=$(cat "$PGDIR/port")
 export PLS_TEST_PGPORT

@@ -162,6 +162,12 @@ assert_eq "$BROKER_dg" "$first" "restarted broker endpoint"
 assert_eq "$(grep -c 'listening on' "$(pls_logfile dg)")" 2 "one log for both runs"
 PLS_BUILD_DIR=$real_build
 
+# Runs a test script on this test's PostgreSQL (whichever it is), to save an initdb.
+nested() {
+    PLS_TEST_PGHOST=$PLS__PG_HOST PLS_TEST_PGPORT=$PLS__PG_PORT PLS_TEST_PGUSER=$PLS__PG_USER \
+        bash "$@"
+}
+
 # ---- a failing test cleans up and shows its logs -------------------------------------------
 nested=$T/nested_fail.sh
 cat >"$nested" <<EOF
@@ -178,7 +184,7 @@ echo "db \$PLS_DBNAME"
 fail "on purpose"
 EOF
 rc=0
-out=$(PLS_BUILD_DIR=$real_build bash "$nested" 2>&1) || rc=$?
+out=$(PLS_BUILD_DIR=$real_build nested "$nested" 2>&1) || rc=$?
 assert_eq "$rc" 1 "exit status of a failing test"
 assert_contains "$out" "FAIL: nested_fail.sh:"
 assert_contains "$out" "on purpose"
@@ -204,7 +210,7 @@ pls_start leaky bash -c 'echo "==1==ERROR: LeakSanitizer: detected memory leaks"
 pls_wait_log leaky 5 LeakSanitizer
 EOF
 rc=0
-out=$(bash "$nested" 2>&1) || rc=$?
+out=$(nested "$nested" 2>&1) || rc=$?
 assert_eq "$rc" 1 "exit status of a test with a sanitizer report"
 assert_contains "$out" "sanitizer report in leaky's log"
 kept=$(grep -o 'logs kept in /[^ ]*' <<<"$out" | awk '{print $4}')

@@ -174,6 +174,7 @@ pls_setup() {
                 cat "$T/pg-start.log" >&2
                 fail "could not start a private PostgreSQL in $PLS_PG_DIR"
             }
+        bash "$PLS_SOURCE_DIR/deploy/pg.sh" watch "$PLS_PG_DIR" $$
         PLS__PG_HOST=$PLS_PG_DIR
         PLS__PG_PORT=$(cat "$PLS_PG_DIR/port")
         PLS__PG_USER=postgres
