@@ -271,7 +271,7 @@ static void test_action_output(void **state)
 
 /* What the broker does with the n-th request: 'd' drop it, 'u' answer 503,
  * 'c' answer 409, 'o' answer 200, 'D' answer 200 as a duplicate, 's' answer
- * 200 after 1.3 s. Past the script's end its last letter. */
+ * 200 after 1.8 s (plsctl resends after 1 s). Past the script's end its last letter. */
 typedef struct broker {
     void *ctx;
     void *sock; /* ROUTER, used by the thread only once started */
@@ -316,7 +316,7 @@ static void *broker_main(void *arg)
         }
         pthread_mutex_unlock(&b->mu);
         if (what == 's') {
-            struct timespec slow = {1, 300000000L};
+            struct timespec slow = {1, 800000000L};
             nanosleep(&slow, NULL);
         }
         if (e && what != 'd') {
