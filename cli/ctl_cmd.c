@@ -508,12 +508,6 @@ static int build_status(ctl_req_t *r, const ctl_args_t *a, FILE *in, char *err, 
     return positionals(a, 0, 0, "", err, errsz);
 }
 
-/* The order states of DESIGN §4. */
-static const char *const states[] = {"received",      "forwarded",       "queued",   "assigned",
-                                     "in_progress",   "waiting_citizen", "returned", "completed",
-                                     "rating_review", "closed",          "failed",   "withdrawn",
-                                     "terminated"};
-
 static int check_date(const char *d, char *err, size_t errsz)
 {
     int ok = strlen(d) == 10 && d[4] == '-' && d[7] == '-';
@@ -538,7 +532,7 @@ static int build_list(ctl_req_t *r, const ctl_args_t *a, FILE *in, char *err, si
     if ((rc = positionals(a, 0, 0, "", err, errsz)))
         return rc;
     int st;
-    if ((rc = choice(a, "state", states, PLS_ARRAY_LEN(states), &st, err, errsz)))
+    if ((rc = choice(a, "state", ctl_out_states, CTL_OUT_N_STATES, &st, err, errsz)))
         return rc;
     if (ctl_args_get(a, "date") && (rc = check_date(ctl_args_get(a, "date"), err, errsz)))
         return rc;

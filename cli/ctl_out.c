@@ -524,8 +524,7 @@ void ctl_out_show(FILE *out, const json_t *doc)
 
 /* ---- status --------------------------------------------------------------------------------- */
 
-/* The order states of DESIGN §4, in the order an operator reads them. */
-static const char *const state_order[] = {
+const char *const ctl_out_states[CTL_OUT_N_STATES] = {
     "received",        "forwarded", "queued",    "assigned",      "in_progress",
     "waiting_citizen", "returned",  "completed", "rating_review", "closed",
     "failed",          "withdrawn", "terminated"};
@@ -549,16 +548,16 @@ static void status_orders(FILE *out, const json_t *doc)
     table_t t;
     table_init(&t, "lrr", "STATE", "ALL", "OWNED");
     json_int_t all = 0, own = 0;
-    for (size_t i = 0; i < PLS_ARRAY_LEN(state_order); i++)
-        if (json_object_get(orders, state_order[i]) || json_object_get(owned, state_order[i]))
-            add_state_row(&t, state_order[i], orders, owned, &all, &own);
+    for (size_t i = 0; i < CTL_OUT_N_STATES; i++)
+        if (json_object_get(orders, ctl_out_states[i]) || json_object_get(owned, ctl_out_states[i]))
+            add_state_row(&t, ctl_out_states[i], orders, owned, &all, &own);
     const json_t *sets[] = {orders, owned};
     for (size_t s = 0; s < 2; s++) {
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)(uintptr_t)sets[s], k, v)
         {
-            if (in_list(k, state_order, PLS_ARRAY_LEN(state_order)) ||
+            if (in_list(k, ctl_out_states, CTL_OUT_N_STATES) ||
                 (s == 1 && json_object_get(orders, k)))
                 continue;
             add_state_row(&t, k, orders, owned, &all, &own);

@@ -26,6 +26,10 @@ typedef enum ctl_out_kind {
     CTL_OUT_ACTION,
 } ctl_out_kind_t;
 
+/* The order states of DESIGN §4, in the order an operator reads them. */
+#define CTL_OUT_N_STATES 13
+extern const char *const ctl_out_states[CTL_OUT_N_STATES];
+
 /* Print the JSON document of a query reply: indented by 2 with as_json, else
  * as text for kind (SHOW, STATUS or LIST). Returns 0, or -EINVAL when json is
  * not a JSON object (err says why; nothing printed). */
