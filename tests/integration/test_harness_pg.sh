@@ -7,7 +7,8 @@
 #   - ports, waiting, assertions, process start/kill/exit status;
 #   - pls_start_broker with a fixed port and with tcp://127.0.0.1:* (a stand-in broker);
 #   - a failing test ends every process it started, children included, prints their logs;
-#   - a sanitizer report in a process log fails a test whose script passed.
+#   - a sanitizer report in a process log fails a test whose script passed;
+#   - a test killed with SIGKILL still has its private PostgreSQL removed (pg.sh watch).
 # With the suite's PostgreSQL (PLS_TEST_PGHOST set) the crash part runs in a second run of
 # this script with a private server (PLS_HARNESS_PRIVATE=1).
 #
@@ -215,5 +216,19 @@ assert_eq "$rc" 1 "exit status of a test with a sanitizer report"
 assert_contains "$out" "sanitizer report in leaky's log"
 kept=$(grep -o 'logs kept in /[^ ]*' <<<"$out" | awk '{print $4}')
 [[ -n $kept ]] && rm -rf "$kept"
+
+# ---- a test killed with SIGKILL (no exit trap) still loses its private PostgreSQL ----------
+nested=$T/nested_kill.sh
+cat >"$nested" <<EOF
+source "$PLS_SOURCE_DIR/tests/lib/harness.sh"
+pls_setup --private-pg
+echo "pgdir \$PLS_PG_DIR"
+kill -KILL \$\$
+EOF
+out=$(nested "$nested" 2>&1) || true
+killed_dir=$(grep '^pgdir ' <<<"$out" | awk '{print $2}')
+[[ -n $killed_dir ]] || fail "killed nested test did not start: $out"
+pls_wait_for 30 test ! -e "$killed_dir" || fail "watchdog left $killed_dir behind"
+rm -rf "$(grep -o '/tmp/pls-test\.[A-Za-z0-9]*' <<<"$out" | head -n 1)"
 
 pls_note "harness ok"
