@@ -107,7 +107,7 @@ start_pg() {
 
 # create_db NAME: creates the database if needed and prints its conninfo.
 create_db() {
-    bash "$PG_SH" createdb "$PGDIR" "$1" 2>/dev/null
+    bash "$PG_SH" createdb "$PGDIR" "$1"
     bash "$PG_SH" conninfo "$PGDIR" "$1"
 }
 
@@ -311,7 +311,8 @@ Try:
   plsctl submit --service consult --origin dg.humen --desc "a question" --name 张三 --phone 13800000000
   plsctl post away consult dg              # route consult at dg to the B post
   plsctl post back consult dg
-  psql "$conn"                             # the tables behind it
+The database behind it:
+  psql "$conn"
 Staff custody (a person signs and reports): start a worker with --custody staff, e.g.
   $WORKER_BIN --broker $CITY_EP --node dg --dept exam --custody staff --builtin noop &
   plsctl accept ID --as 王五 ; plsctl complete ID --outcome answered --note "已电话答复"
@@ -323,7 +324,8 @@ cmd_start() {
     bash "$ROOT/deploy/install-deps.sh"
     say "build (Release) in build-release/"
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    cmake --build "$BUILD" -j "${PLS_JOBS:-2}"
+    # Only the three programs: the demo does not need the tests.
+    cmake --build "$BUILD" -j "${PLS_JOBS:-2}" --target pls-broker pls-worker plsctl
     local b
     for b in "$BROKER_BIN" "$WORKER_BIN" "$CTL_BIN"; do
         [[ -x $b ]] || die "$b was not built"
