@@ -12,6 +12,7 @@ void bk_batch_init(bk_batch_t *b, uint32_t gen)
 {
     memset(b, 0, sizeof(*b));
     b->gen = gen;
+    pls_buf_init(&b->pre);
     pls_buf_init(&b->extra);
     b->started_us = pls_mono_us();
 }
@@ -24,6 +25,7 @@ void bk_batch_cleanup(bk_batch_t *b)
         free(b->news[i].key);
         pls_buf_cleanup(&b->news[i].insert);
         pls_buf_cleanup(&b->news[i].citizen);
+        pls_buf_cleanup(&b->news[i].fields);
     }
     for (uint32_t i = 0; i < b->n_outs; i++) {
         free(b->outs[i].ident);
@@ -32,13 +34,15 @@ void bk_batch_cleanup(bk_batch_t *b)
     free(b->rows);
     free(b->news);
     free(b->outs);
+    pls_buf_cleanup(&b->pre);
     pls_buf_cleanup(&b->extra);
     memset(b, 0, sizeof(*b));
 }
 
 int bk_batch_empty(const bk_batch_t *b)
 {
-    return b->n_rows == 0 && b->n_outs == 0 && b->extra.len == 0 && b->n_news == 0;
+    return b->n_rows == 0 && b->n_outs == 0 && b->extra.len == 0 && b->pre.len == 0 &&
+           b->n_news == 0 && !b->touched;
 }
 
 bk_row_t *bk_batch_row(bk_batch_t *b, bk_order_t *o)
@@ -75,6 +79,7 @@ int bk_batch_new_order(bk_batch_t *b, bk_order_t *o)
     n->key = pls_xstrdup(o->key);
     pls_buf_init(&n->insert);
     pls_buf_init(&n->citizen);
+    pls_buf_init(&n->fields);
     bk_row_t *r = bk_batch_row(b, o);
     r->is_new = 1;
     r->new_idx = idx;
@@ -118,8 +123,12 @@ static void add_ts(pls_buf_t *s, int64_t ms)
     pls_buf_adds(s, "'::timestamptz");
 }
 
-void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept)
+void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept, const char *owner)
 {
+    r->owner = owner;
+    r->prev_owner = o->prev_owner;
+    r->intake = o->intake;
+    r->open = bk_state_open(o->state);
     r->state = o->state;
     r->step = o->step;
     r->attempt = o->attempt;
@@ -127,13 +136,13 @@ void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept)
     r->dept = dept;
     r->scope = o->scope;
     r->custody = o->custody;
-    r->flags = o->flags & BK_OF_NEED_INFO_USED;
+    r->flags = o->flags & BK_OF_STORED;
     r->due_ms = o->due_ms;
 }
 
 #define STATE_COLUMNS                                                                              \
     "state, step, open, finished_at, attempt, dept, scope, token, custody, flags, next_seq, "      \
-    "due_at"
+    "due_at, owner, prev_owner"
 
 /* The changing columns of a snapshot, in STATE_COLUMNS order. */
 static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
@@ -142,7 +151,7 @@ static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
     pls_buf_adds(s, bk_state_name(r->state));
     pls_buf_adds(s, "',");
     pls_buf_add_i64(s, r->step);
-    pls_buf_adds(s, bk_state_open(r->state) ? ",true," : ",false,");
+    pls_buf_adds(s, r->open ? ",true," : ",false,");
     if (bk_state_open(r->state))
         pls_buf_adds(s, "NULL::timestamptz");
     else
@@ -166,18 +175,23 @@ static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
         add_ts(s, r->due_ms);
     else
         pls_buf_adds(s, "NULL::timestamptz");
+    pls_buf_addc(s, ',');
+    pls_buf_add_sql_str(s, r->owner);
+    pls_buf_addc(s, ',');
+    pls_buf_add_sql_str(s, r->prev_owner);
 }
 
-void bk_batch_sql(bk_batch_t *b, const char *node, pls_buf_t *s)
+void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
 {
     int64_t now = pls_wall_ms();
     pls_buf_reset(s);
     pls_buf_adds(s, "BEGIN;");
+    pls_buf_add(s, b->pre.data ? b->pre.data : "", b->pre.len);
     if (b->n_news) {
-        pls_buf_adds(s, "INSERT INTO orders (id, number, idem_key, content_hash, service, origin, "
-                        "locality, intake_node, channel, priority, descr, fields, attachments, "
-                        "about, subject, site, plan, actor, created_at, " STATE_COLUMNS
-                        ", owner) VALUES ");
+        pls_buf_adds(s,
+                     "INSERT INTO orders (id, number, idem_key, content_hash, service, origin, "
+                     "locality, intake_node, channel, priority, descr, fields, attachments, "
+                     "about, subject, site, plan, actor, created_at, " STATE_COLUMNS ") VALUES ");
         for (uint32_t i = 0; i < b->n_news; i++) {
             bk_new_t *n = &b->news[i];
             if (i)
@@ -185,8 +199,6 @@ void bk_batch_sql(bk_batch_t *b, const char *node, pls_buf_t *s)
             pls_buf_add(s, n->insert.data, n->insert.len);
             pls_buf_addc(s, ',');
             add_state(s, &b->rows[n->row], now);
-            pls_buf_addc(s, ',');
-            pls_buf_add_sql_str(s, node);
             pls_buf_addc(s, ')');
         }
         pls_buf_adds(s, " ON CONFLICT (intake_node, idem_key) DO NOTHING RETURNING id;");
@@ -207,13 +219,21 @@ void bk_batch_sql(bk_batch_t *b, const char *node, pls_buf_t *s)
             pls_buf_adds(s, ") AS v(order_id, name, id_type, id_number, phone) WHERE EXISTS "
                             "(SELECT 1 FROM orders o WHERE o.id = v.order_id);");
     }
-    if (b->n_rows) {
+    uint32_t with_entries = 0;
+    for (uint32_t i = 0; i < b->n_rows; i++)
+        with_entries += b->rows[i].n > 0;
+    if (with_entries) {
+        /* a row without entries only carries a new owner for the orders row */
+        int first = 1;
         pls_buf_adds(s, "INSERT INTO events (order_id, seq, n, at, entries) SELECT v.* FROM "
                         "(VALUES ");
         for (uint32_t i = 0; i < b->n_rows; i++) {
             bk_row_t *r = &b->rows[i];
-            if (i)
+            if (!r->n)
+                continue;
+            if (!first)
                 pls_buf_addc(s, ',');
+            first = 0;
             pls_buf_addc(s, '(');
             add_uuid(s, &r->id);
             pls_buf_addc(s, ',');
@@ -237,7 +257,9 @@ void bk_batch_sql(bk_batch_t *b, const char *node, pls_buf_t *s)
         /* a row for a new order whose key turned out to exist is not written */
         pls_buf_adds(s, ") AS v(order_id, seq, n, at, entries) WHERE v.seq > 1 OR EXISTS "
                         "(SELECT 1 FROM orders o WHERE o.id = v.order_id);");
-        b->rows_written += b->n_rows;
+        b->rows_written += with_entries;
+    }
+    if (b->n_rows) {
         int any = 0;
         for (uint32_t i = 0; i < b->n_rows; i++) {
             bk_row_t *r = &b->rows[i];
@@ -248,7 +270,8 @@ void bk_batch_sql(bk_batch_t *b, const char *node, pls_buf_t *s)
                                   "open = v.open, finished_at = v.finished_at, "
                                   "attempt = v.attempt, dept = v.dept, scope = v.scope, "
                                   "token = v.token, custody = v.custody, flags = v.flags, "
-                                  "next_seq = v.next_seq, due_at = v.due_at "
+                                  "next_seq = v.next_seq, due_at = v.due_at, "
+                                  "owner = v.owner, prev_owner = v.prev_owner "
                                   "FROM (VALUES (");
             add_uuid(s, &r->id);
             pls_buf_addc(s, ',');

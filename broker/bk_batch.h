@@ -32,6 +32,10 @@ typedef struct bk_row {
     uint64_t token;
     const char *dept;
     const char *scope;
+    const char *owner;      /* interned; this node unless handed over */
+    const char *prev_owner; /* interned or NULL */
+    const char *intake;     /* interned: copy holder */
+    int open;               /* owned here and in memory */
     int custody;
     int flags;
     int64_t due_ms;
@@ -45,6 +49,7 @@ typedef struct bk_new {
     char *key;         /* owned */
     pls_buf_t insert;  /* "(id, number, ..., created_at" — state columns appended at flush */
     pls_buf_t citizen; /* "(id, name, ...)" or empty */
+    pls_buf_t fields;  /* the order's content as JSON members for copies (no citizen) */
     int row;           /* its event row */
     int confirmed;     /* the INSERT returned it */
 } bk_new_t;
@@ -73,9 +78,11 @@ typedef struct bk_batch {
     uint32_t n_news, cap_news;
     bk_out_t *outs;
     uint32_t n_outs, cap_outs;
+    pls_buf_t pre;       /* statements before the order statements (copies applied) */
     pls_buf_t extra;     /* further statements, each ending with ';' */
     int64_t day_seq_day; /* counters: highest daily number used */
     uint32_t day_seq;
+    int touched;           /* something outside rows/news/outs waits to be written */
     uint64_t rows_written; /* statistics */
     int64_t started_us;
 } bk_batch_t;
@@ -88,7 +95,7 @@ int bk_batch_empty(const bk_batch_t *b);
 bk_row_t *bk_batch_row(bk_batch_t *b, bk_order_t *o);
 
 /* Copy the order's changing fields into its row (after each entry). */
-void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept);
+void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept, const char *owner);
 
 /* Register a new order; returns its index in news. */
 int bk_batch_new_order(bk_batch_t *b, bk_order_t *o);
@@ -98,6 +105,6 @@ void bk_batch_out(bk_batch_t *b, int kind, const void *ident, size_t ident_len, 
                   size_t len, uint64_t corr, int new_idx);
 
 /* The SQL text of the whole transaction. */
-void bk_batch_sql(bk_batch_t *b, const char *node_code, pls_buf_t *out);
+void bk_batch_sql(bk_batch_t *b, pls_buf_t *out);
 
 #endif

@@ -19,6 +19,8 @@ typedef struct broker {
     void *zctx;
     void *router;
     pls_zuv_t zuv;
+    void *uplink; /* DEALER to the parent broker, or NULL */
+    pls_zuv_t up_zuv;
     bk_core_t core;
     uv_prepare_t turn;   /* end of each loop turn: dispatch + commit */
     uv_timer_t tick;     /* leases, retries */
@@ -31,6 +33,16 @@ typedef struct broker {
 static int send_msg(void *arg, const void *ident, size_t ident_len, const void *msg, size_t len)
 {
     broker_t *b = arg;
+    if (!ident) {
+        if (!b->uplink)
+            return -ENOTCONN;
+        const void *one[1] = {msg};
+        size_t one_len[1] = {len};
+        int rc = pls_zuv_send(&b->up_zuv, one, one_len, 1);
+        if (rc == -EAGAIN)
+            pls_debug("parent link queue full: message dropped (resent after the next hello)");
+        return rc;
+    }
     const void *parts[2] = {ident, msg};
     size_t lens[2] = {ident_len, len};
     int rc = pls_zuv_send(&b->zuv, parts, lens, 2);
@@ -59,6 +71,14 @@ static void on_zmsg(pls_zuv_t *z, zmq_msg_t *frames, int n)
                     zmq_msg_data(&frames[1]), zmq_msg_size(&frames[1]));
 }
 
+static void on_up_msg(pls_zuv_t *z, zmq_msg_t *frames, int n)
+{
+    broker_t *b = z->data;
+    if (n != 1)
+        return; /* the parent sends one frame per message */
+    bk_core_message(&b->core, NULL, 0, zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]));
+}
+
 static void on_zuv_closed(pls_zuv_t *z)
 {
     PLS_UNUSED(z);
@@ -75,6 +95,8 @@ static void shutdown_now(broker_t *b)
     uv_signal_stop(&b->sigterm);
     uv_signal_stop(&b->sigint);
     pls_zuv_close(&b->zuv, on_zuv_closed);
+    if (b->uplink)
+        pls_zuv_close(&b->up_zuv, on_zuv_closed);
     uv_close((uv_handle_t *)&b->turn, NULL);
     uv_close((uv_handle_t *)&b->tick, NULL);
     uv_close((uv_handle_t *)&b->deadline, NULL);
@@ -135,6 +157,8 @@ static int open_router(broker_t *b, const char *endpoint)
     int64_t maxmsg = PLS_MAX_FRAME;
     int hwm = 200000;
     zmq_setsockopt(b->router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+    /* a child broker reconnecting under its routing id takes its place over */
+    zmq_setsockopt(b->router, ZMQ_ROUTER_HANDOVER, &one, sizeof(one));
     zmq_setsockopt(b->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
     zmq_setsockopt(b->router, ZMQ_LINGER, &zero, sizeof(zero));
     zmq_setsockopt(b->router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
@@ -147,6 +171,28 @@ static int open_router(broker_t *b, const char *endpoint)
     size_t sz = sizeof(last);
     zmq_getsockopt(b->router, ZMQ_LAST_ENDPOINT, last, &sz);
     pls_info("listening on %s", last);
+    return 0;
+}
+
+/* The link to the parent: a DEALER whose routing id names this node, so the
+ * parent recognizes it across reconnects. */
+static int open_uplink(broker_t *b, const char *endpoint, const char *node)
+{
+    b->uplink = zmq_socket(b->zctx, ZMQ_DEALER);
+    int zero = 0, hwm = 100000;
+    int64_t maxmsg = PLS_MAX_FRAME;
+    char id[160];
+    snprintf(id, sizeof(id), "link:%s", node);
+    zmq_setsockopt(b->uplink, ZMQ_ROUTING_ID, id, strlen(id));
+    zmq_setsockopt(b->uplink, ZMQ_LINGER, &zero, sizeof(zero));
+    zmq_setsockopt(b->uplink, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(b->uplink, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(b->uplink, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+    if (zmq_connect(b->uplink, endpoint) != 0) {
+        pls_error("could not connect to the parent at %s: %s", endpoint, zmq_strerror(errno));
+        return -1;
+    }
+    pls_info("parent broker at %s", endpoint);
     return 0;
 }
 
@@ -166,6 +212,12 @@ int bk_broker_run(const bk_broker_opts_t *opts)
         goto done;
     }
     b->zuv.data = b;
+    if (opts->core.parent) {
+        if (open_uplink(b, opts->core.parent, opts->core.node) != 0 ||
+            pls_zuv_init(&b->up_zuv, &b->loop, b->uplink, on_up_msg) != 0)
+            goto done;
+        b->up_zuv.data = b;
+    }
     uv_prepare_init(&b->loop, &b->turn);
     b->turn.data = b;
     uv_prepare_start(&b->turn, on_turn);
@@ -187,6 +239,8 @@ done:
     uv_loop_close(&b->loop);
     if (b->router)
         zmq_close(b->router);
+    if (b->uplink)
+        zmq_close(b->uplink);
     if (b->zctx)
         zmq_ctx_term(b->zctx);
     free(b);

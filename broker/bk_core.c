@@ -6,6 +6,7 @@
  * the periodic tick and the boot loader.
  */
 #include "bk_core.h"
+#include "bk_core_int.h"
 
 #include "pls_log.h"
 #include "pls_time.h"
@@ -20,7 +21,7 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-static const char *dept_name(const bk_core_t *c, int dept)
+const char *bk__dept_name(const bk_core_t *c, int dept)
 {
     return dept >= 0 && dept < c->cat.n_depts ? c->cat.depts[dept] : "";
 }
@@ -61,9 +62,9 @@ void bk_core_reply_now(bk_core_t *c, const void *ident, size_t ident_len, uint64
 }
 
 /* A reply that depends on the current batch: sent after its COMMIT. */
-static void reply_later(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
-                        uint32_t status, const char *reason, const bk_order_t *o, int dup, int kind,
-                        int new_idx)
+void bk__reply_later(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                     uint32_t status, const char *reason, const bk_order_t *o, int dup, int kind,
+                     int new_idx)
 {
     uint8_t *msg;
     size_t len;
@@ -75,13 +76,13 @@ static void reply_later(bk_core_t *c, const void *ident, size_t ident_len, uint6
     bk_batch_out(c->cur, kind, ident, ident_len, msg, len, corr, new_idx);
 }
 
-static void reply_ok(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
-                     const char *reason, const bk_order_t *o)
+void bk__reply_ok(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                  const char *reason, const bk_order_t *o)
 {
     int new_idx = -1;
     if (o && (o->flags & BK_OF_NEW) && o->batch_gen == c->cur->gen)
         new_idx = c->cur->rows[o->batch_row].new_idx;
-    reply_later(c, ident, ident_len, corr, PLS_OK, reason, o, 0, BK_OUT_REPLY, new_idx);
+    bk__reply_later(c, ident, ident_len, corr, PLS_OK, reason, o, 0, BK_OUT_REPLY, new_idx);
 }
 
 static void reject(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
@@ -101,8 +102,8 @@ static void reject(bk_core_t *c, const void *ident, size_t ident_len, uint64_t c
 
 /* Append one entry to o's event row: kind, from -> o->state (already set),
  * the actor, and an optional payload object (JSON text "{...}"). */
-static void event(bk_core_t *c, bk_order_t *o, const char *kind, int from, const char *actor,
-                  const char *payload)
+void bk__event(bk_core_t *c, bk_order_t *o, const char *kind, int from, const char *actor,
+               const char *payload)
 {
     bk_row_t *r = bk_batch_row(c->cur, o);
     int64_t now = pls_wall_ms();
@@ -137,7 +138,7 @@ static void event(bk_core_t *c, bk_order_t *o, const char *kind, int from, const
     pls_buf_addc(b, '}');
     r->n++;
     o->next_seq++;
-    bk_row_snap(r, o, dept_name(c, o->dept));
+    bk_row_snap(r, o, bk__dept_name(c, o->dept), c->node);
 }
 
 /* Payload builder: P_BEGIN, then P_STR/P_INT pairs, then P_END -> c->scratch. */
@@ -148,14 +149,14 @@ static void sep(pls_buf_t *b)
         pls_buf_addc(b, ',');
 }
 
-static pls_buf_t *payload_begin(bk_core_t *c)
+pls_buf_t *bk__payload_begin(bk_core_t *c)
 {
     pls_buf_reset(&c->scratch);
     pls_buf_addc(&c->scratch, '{');
     return &c->scratch;
 }
 
-static void p_str(pls_buf_t *b, const char *k, const char *v)
+void bk__p_str(pls_buf_t *b, const char *k, const char *v)
 {
     if (!v || !*v)
         return;
@@ -165,7 +166,7 @@ static void p_str(pls_buf_t *b, const char *k, const char *v)
     pls_buf_add_json_str(b, v);
 }
 
-static void p_int(pls_buf_t *b, const char *k, int64_t v)
+void bk__p_int(pls_buf_t *b, const char *k, int64_t v)
 {
     sep(b);
     pls_buf_add_json_str(b, k);
@@ -173,7 +174,7 @@ static void p_int(pls_buf_t *b, const char *k, int64_t v)
     pls_buf_add_i64(b, v);
 }
 
-static void p_raw(pls_buf_t *b, const char *k, const char *json)
+void bk__p_raw(pls_buf_t *b, const char *k, const char *json)
 {
     sep(b);
     pls_buf_add_json_str(b, k);
@@ -181,7 +182,7 @@ static void p_raw(pls_buf_t *b, const char *k, const char *json)
     pls_buf_adds(b, json);
 }
 
-static void p_items(pls_buf_t *b, const char *k, char **items, size_t n)
+void bk__p_items(pls_buf_t *b, const char *k, char **items, size_t n)
 {
     if (!n)
         return;
@@ -196,7 +197,7 @@ static void p_items(pls_buf_t *b, const char *k, char **items, size_t n)
     pls_buf_addc(b, ']');
 }
 
-static const char *payload_end(pls_buf_t *b)
+const char *bk__payload_end(pls_buf_t *b)
 {
     pls_buf_addc(b, '}');
     return b->data;
@@ -211,13 +212,13 @@ static void token_hex(uint64_t t, char out[17])
 
 static void push_assign(bk_core_t *c, bk_order_t *o, bk_worker_t *w);
 
-static void set_state(bk_core_t *c, bk_order_t *o, int st)
+void bk__set_state(bk_core_t *c, bk_order_t *o, int st)
 {
     bk_orders_set_state(&c->orders, o, st);
 }
 
 /* Give up the lease the holder has on o (if any); its credit returns. */
-static void release(bk_core_t *c, bk_order_t *o)
+void bk__release(bk_core_t *c, bk_order_t *o)
 {
     bk_worker_t *w = o->worker;
     if (!w)
@@ -228,7 +229,7 @@ static void release(bk_core_t *c, bk_order_t *o)
         bk_dispatch_mark(&c->disp, w->queues[i]);
 }
 
-static void unqueue(bk_core_t *c, bk_order_t *o)
+void bk__unqueue(bk_core_t *c, bk_order_t *o)
 {
     if (o->heap_idx == BK_NO_HEAP)
         return;
@@ -238,7 +239,7 @@ static void unqueue(bk_core_t *c, bk_order_t *o)
 }
 
 /* Tell the worker holding o to drop it. */
-static void push_revoke(bk_core_t *c, bk_order_t *o, const char *reason)
+void bk__push_revoke(bk_core_t *c, bk_order_t *o, const char *reason)
 {
     bk_worker_t *w = o->worker;
     if (!w)
@@ -262,10 +263,13 @@ static void push_revoke(bk_core_t *c, bk_order_t *o, const char *reason)
 }
 
 /* The order leaves memory (completed, terminated, withdrawn). */
-static void leave(bk_core_t *c, bk_order_t *o)
+void bk__leave(bk_core_t *c, bk_order_t *o)
 {
-    unqueue(c, o);
-    release(c, o);
+    /* a finished order belongs to its first desk (首问): the intake node */
+    if (o->intake && strcmp(o->intake, c->node) != 0 && o->batch_gen == c->cur->gen)
+        c->cur->rows[o->batch_row].owner = o->intake;
+    bk__unqueue(c, o);
+    bk__release(c, o);
     bk_recent_add(&c->recent, o);
     bk_orders_remove(&c->orders, o);
 }
@@ -277,17 +281,24 @@ static int scope_seen(bk_core_t *c, int dept, const char *scope)
     return q && q->seen;
 }
 
-/* Put o in the queue of step `step` (department dept): the step's scope,
- * falling back towards this node while no worker ever served it (a village
- * without workers of the department is served by its town, DESIGN §5). */
-static void route(bk_core_t *c, bk_order_t *o, int step, int dept, const char *actor,
-                  const char *kind, const char *note)
+/* Put o in the queue of step `step` (department dept) at `scope` (NULL: where
+ * the catalog says), falling back towards this node while no worker ever
+ * served the scope (a village without workers of the department is served by
+ * its town, DESIGN §5). A scope that belongs to another command center hands
+ * the order over: `forwarded` now, the Forward once that is committed. */
+void bk__route(bk_core_t *c, bk_order_t *o, int step, int dept, const char *where,
+               const char *actor, const char *kind, const char *note)
 {
     const bk_step_t *s = &c->cat.services[o->service].steps[step];
     char scope[PLS_NODE_MAX];
-    bk_catalog_scope(s, o->locality, NULL, c->node, c->cfg.has_parent, scope, sizeof(scope));
-    while (pls_node_depth(scope) > pls_node_depth(c->node) && pls_node_within(scope, c->node) &&
-           !scope_seen(c, dept, scope)) {
+    if (where)
+        snprintf(scope, sizeof(scope), "%s", where);
+    else
+        bk_catalog_scope(s, o->locality, o->site, c->node, c->cfg.has_parent, scope, sizeof(scope));
+    const char *dest = bk_fed_broker_of(c, scope);
+    int local = strcmp(dest, c->node) == 0;
+    while (local && pls_node_depth(scope) > pls_node_depth(c->node) &&
+           pls_node_within(scope, c->node) && !scope_seen(c, dept, scope)) {
         char up[PLS_NODE_MAX];
         pls_node_prefix(scope, pls_node_depth(scope) - 1, up, sizeof(up));
         snprintf(scope, sizeof(scope), "%s", up);
@@ -300,19 +311,37 @@ static void route(bk_core_t *c, bk_order_t *o, int step, int dept, const char *a
     o->scope = bk_dispatch_intern(&c->disp, scope);
     o->worker = NULL;
     o->flags &= (uint8_t)~BK_OF_BACKOFF;
-    set_state(c, o, BK_QUEUED);
-    pls_buf_t *p = payload_begin(c);
-    p_str(p, "dept", dept_name(c, dept));
-    p_str(p, "scope", o->scope);
-    p_str(p, "note", note);
-    event(c, o, kind, from, actor, payload_end(p));
+    o->queued_wall_ms = pls_rule_ms();
+    pls_buf_t *p = bk__payload_begin(c);
+    bk__p_str(p, "dept", bk__dept_name(c, dept));
+    bk__p_str(p, "scope", o->scope);
+    bk__p_str(p, "note", note);
+    if (!local) {
+        bk__p_str(p, "to", dest);
+        bk__set_state(c, o, BK_FORWARDED);
+        o->fwd_to = dest;
+        bk__event(c, o, strcmp(kind, "queued") == 0 ? "forwarded" : kind, from, actor,
+                  bk__payload_end(p));
+        bk_fed_want_forward(c, &o->id);
+        return;
+    }
+    bk__set_state(c, o, BK_QUEUED);
+    bk__event(c, o, kind, from, actor, bk__payload_end(p));
     bk_queue_t *q = bk_dispatch_queue(&c->disp, dept, o->scope, 1);
     bk_queue_push(q, o);
     bk_dispatch_mark(&c->disp, q);
 }
 
+void bk__hand_over_row(bk_core_t *c, bk_order_t *o, const char *owner)
+{
+    bk_row_t *r = bk_batch_row(c->cur, o);
+    bk_row_snap(r, o, bk__dept_name(c, o->dept), owner);
+    r->open = 0;
+    bk_orders_remove(&c->orders, o);
+}
+
 /* The first step at or after `step` that is not skipped for this order. */
-static int next_live_step(const bk_core_t *c, const bk_order_t *o, int step)
+int bk__next_live_step(const bk_core_t *c, const bk_order_t *o, int step)
 {
     const bk_service_t *svc = &c->cat.services[o->service];
     /* "received at the city": the intake desk (首问) is the city's */
@@ -331,19 +360,19 @@ static void assign(bk_core_t *c, bk_queue_t *q, bk_worker_t *w)
     o->token = pls_random_u64() | 1;
     o->custody = (uint8_t)w->custody;
     o->flags &= (uint8_t)~BK_OF_ORPHAN;
-    set_state(c, o, BK_ASSIGNED);
+    bk__set_state(c, o, BK_ASSIGNED);
     bk_worker_hold(w, o);
     w->credit--;
     char tok[17];
     token_hex(o->token, tok);
-    pls_buf_t *p = payload_begin(c);
-    p_str(p, "worker", w->name);
-    p_str(p, "token", tok);
-    p_str(p, "dept", dept_name(c, o->dept));
-    p_str(p, "scope", o->scope);
-    p_str(p, "custody", w->custody ? "staff" : "auto");
-    p_str(p, "role", w->role ? "B" : "A");
-    event(c, o, "assigned", from, "broker", payload_end(p));
+    pls_buf_t *p = bk__payload_begin(c);
+    bk__p_str(p, "worker", w->name);
+    bk__p_str(p, "token", tok);
+    bk__p_str(p, "dept", bk__dept_name(c, o->dept));
+    bk__p_str(p, "scope", o->scope);
+    bk__p_str(p, "custody", w->custody ? "staff" : "auto");
+    bk__p_str(p, "role", w->role ? "B" : "A");
+    bk__event(c, o, "assigned", from, "broker", bk__payload_end(p));
     push_assign(c, o, w);
     c->stats.assigns++;
 }
@@ -365,7 +394,7 @@ static void push_assign(bk_core_t *c, bk_order_t *o, bk_worker_t *w)
     a.service = c->cat.services[o->service].code;
     a.step = o->step;
     a.step_name = (char *)(uintptr_t)s->name;
-    a.dept = (char *)(uintptr_t)dept_name(c, o->dept);
+    a.dept = (char *)(uintptr_t)bk__dept_name(c, o->dept);
     a.scope = (char *)(uintptr_t)o->scope;
     a.attempt = o->attempt;
     a.token = o->token;
@@ -403,8 +432,8 @@ static void dispatch_dirty(bk_core_t *c)
 
 /* Apply a step outcome (from a worker or a person): advance the plan or end
  * the order. Returns 0, or PLS_BAD_REQUEST with reason for an unknown code. */
-static int apply_outcome(bk_core_t *c, bk_order_t *o, const char *code, const char *note,
-                         const char *actor, char *reason, size_t reasonsz)
+int bk__apply_outcome(bk_core_t *c, bk_order_t *o, const char *code, const char *note,
+                      const char *actor, char *reason, size_t reasonsz)
 {
     const bk_step_t *s = cur_step(c, o);
     const bk_outcome_t *out = bk_catalog_outcome(s, code);
@@ -418,38 +447,38 @@ static int apply_outcome(bk_core_t *c, bk_order_t *o, const char *code, const ch
         pls_buf_cleanup(&list);
         return PLS_BAD_REQUEST;
     }
-    release(c, o);
-    pls_buf_t *p = payload_begin(c);
-    p_str(p, "outcome", out->code);
-    p_str(p, "note", note);
+    bk__release(c, o);
+    pls_buf_t *p = bk__payload_begin(c);
+    bk__p_str(p, "outcome", out->code);
+    bk__p_str(p, "note", note);
     int from = o->state;
-    event(c, o, "step_completed", from, actor, payload_end(p));
-    int next = out->next >= 0 ? next_live_step(c, o, out->next) : -1;
+    bk__event(c, o, "step_completed", from, actor, bk__payload_end(p));
+    int next = out->next >= 0 ? bk__next_live_step(c, o, out->next) : -1;
     if (next >= 0 && next < c->cat.services[o->service].n_steps) {
         int dept = c->cat.services[o->service].steps[next].dept;
-        route(c, o, next, dept, actor, "queued", NULL);
+        bk__route(c, o, next, dept, NULL, actor, "queued", NULL);
         return 0;
     }
     from = o->state;
     if (out->ends == BK_END_TERMINATED) {
-        set_state(c, o, BK_TERMINATED);
-        p = payload_begin(c);
-        p_str(p, "outcome", out->code);
-        p_str(p, "note", note);
-        event(c, o, "terminated", from, actor, payload_end(p));
+        bk__set_state(c, o, BK_TERMINATED);
+        p = bk__payload_begin(c);
+        bk__p_str(p, "outcome", out->code);
+        bk__p_str(p, "note", note);
+        bk__event(c, o, "terminated", from, actor, bk__payload_end(p));
     } else {
-        set_state(c, o, BK_COMPLETED);
-        p = payload_begin(c);
-        p_str(p, "outcome", out->code);
+        bk__set_state(c, o, BK_COMPLETED);
+        p = bk__payload_begin(c);
+        bk__p_str(p, "outcome", out->code);
         if (strcmp(c->cat.services[o->service].code, "legal_aid") == 0 &&
             strcmp(out->code, "denied") == 0)
-            p_str(p, "objection",
-                  "the applicant may object to the justice bureau within 5 "
-                  "days (法律援助法: 异议)");
-        event(c, o, "completed", from, actor, payload_end(p));
+            bk__p_str(p, "objection",
+                      "the applicant may object to the justice bureau within 5 "
+                      "days (法律援助法: 异议)");
+        bk__event(c, o, "completed", from, actor, bk__payload_end(p));
     }
     c->stats.completions++;
-    leave(c, o);
+    bk__leave(c, o);
     return 0;
 }
 
@@ -458,29 +487,29 @@ static void timer_push(bk_core_t *c, int64_t when, const pls_uuid_t *id);
 
 static void fail_attempt(bk_core_t *c, bk_order_t *o, const char *why, const char *actor)
 {
-    release(c, o);
+    bk__release(c, o);
     int from = o->state;
     if (o->attempt >= c->cfg.max_attempts) {
-        set_state(c, o, BK_FAILED);
-        pls_buf_t *p = payload_begin(c);
-        p_str(p, "note", why);
-        p_int(p, "attempts", o->attempt);
-        event(c, o, "failed", from, actor, payload_end(p));
+        bk__set_state(c, o, BK_FAILED);
+        pls_buf_t *p = bk__payload_begin(c);
+        bk__p_str(p, "note", why);
+        bk__p_int(p, "attempts", o->attempt);
+        bk__event(c, o, "failed", from, actor, bk__payload_end(p));
         return;
     }
     int64_t backoff = c->cfg.retry_base_ms << (o->attempt > 0 ? o->attempt - 1 : 0);
     if (backoff > 60000)
         backoff = 60000;
-    set_state(c, o, BK_QUEUED);
+    bk__set_state(c, o, BK_QUEUED);
     o->flags |= BK_OF_BACKOFF;
     o->not_before_ms = pls_mono_ms() + backoff;
-    pls_buf_t *p = payload_begin(c);
-    p_str(p, "reason", "attempt failed");
-    p_str(p, "note", why);
-    p_int(p, "retry_in_ms", backoff);
-    p_str(p, "dept", dept_name(c, o->dept));
-    p_str(p, "scope", o->scope);
-    event(c, o, "requeued", from, actor, payload_end(p));
+    pls_buf_t *p = bk__payload_begin(c);
+    bk__p_str(p, "reason", "attempt failed");
+    bk__p_str(p, "note", why);
+    bk__p_int(p, "retry_in_ms", backoff);
+    bk__p_str(p, "dept", bk__dept_name(c, o->dept));
+    bk__p_str(p, "scope", o->scope);
+    bk__event(c, o, "requeued", from, actor, bk__payload_end(p));
     timer_push(c, o->not_before_ms, &o->id);
 }
 
@@ -489,9 +518,9 @@ static void expire_lease(bk_core_t *c, bk_order_t *o, const char *why)
 {
     char note[REASON_MAX];
     snprintf(note, sizeof(note), "%s (worker %s)", why, o->worker ? o->worker->name : "unknown");
-    release(c, o);
+    bk__release(c, o);
     o->flags &= (uint8_t)~BK_OF_ORPHAN;
-    route(c, o, o->step, o->dept, "broker", "lease_expired", note);
+    bk__route(c, o, o->step, o->dept, NULL, "broker", "lease_expired", note);
 }
 
 /* ---------------------------------------------------------- timers */
@@ -540,6 +569,10 @@ static void timer_pop(bk_core_t *c)
 static void on_batch_rows(void *arg, const bk_rows_t *rows)
 {
     bk_core_t *c = arg;
+    if (bk_rows_fields(rows) == 2) {
+        bk_fed_copy_rows(c, rows); /* the copies an Event updated */
+        return;
+    }
     /* RETURNING id of the orders really inserted */
     for (int i = 0; i < bk_rows_count(rows); i++) {
         pls_uuid_t id;
@@ -659,6 +692,7 @@ static void on_batch_done(void *arg, int ok)
         if (c->send(c->send_arg, o->ident, o->ident_len, o->msg, o->len) != 0)
             pls_debug("could not send to a peer (gone or full)");
     }
+    bk_fed_after_commit(c, b->gen);
     if (phantoms) {
         for (uint32_t i = 0; i < b->n_news; i++) {
             if (b->news[i].confirmed)
@@ -666,10 +700,10 @@ static void on_batch_done(void *arg, int ok)
             bk_order_t *o = bk_orders_get(&c->orders, &b->news[i].id);
             if (!o)
                 continue;
-            unqueue(c, o);
+            bk__unqueue(c, o);
             if (o->worker) {
                 o->attempt = 0;
-                release(c, o);
+                bk__release(c, o);
             }
             bk_orders_remove(&c->orders, o);
         }
@@ -684,7 +718,8 @@ static void flush(bk_core_t *c)
     if (bk_store_busy(c->store))
         return;
     bk_batch_t *b = c->cur;
-    bk_batch_sql(b, c->node, &c->sql);
+    bk_fed_before_flush(c, b);
+    bk_batch_sql(b, &c->sql);
     b->started_us = pls_mono_us();
     if (bk_store_batch(c->store, &c->sql, on_batch_rows, on_batch_done, c) != 0)
         return; /* store not ready: the batch waits */
@@ -699,6 +734,7 @@ void bk_core_turn(bk_core_t *c)
     if (!c->ready)
         return;
     dispatch_dirty(c);
+    bk_fed_turn(c);
     flush(c);
     if (c->draining && c->on_idle_after_drain && bk_core_drained(c))
         c->on_idle_after_drain(c);
@@ -783,15 +819,15 @@ static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *
     if (s->fields) {
         const Pls__OrderFields *f = s->fields;
         pls_buf_addc(&j, '{');
-        p_str(&j, "category", f->category);
-        p_str(&j, "applicant_category", f->applicant_category);
-        p_str(&j, "counterparty", f->counterparty);
+        bk__p_str(&j, "category", f->category);
+        bk__p_str(&j, "applicant_category", f->applicant_category);
+        bk__p_str(&j, "counterparty", f->counterparty);
         if (f->confidential)
-            p_raw(&j, "confidential", "true");
+            bk__p_raw(&j, "confidential", "true");
         if (f->group_risk)
-            p_raw(&j, "group_risk", "true");
+            bk__p_raw(&j, "group_risk", "true");
         if (f->detained)
-            p_raw(&j, "detained", "true");
+            bk__p_raw(&j, "detained", "true");
         pls_buf_addc(&j, '}');
         pls_buf_add_sql_str(b, j.data);
         pls_buf_adds(b, "::jsonb,");
@@ -804,10 +840,10 @@ static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *
         for (size_t i = 0; i < s->n_attachments; i++) {
             const Pls__Attachment *a = s->attachments[i];
             pls_buf_adds(&j, i ? ",{" : "{");
-            p_str(&j, "sha256", a->sha256);
-            p_str(&j, "type", a->type);
-            p_int(&j, "size", (int64_t)a->size);
-            p_str(&j, "location", a->location);
+            bk__p_str(&j, "sha256", a->sha256);
+            bk__p_str(&j, "type", a->type);
+            bk__p_int(&j, "size", (int64_t)a->size);
+            bk__p_str(&j, "location", a->location);
             pls_buf_addc(&j, '}');
         }
         pls_buf_addc(&j, ']');
@@ -836,11 +872,11 @@ static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *
                          sizeof(scope));
         int d = i == 0 ? dept : svc->steps[i].dept;
         pls_buf_adds(&j, i ? ",{" : "{");
-        p_str(&j, "name", svc->steps[i].name);
-        p_str(&j, "dept", dept_name(c, d));
-        p_str(&j, "scope", scope);
-        if (next_live_step(c, o, i) != i)
-            p_raw(&j, "skip", "true");
+        bk__p_str(&j, "name", svc->steps[i].name);
+        bk__p_str(&j, "dept", bk__dept_name(c, d));
+        bk__p_str(&j, "scope", scope);
+        if (bk__next_live_step(c, o, i) != i)
+            bk__p_raw(&j, "skip", "true");
         pls_buf_addc(&j, '}');
     }
     pls_buf_addc(&j, ']');
@@ -851,6 +887,49 @@ static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *
     pls_buf_adds(b, ",'");
     pls_buf_adds(b, ts);
     pls_buf_adds(b, "'::timestamptz");
+}
+
+/* The order's content for copies at other command centers (no personal data),
+ * as the members of a JSON object. */
+static void build_copy(bk_core_t *c, const bk_order_t *o, const Pls__SubmitRequest *s,
+                       const char *actor, int dept, pls_buf_t *b)
+{
+    char id[PLS_UUID_STR];
+    pls_uuid_format(&o->id, id);
+    bk__p_str(b, "id", id);
+    bk__p_str(b, "number", o->number);
+    bk__p_str(b, "key", o->key);
+    bk__p_int(b, "hash", (int64_t)o->content_hash);
+    bk__p_str(b, "service", c->cat.services[o->service].code);
+    bk__p_str(b, "origin", o->origin);
+    bk__p_str(b, "locality", o->locality);
+    bk__p_str(b, "intake", c->node);
+    bk__p_str(b, "channel", channel_name((int)s->channel));
+    bk__p_int(b, "priority", o->priority);
+    bk__p_str(b, "desc", c->cat.services[o->service].confidential ? "(confidential)" : s->desc);
+    bk__p_str(b, "about", s->about);
+    bk__p_str(b, "subject", s->subject);
+    bk__p_str(b, "site", s->site);
+    bk__p_str(b, "actor", actor && *actor ? actor : "desk");
+    bk__p_int(b, "created_ms", o->created_ms);
+    /* the plan as stored: the tail of the insert values holds it; rebuild */
+    const bk_service_t *svc = &c->cat.services[o->service];
+    if (b->len)
+        pls_buf_addc(b, ',');
+    pls_buf_adds(b, "\"plan\":[");
+    for (int i = 0; i < svc->n_steps; i++) {
+        char scope[PLS_NODE_MAX];
+        bk_catalog_scope(&svc->steps[i], o->locality, s->site, c->node, c->cfg.has_parent, scope,
+                         sizeof(scope));
+        pls_buf_adds(b, i ? ",{" : "{");
+        bk__p_str(b, "name", svc->steps[i].name);
+        bk__p_str(b, "dept", bk__dept_name(c, i == 0 ? dept : svc->steps[i].dept));
+        bk__p_str(b, "scope", scope);
+        if (bk__next_live_step(c, o, i) != i)
+            bk__p_raw(b, "skip", "true");
+        pls_buf_addc(b, '}');
+    }
+    pls_buf_addc(b, ']');
 }
 
 static void build_citizen(const bk_order_t *o, const Pls__Citizen *ct, pls_buf_t *b)
@@ -941,8 +1020,9 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
                 return;
             }
             int new_idx = (ex->flags & BK_OF_NEW) ? c->cur->rows[ex->batch_row].new_idx : -1;
-            reply_later(c, ident, ident_len, env->corr, PLS_OK,
-                        "duplicate: an order with this key exists", ex, 1, BK_OUT_SUBMIT, new_idx);
+            bk__reply_later(c, ident, ident_len, env->corr, PLS_OK,
+                            "duplicate: an order with this key exists", ex, 1, BK_OUT_SUBMIT,
+                            new_idx);
             return;
         }
     }
@@ -961,6 +1041,8 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
     o->service = (uint8_t)svc;
     o->origin = bk_dispatch_intern(&c->disp, s->origin);
     o->locality = bk_dispatch_intern(&c->disp, locality);
+    o->intake = bk_dispatch_intern(&c->disp, c->node);
+    o->site = s->site && *s->site ? bk_dispatch_intern(&c->disp, s->site) : NULL;
     o->priority = s->priority == PLS__PRIORITY__PRIORITY_URGENT;
     o->next_seq = 1;
     o->state = BK_RECEIVED;
@@ -972,18 +1054,20 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
     bk_new_t *n = &c->cur->news[idx];
     build_insert(c, o, s, env->actor, dept, &n->insert);
     build_citizen(o, s->citizen, &n->citizen);
-    pls_buf_t *p = payload_begin(c);
-    p_str(p, "service", s->service);
-    p_str(p, "origin", s->origin);
-    p_str(p, "locality", locality);
-    p_str(p, "channel", channel_name((int)s->channel));
+    if (c->fed.parent || c->fed.n_links || c->fed.n_known)
+        build_copy(c, o, s, env->actor, dept, &n->fields);
+    pls_buf_t *p = bk__payload_begin(c);
+    bk__p_str(p, "service", s->service);
+    bk__p_str(p, "origin", s->origin);
+    bk__p_str(p, "locality", locality);
+    bk__p_str(p, "channel", channel_name((int)s->channel));
     if (o->priority)
-        p_str(p, "priority", "urgent");
-    event(c, o, "received", -1, env->actor, payload_end(p));
-    int first = next_live_step(c, o, 0);
-    route(c, o, first, first == 0 ? dept : c->cat.services[svc].steps[first].dept, "broker",
-          "queued", NULL);
-    reply_later(c, ident, ident_len, env->corr, PLS_OK, "received", o, 0, BK_OUT_SUBMIT, idx);
+        bk__p_str(p, "priority", "urgent");
+    bk__event(c, o, "received", -1, env->actor, bk__payload_end(p));
+    int first = bk__next_live_step(c, o, 0);
+    bk__route(c, o, first, first == 0 ? dept : c->cat.services[svc].steps[first].dept, NULL,
+              "broker", "queued", NULL);
+    bk__reply_later(c, ident, ident_len, env->corr, PLS_OK, "received", o, 0, BK_OUT_SUBMIT, idx);
     c->stats.submits++;
 }
 
@@ -1078,7 +1162,7 @@ static void handle_ready(bk_core_t *c, const void *ident, size_t ident_len,
             q->seen = 1;
             pls_buf_t *x = &c->cur->extra;
             pls_buf_adds(x, "INSERT INTO workers_seen (dept, scope, first_seen) VALUES (");
-            pls_buf_add_sql_str(x, dept_name(c, q->dept));
+            pls_buf_add_sql_str(x, bk__dept_name(c, q->dept));
             pls_buf_addc(x, ',');
             pls_buf_add_sql_str(x, q->scope);
             pls_buf_adds(x, ", now()) ON CONFLICT DO NOTHING;");
@@ -1090,7 +1174,7 @@ static void handle_ready(bk_core_t *c, const void *ident, size_t ident_len,
              r->name, r->n_depts, r->scope, r->role ? "B" : "A", r->custody ? "staff" : "auto",
              r->credit, attached);
     snprintf(reason, sizeof(reason), "ready: %u assignments re-attached", attached);
-    reply_ok(c, ident, ident_len, env->corr, reason, NULL);
+    bk__reply_ok(c, ident, ident_len, env->corr, reason, NULL);
 }
 
 static void handle_heartbeat(bk_core_t *c, const void *ident, size_t ident_len,
@@ -1128,7 +1212,7 @@ static bk_order_t *check_assignment(bk_core_t *c, const void *ident, size_t iden
             char reason[REASON_MAX];
             snprintf(reason, sizeof(reason), "already applied: order is %s",
                      bk_state_name(e->state));
-            reply_later(c, ident, ident_len, corr, PLS_OK, reason, NULL, 0, BK_OUT_REPLY, -1);
+            bk__reply_later(c, ident, ident_len, corr, PLS_OK, reason, NULL, 0, BK_OUT_REPLY, -1);
             return NULL;
         }
         reject(c, ident, ident_len, corr, PLS_CONFLICT, "order %s is not open at this node", order);
@@ -1161,41 +1245,48 @@ static int need_info(bk_core_t *c, bk_order_t *o, char **items, size_t n_items, 
         return PLS_BAD_REQUEST;
     }
     if (o->custody == 0)
-        release(c, o); /* an auto handler's attempt ends here */
+        bk__release(c, o); /* an auto handler's attempt ends here */
     int from = o->state;
     o->flags |= BK_OF_NEED_INFO_USED;
-    set_state(c, o, BK_WAITING_CITIZEN);
-    pls_buf_t *p = payload_begin(c);
-    p_items(p, "items", items, n_items);
-    p_str(p, "note", note);
-    event(c, o, "need_info", from, actor, payload_end(p));
+    bk__set_state(c, o, BK_WAITING_CITIZEN);
+    pls_buf_t *p = bk__payload_begin(c);
+    bk__p_items(p, "items", items, n_items);
+    bk__p_str(p, "note", note);
+    bk__event(c, o, "need_info", from, actor, bk__payload_end(p));
     return 0;
 }
 
 static void return_order(bk_core_t *c, bk_order_t *o, const char *why, const char *actor)
 {
-    release(c, o);
-    unqueue(c, o);
+    bk__release(c, o);
+    bk__unqueue(c, o);
     int from = o->state;
     o->returns++;
-    set_state(c, o, BK_RETURNED);
-    pls_buf_t *p = payload_begin(c);
-    p_str(p, "reason", why);
-    p_str(p, "dept", dept_name(c, o->dept));
-    p_str(p, "scope", o->scope);
-    event(c, o, "returned", from, actor, payload_end(p));
+    bk__set_state(c, o, BK_RETURNED);
+    pls_buf_t *p = bk__payload_begin(c);
+    bk__p_str(p, "reason", why);
+    bk__p_str(p, "dept", bk__dept_name(c, o->dept));
+    bk__p_str(p, "scope", o->scope);
+    bk__event(c, o, "returned", from, actor, bk__payload_end(p));
+    if (o->prev_owner && strcmp(o->prev_owner, c->node) != 0) {
+        /* 退单 goes back to the command center that sent it here */
+        o->fwd_to = o->prev_owner;
+        o->flags |= BK_OF_HANDBACK;
+        bk_row_snap(bk_batch_row(c->cur, o), o, bk__dept_name(c, o->dept), c->node);
+        bk_fed_want_forward(c, &o->id);
+    }
 }
 
 static void accept_order(bk_core_t *c, bk_order_t *o, const char *person, const char *actor)
 {
     int from = o->state;
-    set_state(c, o, BK_IN_PROGRESS);
-    pls_buf_t *p = payload_begin(c);
-    p_str(p, "person", person);
-    p_str(p, "custody", o->custody ? "staff" : "auto");
-    event(c, o, "accepted", from, actor, payload_end(p));
+    bk__set_state(c, o, BK_IN_PROGRESS);
+    pls_buf_t *p = bk__payload_begin(c);
+    bk__p_str(p, "person", person);
+    bk__p_str(p, "custody", o->custody ? "staff" : "auto");
+    bk__event(c, o, "accepted", from, actor, bk__payload_end(p));
     if (o->custody)
-        release(c, o); /* signed for: the department holds it now */
+        bk__release(c, o); /* signed for: the department holds it now */
 }
 
 static void handle_report(bk_core_t *c, const void *ident, size_t ident_len,
@@ -1218,7 +1309,7 @@ static void handle_report(bk_core_t *c, const void *ident, size_t ident_len,
     switch (r->kind) {
     case PLS__REPORT_KIND__REPORT_ACCEPT:
         if (o->state == BK_IN_PROGRESS) {
-            reply_ok(c, ident, ident_len, env->corr, "already accepted", o);
+            bk__reply_ok(c, ident, ident_len, env->corr, "already accepted", o);
             return;
         }
         if (o->state != BK_ASSIGNED) {
@@ -1227,7 +1318,7 @@ static void handle_report(bk_core_t *c, const void *ident, size_t ident_len,
             return;
         }
         accept_order(c, o, r->person && *r->person ? r->person : w->name, actor);
-        reply_ok(c, ident, ident_len, env->corr, "accepted", o);
+        bk__reply_ok(c, ident, ident_len, env->corr, "accepted", o);
         return;
     case PLS__REPORT_KIND__REPORT_PROGRESS: {
         if (o->state != BK_IN_PROGRESS) {
@@ -1235,11 +1326,11 @@ static void handle_report(bk_core_t *c, const void *ident, size_t ident_len,
                    "order is %s: progress needs it accepted first", bk_state_name(o->state));
             return;
         }
-        pls_buf_t *p = payload_begin(c);
-        p_int(p, "pct", r->pct);
-        p_str(p, "note", r->note);
-        event(c, o, "progress", o->state, actor, payload_end(p));
-        reply_ok(c, ident, ident_len, env->corr, "progress recorded", o);
+        pls_buf_t *p = bk__payload_begin(c);
+        bk__p_int(p, "pct", r->pct);
+        bk__p_str(p, "note", r->note);
+        bk__event(c, o, "progress", o->state, actor, bk__payload_end(p));
+        bk__reply_ok(c, ident, ident_len, env->corr, "progress recorded", o);
         return;
     }
     case PLS__REPORT_KIND__REPORT_OUTCOME:
@@ -1261,47 +1352,67 @@ static void handle_report(bk_core_t *c, const void *ident, size_t ident_len,
     } else if (strcmp(r->outcome, "need_info") == 0) {
         st = need_info(c, o, r->items, r->n_items, r->note, actor, reason, sizeof(reason));
     } else if (strcmp(r->outcome, "extend") == 0) {
-        pls_buf_t *p = payload_begin(c);
-        p_int(p, "days", r->days);
-        p_str(p, "reason", r->note);
-        event(c, o, "extension_requested", o->state, actor, payload_end(p));
+        pls_buf_t *p = bk__payload_begin(c);
+        bk__p_int(p, "days", r->days);
+        bk__p_str(p, "reason", r->note);
+        bk__event(c, o, "extension_requested", o->state, actor, bk__payload_end(p));
     } else {
-        st = apply_outcome(c, o, r->outcome, r->note, actor, reason, sizeof(reason));
+        st = bk__apply_outcome(c, o, r->outcome, r->note, actor, reason, sizeof(reason));
     }
     if (st) {
         bk_core_reply_now(c, ident, ident_len, env->corr, (uint32_t)st, reason, NULL);
         return;
     }
-    reply_later(c, ident, ident_len, env->corr, PLS_OK, "recorded", NULL, 0, BK_OUT_REPLY, -1);
+    bk__reply_later(c, ident, ident_len, env->corr, PLS_OK, "recorded", NULL, 0, BK_OUT_REPLY, -1);
 }
 
-/* An operator's action on an order that is not in memory: say why. */
+/* An operator's action on an order that is not in memory here: a copy goes
+ * to its owner as a Request; otherwise say why it cannot be done. */
 typedef struct closed_lookup {
     bk_core_t *core;
     uint8_t ident[BK_IDENT_MAX];
     size_t ident_len;
     uint64_t corr;
-    char verb[32];
+    int verb;
     char ref[64];
+    char *request; /* owned: the Request body for the owner */
 } closed_lookup_t;
+
+static const char *verb_name(int verb);
 
 static void on_closed_lookup(void *arg, int ok, const bk_rows_t *rows, const char *err)
 {
     closed_lookup_t *d = arg;
+    bk_core_t *c = d->core;
+    char reason[REASON_MAX];
     PLS_UNUSED(err);
-    if (!ok || !rows)
-        bk_core_reply_now(d->core, d->ident, d->ident_len, d->corr, PLS_UNAVAILABLE,
+    if (!ok || !rows) {
+        bk_core_reply_now(c, d->ident, d->ident_len, d->corr, PLS_UNAVAILABLE,
                           "store unavailable: retry", NULL);
-    else if (bk_rows_count(rows) == 0) {
-        char reason[REASON_MAX];
+    } else if (bk_rows_count(rows) == 0) {
         snprintf(reason, sizeof(reason), "no order %s at this node", d->ref);
-        bk_core_reply_now(d->core, d->ident, d->ident_len, d->corr, PLS_NOT_FOUND, reason, NULL);
+        bk_core_reply_now(c, d->ident, d->ident_len, d->corr, PLS_NOT_FOUND, reason, NULL);
     } else {
-        char reason[REASON_MAX];
-        snprintf(reason, sizeof(reason), "order %s is %s: cannot %s it", bk_rows_get(rows, 0, 0),
-                 bk_rows_get(rows, 0, 1), d->verb);
-        bk_core_reply_now(d->core, d->ident, d->ident_len, d->corr, PLS_CONFLICT, reason, NULL);
+        const char *number = bk_rows_get(rows, 0, 0), *state = bk_rows_get(rows, 0, 1);
+        const char *owner = bk_rows_get(rows, 0, 2), *id = bk_rows_get(rows, 0, 3);
+        int st = bk_state_parse(state);
+        pls_uuid_t uid;
+        if (strcmp(owner, c->node) != 0 && st >= 0 && bk_state_open(st) && c->ready &&
+            pls_uuid_parse(id, &uid) == 0) {
+            bk_fed_emit(c, owner, NULL, "request", &uid, d->request);
+            snprintf(reason, sizeof(reason),
+                     "sent to %s, which owns order %s: it applies the change or records why "
+                     "not in the order's history",
+                     owner, number);
+            bk__reply_later(c, d->ident, d->ident_len, d->corr, PLS_OK, reason, NULL, 0,
+                            BK_OUT_REPLY, -1);
+        } else {
+            snprintf(reason, sizeof(reason), "order %s is %s: cannot %s it", number, state,
+                     verb_name(d->verb));
+            bk_core_reply_now(c, d->ident, d->ident_len, d->corr, PLS_CONFLICT, reason, NULL);
+        }
     }
+    free(d->request);
     free(d);
 }
 
@@ -1331,23 +1442,42 @@ static const char *verb_name(int verb)
     return verb >= 0 && verb < (int)PLS_ARRAY_LEN(names) ? names[verb] : "act on";
 }
 
-static void not_open(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr, int verb,
-                     const char *ref)
+static void not_open(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                     const Pls__ActionRequest *a, const char *actor)
 {
     closed_lookup_t *d = pls_xcalloc(1, sizeof(*d));
     d->core = c;
     memcpy(d->ident, ident, ident_len < BK_IDENT_MAX ? ident_len : BK_IDENT_MAX);
     d->ident_len = ident_len;
     d->corr = corr;
-    snprintf(d->verb, sizeof(d->verb), "%s", verb_name(verb));
-    snprintf(d->ref, sizeof(d->ref), "%s", ref);
+    d->verb = (int)a->verb;
+    snprintf(d->ref, sizeof(d->ref), "%s", a->order);
+    pls_buf_t b;
+    pls_buf_init(&b);
+    pls_buf_addc(&b, '{');
+    bk__p_str(&b, "verb", verb_name((int)a->verb));
+    bk__p_int(&b, "code", (int64_t)a->verb);
+    bk__p_str(&b, "actor", actor);
+    bk__p_str(&b, "dept", a->dept);
+    bk__p_str(&b, "scope", a->scope);
+    bk__p_str(&b, "outcome", a->outcome);
+    bk__p_str(&b, "note", a->note);
+    bk__p_str(&b, "person", a->person);
+    bk__p_str(&b, "to", a->to);
+    bk__p_int(&b, "days", a->days);
+    bk__p_int(&b, "pct", a->pct);
+    bk__p_items(&b, "items", a->items, a->n_items);
+    pls_buf_addc(&b, '}');
+    d->request = pls_buf_take(&b);
     pls_uuid_t id;
-    const char *params[2] = {pls_uuid_parse(ref, &id) == 0 ? ref : NULL, ref};
+    const char *params[2] = {pls_uuid_parse(a->order, &id) == 0 ? a->order : NULL, a->order};
     if (bk_store_query(c->store,
-                       "SELECT number, state FROM orders WHERE id = $1::uuid OR number = $2", 2,
-                       params, on_closed_lookup, d) != 0) {
+                       "SELECT number, state, owner, id FROM orders WHERE id = $1::uuid OR "
+                       "number = $2 LIMIT 1",
+                       2, params, on_closed_lookup, d) != 0) {
         bk_core_reply_now(c, ident, ident_len, corr, PLS_UNAVAILABLE, "store unavailable: retry",
                           NULL);
+        free(d->request);
         free(d);
     }
 }
@@ -1388,7 +1518,196 @@ static void handle_post(bk_core_t *c, const void *ident, size_t ident_len, const
     char reason[REASON_MAX];
     snprintf(reason, sizeof(reason), "post %s at %s is %s", a->dept, a->scope,
              away ? "away: its orders go to B-post workers" : "back");
-    reply_ok(c, ident, ident_len, env->corr, reason, NULL);
+    bk__reply_ok(c, ident, ident_len, env->corr, reason, NULL);
+}
+
+int bk__act(bk_core_t *c, bk_order_t *o, const Pls__ActionRequest *a, const char *actor,
+            char *reason, size_t reasonsz)
+{
+    int st = 0;
+    int from = o->state;
+    switch (a->verb) {
+    case PLS__VERB__VERB_REQUEUE: {
+        if (o->state != BK_RETURNED && o->state != BK_FAILED) {
+            st = PLS_CONFLICT;
+            snprintf(reason, reasonsz,
+                     "order %s is %s: only returned or failed orders are requeued", o->number,
+                     bk_state_name(o->state));
+            break;
+        }
+        int dept = o->dept;
+        if (a->dept && *a->dept) {
+            dept = bk_catalog_dept(&c->cat, a->dept);
+            if (dept < 0) {
+                st = PLS_NOT_FOUND;
+                snprintf(reason, reasonsz, "unknown department %s", a->dept);
+                break;
+            }
+        }
+        if (o->state == BK_FAILED)
+            o->attempt = 0; /* a fresh round of attempts */
+        bk__route(c, o, o->step, dept, NULL, actor, "requeued", a->note);
+        snprintf(reason, reasonsz, "requeued to %s at %s", bk__dept_name(c, dept), o->scope);
+        break;
+    }
+    case PLS__VERB__VERB_WITHDRAW: {
+        bk__push_revoke(c, o, "withdrawn");
+        bk__unqueue(c, o);
+        bk__release(c, o);
+        bk__set_state(c, o, BK_WITHDRAWN);
+        pls_buf_t *p = bk__payload_begin(c);
+        bk__p_str(p, "note", a->note);
+        bk__event(c, o, "withdrawn", from, actor, bk__payload_end(p));
+        snprintf(reason, reasonsz, "withdrawn");
+        bk__leave(c, o);
+        return 0;
+    }
+    case PLS__VERB__VERB_TERMINATE: {
+        bk__push_revoke(c, o, "terminated");
+        bk__unqueue(c, o);
+        bk__release(c, o);
+        bk__set_state(c, o, BK_TERMINATED);
+        pls_buf_t *p = bk__payload_begin(c);
+        bk__p_str(p, "note", a->note);
+        bk__p_str(p, "approved_by", actor);
+        bk__event(c, o, "terminated", from, actor, bk__payload_end(p));
+        snprintf(reason, reasonsz, "terminated");
+        bk__leave(c, o);
+        return 0;
+    }
+    case PLS__VERB__VERB_ACCEPT:
+        if (o->state == BK_IN_PROGRESS) {
+            snprintf(reason, reasonsz, "already accepted");
+            break;
+        }
+        if (o->state != BK_ASSIGNED) {
+            st = PLS_CONFLICT;
+            snprintf(reason, reasonsz, "order %s is %s, not assigned", o->number,
+                     bk_state_name(o->state));
+            break;
+        }
+        if (o->custody == 0) {
+            /* a person takes it over from an automatic handler */
+            bk__push_revoke(c, o, "accepted by a person");
+            bk__release(c, o);
+            o->custody = 1;
+        }
+        accept_order(c, o, a->person, actor);
+        snprintf(reason, reasonsz, "accepted by %s", a->person);
+        break;
+    case PLS__VERB__VERB_PROGRESS: {
+        if (o->state != BK_IN_PROGRESS) {
+            st = PLS_CONFLICT;
+            snprintf(reason, reasonsz, "order %s is %s: sign for it first (plsctl accept)",
+                     o->number, bk_state_name(o->state));
+            break;
+        }
+        pls_buf_t *p = bk__payload_begin(c);
+        bk__p_int(p, "pct", a->pct);
+        bk__p_str(p, "note", a->note);
+        bk__event(c, o, "progress", from, actor, bk__payload_end(p));
+        snprintf(reason, reasonsz, "progress recorded");
+        break;
+    }
+    case PLS__VERB__VERB_COMPLETE:
+        if (o->state != BK_IN_PROGRESS) {
+            st = PLS_CONFLICT;
+            snprintf(reason, reasonsz, "order %s is %s: sign for it first (plsctl accept)",
+                     o->number, bk_state_name(o->state));
+            break;
+        }
+        if (o->custody == 0 && o->worker) {
+            bk__push_revoke(c, o, "completed by a person");
+        }
+        st = bk__apply_outcome(c, o, a->outcome, a->note, actor, reason, reasonsz);
+        if (!st)
+            snprintf(reason, reasonsz, "step completed: %s", a->outcome);
+        break;
+    case PLS__VERB__VERB_RETURN:
+        if (o->state != BK_IN_PROGRESS && o->state != BK_ASSIGNED) {
+            st = PLS_CONFLICT;
+            snprintf(reason, reasonsz, "order %s is %s: only a held order is returned", o->number,
+                     bk_state_name(o->state));
+            break;
+        }
+        bk__push_revoke(c, o, "returned");
+        return_order(c, o, a->note, actor);
+        snprintf(reason, reasonsz, "returned to the command center");
+        break;
+    case PLS__VERB__VERB_NEED_INFO:
+        if (o->state != BK_IN_PROGRESS) {
+            st = PLS_CONFLICT;
+            snprintf(reason, reasonsz, "order %s is %s: sign for it first (plsctl accept)",
+                     o->number, bk_state_name(o->state));
+            break;
+        }
+        if (o->custody == 0 && o->worker)
+            bk__push_revoke(c, o, "waiting for the citizen");
+        st = need_info(c, o, a->items, a->n_items, a->note, actor, reason, reasonsz);
+        if (!st)
+            snprintf(reason, reasonsz, "one-time notice recorded: %zu items", a->n_items);
+        break;
+    case PLS__VERB__VERB_SUPPLEMENT: {
+        if (o->state != BK_WAITING_CITIZEN) {
+            st = PLS_CONFLICT;
+            snprintf(reason, reasonsz, "order %s is %s, not waiting for the citizen", o->number,
+                     bk_state_name(o->state));
+            break;
+        }
+        pls_buf_t *p = bk__payload_begin(c);
+        bk__p_str(p, "text", a->note);
+        if (o->custody) {
+            bk__set_state(c, o, BK_IN_PROGRESS);
+            bk__event(c, o, "supplemented", from, actor, bk__payload_end(p));
+        } else {
+            /* an automatic handler starts the step again with the material */
+            bk__event(c, o, "supplemented", from, actor, bk__payload_end(p));
+            bk__route(c, o, o->step, o->dept, NULL, actor, "queued", "supplement received");
+        }
+        snprintf(reason, reasonsz, "supplement recorded; order is %s", bk_state_name(o->state));
+        break;
+    }
+    case PLS__VERB__VERB_TRANSFER: {
+        /* 转办: the current step to another node (and department) */
+        if (o->state != BK_QUEUED && o->state != BK_RETURNED && o->state != BK_FAILED &&
+            o->state != BK_ASSIGNED && o->state != BK_IN_PROGRESS) {
+            st = PLS_CONFLICT;
+            snprintf(reason, reasonsz, "order %s is %s: it cannot be transferred", o->number,
+                     bk_state_name(o->state));
+            break;
+        }
+        char city[PLS_NODE_MAX], mine[PLS_NODE_MAX];
+        pls_node_prefix(a->to, 1, city, sizeof(city));
+        pls_node_prefix(c->node, 1, mine, sizeof(mine));
+        if (strcmp(city, mine) != 0) {
+            st = PLS_BAD_REQUEST;
+            snprintf(reason, reasonsz, "%s is outside this network", a->to);
+            break;
+        }
+        int dept = o->dept;
+        if (a->dept && *a->dept) {
+            dept = bk_catalog_dept(&c->cat, a->dept);
+            if (dept < 0) {
+                st = PLS_NOT_FOUND;
+                snprintf(reason, reasonsz, "unknown department %s", a->dept);
+                break;
+            }
+        }
+        if (o->worker || o->state == BK_IN_PROGRESS)
+            bk__push_revoke(c, o, "transferred");
+        bk__unqueue(c, o);
+        bk__release(c, o);
+        o->flags &= (uint8_t)~BK_OF_HANDBACK;
+        bk__route(c, o, o->step, dept, a->to, actor, "transferred", a->note);
+        snprintf(reason, reasonsz, "transferred to %s at %s%s", bk__dept_name(c, dept), a->to,
+                 o->state == BK_FORWARDED ? " (another command center)" : "");
+        break;
+    }
+    default:
+        st = 501;
+        snprintf(reason, reasonsz, "%s is not available in this version", verb_name((int)a->verb));
+    }
+    return st;
 }
 
 static void handle_action(bk_core_t *c, const void *ident, size_t ident_len,
@@ -1402,7 +1721,7 @@ static void handle_action(bk_core_t *c, const void *ident, size_t ident_len,
     }
     bk_order_t *o = bk_orders_find(&c->orders, a->order);
     if (!o) {
-        not_open(c, ident, ident_len, env->corr, (int)a->verb, a->order);
+        not_open(c, ident, ident_len, env->corr, a, actor);
         return;
     }
     if (o->flags & BK_OF_NEW) {
@@ -1416,161 +1735,14 @@ static void handle_action(bk_core_t *c, const void *ident, size_t ident_len,
         return;
     }
     char reason[REASON_MAX];
-    int st = 0;
-    int from = o->state;
-    switch (a->verb) {
-    case PLS__VERB__VERB_REQUEUE: {
-        if (o->state != BK_RETURNED && o->state != BK_FAILED) {
-            st = PLS_CONFLICT;
-            snprintf(reason, sizeof(reason),
-                     "order %s is %s: only returned or failed orders are requeued", o->number,
-                     bk_state_name(o->state));
-            break;
-        }
-        int dept = o->dept;
-        if (a->dept && *a->dept) {
-            dept = bk_catalog_dept(&c->cat, a->dept);
-            if (dept < 0) {
-                st = PLS_NOT_FOUND;
-                snprintf(reason, sizeof(reason), "unknown department %s", a->dept);
-                break;
-            }
-        }
-        if (o->state == BK_FAILED)
-            o->attempt = 0; /* a fresh round of attempts */
-        route(c, o, o->step, dept, actor, "requeued", a->note);
-        snprintf(reason, sizeof(reason), "requeued to %s at %s", dept_name(c, dept), o->scope);
-        break;
-    }
-    case PLS__VERB__VERB_WITHDRAW: {
-        push_revoke(c, o, "withdrawn");
-        unqueue(c, o);
-        release(c, o);
-        set_state(c, o, BK_WITHDRAWN);
-        pls_buf_t *p = payload_begin(c);
-        p_str(p, "note", a->note);
-        event(c, o, "withdrawn", from, actor, payload_end(p));
-        snprintf(reason, sizeof(reason), "withdrawn");
-        reply_ok(c, ident, ident_len, env->corr, reason, o);
-        leave(c, o);
-        return;
-    }
-    case PLS__VERB__VERB_TERMINATE: {
-        push_revoke(c, o, "terminated");
-        unqueue(c, o);
-        release(c, o);
-        set_state(c, o, BK_TERMINATED);
-        pls_buf_t *p = payload_begin(c);
-        p_str(p, "note", a->note);
-        p_str(p, "approved_by", actor);
-        event(c, o, "terminated", from, actor, payload_end(p));
-        reply_ok(c, ident, ident_len, env->corr, "terminated", o);
-        leave(c, o);
-        return;
-    }
-    case PLS__VERB__VERB_ACCEPT:
-        if (o->state == BK_IN_PROGRESS) {
-            snprintf(reason, sizeof(reason), "already accepted");
-            break;
-        }
-        if (o->state != BK_ASSIGNED) {
-            st = PLS_CONFLICT;
-            snprintf(reason, sizeof(reason), "order %s is %s, not assigned", o->number,
-                     bk_state_name(o->state));
-            break;
-        }
-        if (o->custody == 0) {
-            /* a person takes it over from an automatic handler */
-            push_revoke(c, o, "accepted by a person");
-            release(c, o);
-            o->custody = 1;
-        }
-        accept_order(c, o, a->person, actor);
-        snprintf(reason, sizeof(reason), "accepted by %s", a->person);
-        break;
-    case PLS__VERB__VERB_PROGRESS: {
-        if (o->state != BK_IN_PROGRESS) {
-            st = PLS_CONFLICT;
-            snprintf(reason, sizeof(reason), "order %s is %s: sign for it first (plsctl accept)",
-                     o->number, bk_state_name(o->state));
-            break;
-        }
-        pls_buf_t *p = payload_begin(c);
-        p_int(p, "pct", a->pct);
-        p_str(p, "note", a->note);
-        event(c, o, "progress", from, actor, payload_end(p));
-        snprintf(reason, sizeof(reason), "progress recorded");
-        break;
-    }
-    case PLS__VERB__VERB_COMPLETE:
-        if (o->state != BK_IN_PROGRESS) {
-            st = PLS_CONFLICT;
-            snprintf(reason, sizeof(reason), "order %s is %s: sign for it first (plsctl accept)",
-                     o->number, bk_state_name(o->state));
-            break;
-        }
-        if (o->custody == 0 && o->worker) {
-            push_revoke(c, o, "completed by a person");
-        }
-        st = apply_outcome(c, o, a->outcome, a->note, actor, reason, sizeof(reason));
-        if (!st)
-            snprintf(reason, sizeof(reason), "step completed: %s", a->outcome);
-        break;
-    case PLS__VERB__VERB_RETURN:
-        if (o->state != BK_IN_PROGRESS && o->state != BK_ASSIGNED) {
-            st = PLS_CONFLICT;
-            snprintf(reason, sizeof(reason), "order %s is %s: only a held order is returned",
-                     o->number, bk_state_name(o->state));
-            break;
-        }
-        push_revoke(c, o, "returned");
-        return_order(c, o, a->note, actor);
-        snprintf(reason, sizeof(reason), "returned to the command center");
-        break;
-    case PLS__VERB__VERB_NEED_INFO:
-        if (o->state != BK_IN_PROGRESS) {
-            st = PLS_CONFLICT;
-            snprintf(reason, sizeof(reason), "order %s is %s: sign for it first (plsctl accept)",
-                     o->number, bk_state_name(o->state));
-            break;
-        }
-        if (o->custody == 0 && o->worker)
-            push_revoke(c, o, "waiting for the citizen");
-        st = need_info(c, o, a->items, a->n_items, a->note, actor, reason, sizeof(reason));
-        if (!st)
-            snprintf(reason, sizeof(reason), "one-time notice recorded: %zu items", a->n_items);
-        break;
-    case PLS__VERB__VERB_SUPPLEMENT: {
-        if (o->state != BK_WAITING_CITIZEN) {
-            st = PLS_CONFLICT;
-            snprintf(reason, sizeof(reason), "order %s is %s, not waiting for the citizen",
-                     o->number, bk_state_name(o->state));
-            break;
-        }
-        pls_buf_t *p = payload_begin(c);
-        p_str(p, "text", a->note);
-        if (o->custody) {
-            set_state(c, o, BK_IN_PROGRESS);
-            event(c, o, "supplemented", from, actor, payload_end(p));
-        } else {
-            /* an automatic handler starts the step again with the material */
-            event(c, o, "supplemented", from, actor, payload_end(p));
-            route(c, o, o->step, o->dept, actor, "queued", "supplement received");
-        }
-        snprintf(reason, sizeof(reason), "supplement recorded; order is %s",
-                 bk_state_name(o->state));
-        break;
-    }
-    default:
-        st = 501;
-        snprintf(reason, sizeof(reason), "%s is not available in this version",
-                 verb_name((int)a->verb));
-    }
+    pls_uuid_t id = o->id;
+    int st = bk__act(c, o, a, actor, reason, sizeof(reason));
     if (st) {
         bk_core_reply_now(c, ident, ident_len, env->corr, (uint32_t)st, reason, NULL);
         return;
     }
-    reply_ok(c, ident, ident_len, env->corr, reason, bk_orders_get(&c->orders, &o->id));
+    /* the order may have left memory (withdrawn, completed, handed over) */
+    bk__reply_ok(c, ident, ident_len, env->corr, reason, bk_orders_get(&c->orders, &id));
 }
 
 void bk_core_malformed(bk_core_t *c, const void *ident, size_t ident_len, const char *why)
@@ -1632,6 +1804,15 @@ void bk_core_message(bk_core_t *c, const void *ident, size_t ident_len, const vo
     case PLS__ENVELOPE__BODY_REPORT:
         handle_report(c, ident, ident_len, env);
         break;
+    case PLS__ENVELOPE__BODY_HELLO:
+        bk_fed_hello(c, ident, ident_len, env->hello);
+        break;
+    case PLS__ENVELOPE__BODY_LINK:
+        bk_fed_link(c, ident, ident_len, env->link);
+        break;
+    case PLS__ENVELOPE__BODY_SUMMARY:
+        bk_fed_summary(c, env->summary);
+        break;
     default:
         bk_core_reply_now(c, ident, ident_len, env->corr, PLS_BAD_REQUEST,
                           "a broker does not accept this message", NULL);
@@ -1645,6 +1826,12 @@ void bk_core_tick(bk_core_t *c)
 {
     if (!c->ready)
         return; /* leases do not expire while the store is unavailable */
+    bk_fed_tick(c);
+    if (c->fed.parent && c->fed.parent->connected &&
+        pls_mono_ms() - c->fed.last_summary_ms >= 2000) {
+        c->fed.last_summary_ms = pls_mono_ms();
+        bk_query_send_summary(c);
+    }
     int64_t now = pls_mono_ms();
     /* dead workers: no message for a lease time */
     bk_worker_t *dead[64];
@@ -1759,12 +1946,13 @@ static int boot_counter(void *arg, char **v, int n)
 static const char boot_orders_sql[] =
     "SELECT id, number, idem_key, content_hash, service, origin, locality, priority, "
     "(extract(epoch FROM created_at) * 1000)::bigint, state, step, attempt, dept, scope, token, "
-    "custody, flags, next_seq, (extract(epoch FROM due_at) * 1000)::bigint FROM orders WHERE open";
+    "custody, flags, next_seq, (extract(epoch FROM due_at) * 1000)::bigint, intake_node, "
+    "prev_owner, site FROM orders WHERE open";
 
 static int boot_order(void *arg, char **v, int n)
 {
     bk_core_t *c = arg;
-    if (n < 19)
+    if (n < 22)
         return -EINVAL;
     int svc = bk_catalog_service(&c->cat, v[4]);
     int st = bk_state_parse(v[9]);
@@ -1796,10 +1984,28 @@ static int boot_order(void *arg, char **v, int n)
     o->scope = bk_dispatch_intern(&c->disp, v[13]);
     o->token = v[14] ? (uint64_t)strtoll(v[14], NULL, 10) : 0;
     o->custody = (uint8_t)atoi(v[15]);
-    o->flags = (uint8_t)(atoi(v[16]) & BK_OF_NEED_INFO_USED);
+    o->flags = (uint8_t)(atoi(v[16]) & BK_OF_STORED);
     o->next_seq = (uint32_t)atoi(v[17]);
     o->due_ms = v[18] ? strtoll(v[18], NULL, 10) : 0;
+    o->intake = bk_dispatch_intern(&c->disp, v[19]);
+    o->prev_owner = v[20] ? bk_dispatch_intern(&c->disp, v[20]) : NULL;
+    o->site = v[21] ? bk_dispatch_intern(&c->disp, v[21]) : NULL;
+    if (strcmp(o->intake, c->node) != 0) {
+        free(o->key); /* keys are unique per intake node: index only ours */
+        o->key = NULL;
+    }
     bk_orders_add(&c->orders, o);
+    if (st == BK_FORWARDED) {
+        /* its Forward was not written before the restart */
+        o->fwd_to = bk_fed_broker_of(c, o->scope);
+        bk_fed_want_forward(c, &o->id);
+        return 0;
+    }
+    if (st == BK_RETURNED && (o->flags & BK_OF_HANDBACK) && o->prev_owner) {
+        o->fwd_to = o->prev_owner;
+        bk_fed_want_forward(c, &o->id);
+        return 0;
+    }
     if (st == BK_QUEUED || st == BK_RECEIVED) {
         if (st == BK_RECEIVED)
             bk_orders_set_state(&c->orders, o, BK_QUEUED);
@@ -1851,6 +2057,16 @@ static int on_boot(bk_store_t *s, void *arg)
         pls_error("could not load counters: %s", err);
         return -EIO;
     }
+    if (bk_store_boot_query(s, bk_fed_sql_links, bk_fed_boot_link, c, err, sizeof(err)) != 0) {
+        pls_error("could not load links: %s", err);
+        return -EIO;
+    }
+    if (c->fed.parent_node[0] && !c->fed.parent) {
+        /* first start with a parent: the link is made now, its row with the next batch */
+        bk_fed_boot_link(c, (char *[]){c->fed.parent_node, "1", "0", "1", "0"}, 5);
+        c->fed.parent->is_new = 1;
+        c->fed.parent->state_dirty = 1;
+    }
     if (bk_store_boot_query(s, boot_orders_sql, boot_order, c, err, sizeof(err)) != 0) {
         pls_error("could not load open orders: %s", err);
         return -EIO;
@@ -1884,6 +2100,7 @@ static void drop_state(bk_core_t *c)
     bk_dispatch_init(&c->disp);
     c->n_timers = 0;
     c->orphan_deadline_ms = 0;
+    bk_fed_reset(c);
 }
 
 static void on_lost(bk_store_t *s, void *arg, const char *why)
@@ -1936,6 +2153,18 @@ int bk_core_init(bk_core_t *c, uv_loop_t *loop, const bk_config_t *cfg, bk_send_
     bk_orders_init(&c->orders);
     bk_dispatch_init(&c->disp);
     bk_recent_init(&c->recent);
+    char parent_node[PLS_NODE_MAX] = "";
+    if (cfg->parent && pls_node_depth(c->node) > 1)
+        pls_node_prefix(c->node, pls_node_depth(c->node) - 1, parent_node, sizeof(parent_node));
+    bk_fed_init(&c->fed, parent_node[0] ? parent_node : NULL);
+    c->cfg.has_parent = parent_node[0] != 0;
+    if (cfg->topology) {
+        char err[256];
+        if (bk_fed_load_topology(c, cfg->topology, err, sizeof(err)) != 0) {
+            pls_error("could not load the topology: %s", err);
+            return -EINVAL;
+        }
+    }
     pls_buf_init(&c->sql);
     pls_buf_init(&c->scratch);
     c->cur = &c->batches[0];
@@ -1973,6 +2202,7 @@ void bk_core_cleanup(bk_core_t *c)
     bk_orders_cleanup(&c->orders);
     bk_dispatch_cleanup(&c->disp);
     bk_recent_cleanup(&c->recent);
+    bk_fed_cleanup(&c->fed);
     bk_catalog_cleanup(&c->cat);
     pls_buf_cleanup(&c->sql);
     pls_buf_cleanup(&c->scratch);

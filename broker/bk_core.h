@@ -22,19 +22,24 @@
 #include "bk_batch.h"
 #include "bk_catalog.h"
 #include "bk_dispatch.h"
+#include "bk_fed.h"
 #include "bk_order.h"
 #include "bk_store.h"
 #include "pls_proto.h"
 
 #include <uv.h>
 
+/* Send one message to a peer of the ROUTER (ident), or to the parent broker
+ * over the link socket (ident NULL). */
 typedef int (*bk_send_fn)(void *arg, const void *ident, size_t ident_len, const void *msg,
                           size_t len);
 
 typedef struct bk_config {
     const char *node;      /* this command center */
     const char *db;        /* conninfo */
-    int has_parent;        /* federation: a parent endpoint was given */
+    const char *parent;    /* federation: the parent broker's endpoint, or NULL */
+    const char *topology;  /* CSV of the nodes, or NULL */
+    int has_parent;        /* a parent endpoint was given */
     int64_t lease_ms;      /* auto-custody lease (default 10000) */
     int max_attempts;      /* before `failed` (default 5) */
     int64_t retry_base_ms; /* first retry backoff (default 1000), doubling */
@@ -65,6 +70,7 @@ typedef struct bk_core {
     bk_orders_t orders;
     bk_dispatch_t disp;
     bk_recent_t recent;
+    bk_fed_t fed;
     bk_store_t *store; /* owned */
     int ready;         /* state loaded and store up */
     int draining;      /* SIGTERM: commit what is in flight, then stop */
@@ -91,7 +97,8 @@ int bk_core_init(bk_core_t *c, uv_loop_t *loop, const bk_config_t *cfg, bk_send_
 void bk_core_cleanup(bk_core_t *c);
 void bk_core_start(bk_core_t *c);
 
-/* One message from a peer (identity = its ZeroMQ routing id). */
+/* One message from a peer (identity = its ZeroMQ routing id; NULL for a
+ * message from the parent broker). */
 void bk_core_message(bk_core_t *c, const void *ident, size_t ident_len, const void *data,
                      size_t len);
 /* A peer sent a multipart message with a wrong number of frames. */
@@ -108,6 +115,9 @@ int bk_core_drained(const bk_core_t *c);
 /* Queries (bk_query.c). */
 void bk_query_handle(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
                      const char *actor, const Pls__QueryRequest *q);
+
+/* Send this node's status to the parent (StatusSummary). */
+void bk_query_send_summary(bk_core_t *c);
 
 /* Reply at once (no state change to persist). */
 void bk_core_reply_now(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,

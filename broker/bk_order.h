@@ -53,26 +53,35 @@ enum bk_order_flags {
     BK_OF_PHANTOM = 1 << 2,        /* its key existed in the store: being undone */
     BK_OF_BACKOFF = 1 << 3,        /* queued but waiting for its retry time */
     BK_OF_ORPHAN = 1 << 4,         /* held by a worker before a restart: awaiting re-attach */
+    BK_OF_HANDBACK = 1 << 5,       /* returned: going back to prev_owner (stored) */
 };
+
+/* Flags kept in the orders row. */
+#define BK_OF_STORED (BK_OF_NEED_INFO_USED | BK_OF_HANDBACK)
 
 typedef struct bk_worker bk_worker_t;
 
 typedef struct bk_order {
     pls_uuid_t id;
-    uint64_t token;        /* lease token of the current assignment */
-    uint64_t content_hash; /* of the submitted content, for idempotent intake */
-    int64_t created_ms;    /* wall ms of intake */
-    int64_t due_ms;        /* rule-clock due time of the current step; 0 = none */
-    int64_t not_before_ms; /* monotonic: retry backoff ends */
-    const char *scope;     /* interned: the (dept, scope) queue of the current step */
-    const char *origin;    /* interned */
-    const char *locality;  /* interned */
-    char *key;             /* owned idempotency key */
-    bk_worker_t *worker;   /* borrowed: holder of the current lease, or NULL */
-    uint32_t next_seq;     /* sequence number of its next event */
-    uint32_t heap_idx;     /* position in its queue's heap, or BK_NO_HEAP */
-    uint32_t held_idx;     /* position in worker->held */
-    uint32_t batch_gen;    /* the batch whose event row index is batch_row */
+    uint64_t token;         /* lease token of the current assignment */
+    uint64_t content_hash;  /* of the submitted content, for idempotent intake */
+    int64_t created_ms;     /* wall ms of intake */
+    int64_t due_ms;         /* rule-clock due time of the current step; 0 = none */
+    int64_t not_before_ms;  /* monotonic: retry backoff ends */
+    const char *scope;      /* interned: the (dept, scope) queue of the current step */
+    const char *origin;     /* interned */
+    const char *locality;   /* interned */
+    const char *intake;     /* interned: the broker that received it (a copy holder) */
+    const char *prev_owner; /* interned: who handed it to us (gets a 退单 back), or NULL */
+    const char *fwd_to;     /* interned: where it is being handed over, or NULL */
+    const char *site;       /* interned: the citizen's chosen site (designated steps) */
+    int64_t queued_wall_ms; /* rule-clock time it entered its current queue (escalation) */
+    char *key;              /* owned idempotency key */
+    bk_worker_t *worker;    /* borrowed: holder of the current lease, or NULL */
+    uint32_t next_seq;      /* sequence number of its next event */
+    uint32_t heap_idx;      /* position in its queue's heap, or BK_NO_HEAP */
+    uint32_t held_idx;      /* position in worker->held */
+    uint32_t batch_gen;     /* the batch whose event row index is batch_row */
     uint32_t batch_row;
     uint16_t attempt;
     uint8_t service; /* catalog index */

@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define KIND_SUMMARY 100 /* a status for the parent, not a reply */
+
 typedef struct pending {
     bk_core_t *core;
+    int tree; /* status --tree */
     uint8_t ident[BK_IDENT_MAX];
     size_t ident_len;
     uint64_t corr;
@@ -321,7 +324,7 @@ static json_t *status_from_memory(bk_core_t *c)
         json_array_append_new(workers, jw);
     }
     json_object_set_new(doc, "workers", workers);
-    json_object_set_new(doc, "links", json_array());
+    json_object_set_new(doc, "links", bk_fed_links_json(c));
     json_object_set_new(doc, "warnings", json_array());
     json_t *mem = json_object();
     json_object_set_new(mem, "open_orders", json_integer((json_int_t)bk_orders_size(&c->orders)));
@@ -381,10 +384,42 @@ static void on_status(void *arg, int ok, const bk_rows_t *rows, const char *err)
     }
     json_object_set_new(p->doc, "orders", orders);
     json_object_set_new(p->doc, "owned", owned);
+    if (p->kind == KIND_SUMMARY) {
+        /* to the parent, for its status --tree */
+        char *text = json_dumps(p->doc, JSON_COMPACT);
+        Pls__Envelope env;
+        Pls__StatusSummary sm;
+        pls__envelope__init(&env);
+        pls__status_summary__init(&sm);
+        sm.node = c->node;
+        sm.json = text;
+        env.version = PLS_PROTO_VERSION;
+        env.body_case = PLS__ENVELOPE__BODY_SUMMARY;
+        env.summary = &sm;
+        uint8_t *buf;
+        size_t len;
+        pls_proto_pack(&env, &buf, &len);
+        c->send(c->send_arg, NULL, 0, buf, len);
+        free(buf);
+        free(text);
+        pending_free(p);
+        return;
+    }
+    if (p->tree)
+        json_object_set_new(p->doc, "nodes", bk_fed_tree_json(c));
     char *text = json_dumps(p->doc, JSON_COMPACT);
     bk_core_reply_now(c, p->ident, p->ident_len, p->corr, PLS_OK, "ok", text);
     free(text);
     pending_free(p);
+}
+
+void bk_query_send_summary(bk_core_t *c)
+{
+    static const uint8_t none[1] = {0};
+    pending_t *p = pending_new(c, none, 1, 0, KIND_SUMMARY);
+    p->doc = status_from_memory(c);
+    if (bk_store_query(c->store, status_sql, 0, NULL, on_status, p) != 0)
+        pending_free(p);
 }
 
 void bk_query_handle(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
@@ -402,6 +437,7 @@ void bk_query_handle(bk_core_t *c, const void *ident, size_t ident_len, uint64_t
         query_list(c, p, actor, q->filter);
         break;
     case PLS__QUERY_KIND__QUERY_STATUS:
+        p->tree = q->tree;
         p->doc = status_from_memory(c);
         if (bk_store_query(c->store, status_sql, 0, NULL, on_status, p) != 0) {
             bk_core_reply_now(c, ident, ident_len, corr, PLS_UNAVAILABLE,

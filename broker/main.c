@@ -143,13 +143,12 @@ int main(int argc, char **argv)
                         "to run on a trusted network\n");
         return 2;
     }
-    if (parent) {
-        fprintf(stderr, "pls-broker: --parent: federation is not available in this version\n");
+    if (parent && pls_node_depth(o.core.node) < 2) {
+        fprintf(stderr, "pls-broker: --parent: %s is the city and has no parent\n", o.core.node);
         return 2;
     }
-    if (topology)
-        fprintf(stderr, "pls-broker: --topology: ignored in this version\n");
-    o.core.has_parent = 0;
+    o.core.parent = parent;
+    o.core.topology = topology;
     pls_log_init("pls-broker", o.core.node);
     return bk_broker_run(&o);
 }

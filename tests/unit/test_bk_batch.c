@@ -39,7 +39,7 @@ static void test_rows_and_sql(void **state)
     assert_ptr_equal(r1, r2);
     assert_int_equal(r1->seq, 5);
     a->state = BK_COMPLETED;
-    bk_row_snap(r1, a, "consult");
+    bk_row_snap(r1, a, "consult", "dg");
     /* a new order */
     int idx = bk_batch_new_order(&b, n);
     assert_int_equal(idx, 0);
@@ -52,7 +52,7 @@ static void test_rows_and_sql(void **state)
     assert_int_equal(b.n_rows, 2);
     pls_buf_t sql;
     pls_buf_init(&sql);
-    bk_batch_sql(&b, "dg", &sql);
+    bk_batch_sql(&b, &sql);
     assert_true(strncmp(sql.data, "BEGIN;", 6) == 0);
     assert_non_null(strstr(sql.data, "COMMIT;"));
     assert_int_equal(count(sql.data, "INSERT INTO events"), 1);

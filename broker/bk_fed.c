@@ -1,0 +1,1412 @@
+/*
+ * bk_fed — see bk_fed.h for the link protocol and the ownership rules.
+ *
+ * Layout: links (find, route, send queue, pump, page reads), the batch hooks
+ * (copies to send, link rows to write, commit), incoming Hello/LinkBatch,
+ * applying forwards, events and requests, building forwards from the store,
+ * and status.
+ */
+#include "bk_fed.h"
+
+#include "bk_core.h"
+#include "bk_core_int.h"
+#include "pls_log.h"
+#include "pls_time.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------ links */
+
+static void lmsg_free(bk_lmsg_t *m)
+{
+    free(m->to);
+    free(m->from);
+    free(m->kind);
+    free(m->order);
+    free(m->body);
+    memset(m, 0, sizeof(*m));
+}
+
+static void link_clear_queues(bk_link_t *l)
+{
+    for (size_t i = 0; i < l->q_len; i++)
+        lmsg_free(&l->q[(l->q_head + i) % l->q_cap]);
+    l->q_head = l->q_len = 0;
+    for (size_t i = 0; i < l->n_pend; i++)
+        lmsg_free(&l->pend[i]);
+    l->n_pend = 0;
+}
+
+static void link_free(bk_link_t *l)
+{
+    link_clear_queues(l);
+    free(l->q);
+    free(l->pend);
+    free(l->summary);
+    free(l);
+}
+
+void bk_fed_init(bk_fed_t *f, const char *parent_node)
+{
+    memset(f, 0, sizeof(*f));
+    snprintf(f->parent_node, sizeof(f->parent_node), "%s", parent_node ? parent_node : "");
+    pls_buf_init(&f->outbox_vals);
+    pls_buf_init(&f->copy_events);
+    pls_buf_init(&f->copy_update);
+}
+
+static void clear_asked(bk_fed_t *f)
+{
+    for (size_t i = 0; i < f->n_asked; i++)
+        free(f->asked_from[i]);
+    f->n_asked = 0;
+}
+
+void bk_fed_cleanup(bk_fed_t *f)
+{
+    for (size_t i = 0; i < f->n_links; i++)
+        link_free(f->links[i]);
+    free(f->links);
+    for (size_t i = 0; i < f->n_known; i++)
+        free(f->known[i]);
+    free(f->known);
+    free(f->fwd);
+    clear_asked(f);
+    free(f->asked_from);
+    free(f->asked_order);
+    free(f->asked_gen);
+    free(f->asked_found);
+    for (size_t i = 0; i < f->n_copies; i++)
+        json_decref(f->copies[i].snap);
+    free(f->copies);
+    bk_index_cleanup(&f->copy_index);
+    pls_buf_cleanup(&f->outbox_vals);
+    pls_buf_cleanup(&f->copy_events);
+    pls_buf_cleanup(&f->copy_update);
+    memset(f, 0, sizeof(*f));
+}
+
+void bk_fed_reset(bk_core_t *c)
+{
+    bk_fed_t *f = &c->fed;
+    char parent[132];
+    snprintf(parent, sizeof(parent), "%s", f->parent_node);
+    char **known = f->known;
+    size_t n_known = f->n_known;
+    f->known = NULL;
+    f->n_known = 0;
+    bk_fed_cleanup(f);
+    bk_fed_init(f, parent);
+    f->known = known;
+    f->n_known = n_known;
+}
+
+static bk_link_t *link_find(bk_fed_t *f, const char *peer)
+{
+    for (size_t i = 0; i < f->n_links; i++)
+        if (strcmp(f->links[i]->peer, peer) == 0)
+            return f->links[i];
+    return NULL;
+}
+
+static bk_link_t *link_add(bk_fed_t *f, const char *peer, int is_parent)
+{
+    bk_link_t *l = pls_xcalloc(1, sizeof(*l));
+    snprintf(l->peer, sizeof(l->peer), "%s", peer);
+    l->is_parent = is_parent;
+    l->next_seq = 1;
+    l->is_new = 1;
+    l->state_dirty = 1;
+    if (f->n_links == f->cap_links) {
+        f->cap_links = f->cap_links ? f->cap_links * 2 : 8;
+        f->links = pls_xrealloc(f->links, f->cap_links * sizeof(*f->links));
+    }
+    f->links[f->n_links++] = l;
+    if (is_parent)
+        f->parent = l;
+    return l;
+}
+
+static int known_child(const bk_core_t *c, const char *node)
+{
+    for (size_t i = 0; i < c->fed.n_known; i++)
+        if (strcmp(c->fed.known[i], node) == 0)
+            return 1;
+    return link_find((bk_fed_t *)&c->fed, node) != NULL;
+}
+
+int bk_fed_load_topology(bk_core_t *c, const char *path, char *err, size_t errsz)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        snprintf(err, errsz, "%s: %s", path, strerror(errno));
+        return -errno;
+    }
+    char line[512];
+    int lineno = 0, depth = pls_node_depth(c->node);
+    while (fgets(line, sizeof(line), fp)) {
+        lineno++;
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0] || line[0] == '#' || (lineno == 1 && strncmp(line, "id,", 3) == 0))
+            continue;
+        char *id = line, *kind = strrchr(line, ',');
+        char *comma = strchr(line, ',');
+        if (!comma || !kind) {
+            snprintf(err, errsz, "%s:%d: expected id,name_zh,name_en,kind", path, lineno);
+            fclose(fp);
+            return -EINVAL;
+        }
+        *comma = '\0';
+        kind++;
+        if (!pls_node_valid(id)) {
+            snprintf(err, errsz, "%s:%d: '%s' is not a node id", path, lineno, id);
+            fclose(fp);
+            return -EINVAL;
+        }
+        /* a child broker: one level below us, and not a village */
+        if (pls_node_depth(id) == depth + 1 && pls_node_within(id, c->node) &&
+            strcmp(kind, "village") != 0) {
+            c->fed.known = pls_xrealloc(c->fed.known, (c->fed.n_known + 1) * sizeof(char *));
+            c->fed.known[c->fed.n_known++] = pls_xstrdup(id);
+        }
+    }
+    fclose(fp);
+    return 0;
+}
+
+const char *bk_fed_broker_of(bk_core_t *c, const char *scope)
+{
+    if (!pls_node_within(scope, c->node)) {
+        if (c->fed.parent_node[0])
+            return c->fed.parent_node;
+        return c->node;
+    }
+    int depth = pls_node_depth(c->node);
+    if (pls_node_depth(scope) == depth)
+        return c->node;
+    char child[PLS_NODE_MAX];
+    pls_node_prefix(scope, depth + 1, child, sizeof(child));
+    if (known_child(c, child))
+        return bk_dispatch_intern(&c->disp, child);
+    return c->node;
+}
+
+/* The link a message for `to` leaves by, or NULL (for us, or no way). */
+static bk_link_t *next_hop(bk_core_t *c, const char *to)
+{
+    if (strcmp(to, c->node) == 0)
+        return NULL;
+    if (pls_node_within(to, c->node)) {
+        char child[PLS_NODE_MAX];
+        pls_node_prefix(to, pls_node_depth(c->node) + 1, child, sizeof(child));
+        bk_link_t *l = link_find(&c->fed, child);
+        if (!l && known_child(c, child))
+            l = link_add(&c->fed, child, 0);
+        return l;
+    }
+    return c->fed.parent;
+}
+
+/* ------------------------------------------------------- send queue */
+
+static bk_lmsg_t *q_at(bk_link_t *l, size_t i)
+{
+    return &l->q[(l->q_head + i) % l->q_cap];
+}
+
+static uint64_t q_last(const bk_link_t *l)
+{
+    return l->q_len ? l->q[(l->q_head + l->q_len - 1) % l->q_cap].seq : l->acked;
+}
+
+static void q_push(bk_link_t *l, bk_lmsg_t *m)
+{
+    if (l->q_len == l->q_cap) {
+        size_t ncap = l->q_cap ? l->q_cap * 2 : 256;
+        bk_lmsg_t *nq = pls_xcalloc(ncap, sizeof(*nq));
+        for (size_t i = 0; i < l->q_len; i++)
+            nq[i] = *q_at(l, i);
+        free(l->q);
+        l->q = nq;
+        l->q_head = 0;
+        l->q_cap = ncap;
+    }
+    *q_at(l, l->q_len++) = *m;
+    memset(m, 0, sizeof(*m));
+}
+
+static void q_pop_acked(bk_link_t *l)
+{
+    while (l->q_len && l->q[l->q_head].seq <= l->acked) {
+        lmsg_free(&l->q[l->q_head]);
+        l->q_head = (l->q_head + 1) % l->q_cap;
+        l->q_len--;
+    }
+}
+
+static void send_env(bk_core_t *c, bk_link_t *l, Pls__Envelope *env)
+{
+    uint8_t *buf;
+    size_t len;
+    env->version = PLS_PROTO_VERSION;
+    pls_proto_pack(env, &buf, &len);
+    if (l->is_parent)
+        c->send(c->send_arg, NULL, 0, buf, len);
+    else if (l->ident_len)
+        c->send(c->send_arg, l->ident, l->ident_len, buf, len);
+    free(buf);
+    l->last_tx_ms = pls_mono_ms();
+}
+
+static void send_hello(bk_core_t *c, bk_link_t *l, int reply)
+{
+    Pls__Envelope env;
+    Pls__Hello h;
+    pls__envelope__init(&env);
+    pls__hello__init(&h);
+    h.node = c->node;
+    h.wall_ms = pls_wall_ms();
+    h.last_applied = l->applied_committed;
+    h.reply = reply != 0;
+    env.body_case = PLS__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    send_env(c, l, &env);
+    l->last_hello_ms = pls_mono_ms();
+}
+
+static void request_page(bk_core_t *c, bk_link_t *l);
+static void copy_update_sql(bk_core_t *c, const bk_copy_t *cp);
+
+/* Send what the window allows, and the acknowledgement. */
+static void pump(bk_core_t *c, bk_link_t *l)
+{
+    if (!l->connected)
+        return;
+    for (;;) {
+        uint64_t limit =
+            l->committed < l->acked + BK_LINK_WINDOW ? l->committed : l->acked + BK_LINK_WINDOW;
+        Pls__LinkMsg msgs[128];
+        Pls__LinkMsg *ptrs[128];
+        size_t n = 0;
+        if (l->sent < l->acked)
+            l->sent = l->acked;
+        while (l->sent + n < limit && n < 128) {
+            uint64_t want = l->sent + n + 1;
+            if (!l->q_len || l->q[l->q_head].seq > want || q_last(l) < want)
+                break;
+            bk_lmsg_t *m = q_at(l, (size_t)(want - l->q[l->q_head].seq));
+            pls__link_msg__init(&msgs[n]);
+            msgs[n].seq = m->seq;
+            msgs[n].from = m->from;
+            msgs[n].n_to = 1;
+            msgs[n].to = &m->to;
+            msgs[n].kind = m->kind;
+            msgs[n].order = m->order;
+            msgs[n].body = m->body;
+            ptrs[n] = &msgs[n];
+            n++;
+        }
+        int ack = l->ack_due;
+        if (!n && !ack) {
+            if (l->spill && l->sent < l->committed && l->sent < l->acked + BK_LINK_WINDOW)
+                request_page(c, l);
+            return;
+        }
+        Pls__Envelope env;
+        Pls__LinkBatch lb;
+        pls__envelope__init(&env);
+        pls__link_batch__init(&lb);
+        lb.node = c->node;
+        lb.n_msgs = n;
+        lb.msgs = ptrs;
+        lb.ack = l->applied_committed;
+        env.body_case = PLS__ENVELOPE__BODY_LINK;
+        env.link = &lb;
+        send_env(c, l, &env);
+        l->sent += n;
+        l->ack_due = 0;
+        if (!n)
+            return;
+    }
+}
+
+static void on_page(void *arg, int ok, const bk_rows_t *rows, const char *err)
+{
+    bk_core_t *c = arg;
+    PLS_UNUSED(err);
+    /* the link is found again by name: it may have been reset meanwhile */
+    if (!ok || !rows) {
+        for (size_t i = 0; i < c->fed.n_links; i++)
+            c->fed.links[i]->reading = 0;
+        return;
+    }
+    int n = bk_rows_count(rows);
+    if (n == 0) {
+        for (size_t i = 0; i < c->fed.n_links; i++)
+            if (c->fed.links[i]->reading == 2) {
+                bk_link_t *l = c->fed.links[i];
+                l->reading = 0;
+                if (q_last(l) >= l->committed)
+                    l->spill = 0;
+            }
+        return;
+    }
+    bk_link_t *l = link_find(&c->fed, bk_rows_get(rows, 0, 6));
+    if (!l)
+        return;
+    l->reading = 0;
+    for (int i = 0; i < n; i++) {
+        uint64_t seq = strtoull(bk_rows_get(rows, i, 0), NULL, 10);
+        if (seq != q_last(l) + 1)
+            continue; /* already cached, or not contiguous */
+        bk_lmsg_t m;
+        m.seq = seq;
+        m.gen = 0;
+        m.at_ms = strtoll(bk_rows_get(rows, i, 7), NULL, 10);
+        m.to = pls_xstrdup(bk_rows_get(rows, i, 1));
+        m.from = pls_xstrdup(bk_rows_get(rows, i, 2));
+        m.kind = pls_xstrdup(bk_rows_get(rows, i, 3));
+        m.order = pls_xstrdup(bk_rows_get(rows, i, 4));
+        m.body = pls_xstrdup(bk_rows_get(rows, i, 5));
+        q_push(l, &m);
+    }
+    if (n < BK_LINK_PAGE && q_last(l) >= l->committed)
+        l->spill = 0; /* everything committed is cached now */
+    pump(c, l);
+}
+
+static void request_page(bk_core_t *c, bk_link_t *l)
+{
+    if (l->reading || l->q_len >= BK_LINK_CACHE)
+        return;
+    char after[24];
+    snprintf(after, sizeof(after), "%llu", (unsigned long long)q_last(l));
+    const char *params[2] = {l->peer, after};
+    /* the peer's name is echoed so that the answer finds its link */
+    if (bk_store_query(c->store,
+                       "SELECT seq, to_node, from_node, kind, order_id, body, peer, "
+                       "(extract(epoch FROM created_at) * 1000)::bigint FROM link_outbox "
+                       "WHERE peer = $1 AND seq > $2::bigint ORDER BY seq LIMIT 500",
+                       2, params, on_page, c) == 0)
+        l->reading = 2;
+}
+
+/* ------------------------------------------------------ batch hooks */
+
+void bk_fed_emit(bk_core_t *c, const char *to, const char *from, const char *kind,
+                 const pls_uuid_t *order, const char *body)
+{
+    bk_link_t *l = next_hop(c, to);
+    if (!l) {
+        pls_debug("no link towards %s: message dropped", to);
+        return;
+    }
+    if (l->n_pend == l->cap_pend) {
+        l->cap_pend = l->cap_pend ? l->cap_pend * 2 : 64;
+        l->pend = pls_xrealloc(l->pend, l->cap_pend * sizeof(*l->pend));
+    }
+    char oid[PLS_UUID_STR];
+    pls_uuid_format(order, oid);
+    bk_lmsg_t *m = &l->pend[l->n_pend++];
+    m->seq = l->next_seq++;
+    m->gen = c->cur->gen;
+    m->at_ms = pls_wall_ms();
+    m->to = pls_xstrdup(to);
+    m->from = pls_xstrdup(from ? from : c->node);
+    m->kind = pls_xstrdup(kind);
+    m->order = pls_xstrdup(oid);
+    m->body = pls_xstrdup(body);
+    if (l->next_seq - 1 == l->acked + 1 || !l->oldest_unacked_ms)
+        l->oldest_unacked_ms = m->at_ms;
+    l->state_dirty = 1;
+    c->cur->touched = 1;
+    pls_buf_t *v = &c->fed.outbox_vals;
+    pls_buf_adds(v, v->len ? ",(" : "(");
+    pls_buf_add_sql_str(v, l->peer);
+    pls_buf_addc(v, ',');
+    pls_buf_add_u64(v, m->seq);
+    pls_buf_addc(v, ',');
+    pls_buf_add_sql_str(v, m->to);
+    pls_buf_addc(v, ',');
+    pls_buf_add_sql_str(v, m->from);
+    pls_buf_addc(v, ',');
+    pls_buf_add_sql_str(v, m->kind);
+    pls_buf_adds(v, ",'");
+    pls_buf_adds(v, oid);
+    pls_buf_adds(v, "'::uuid,");
+    pls_buf_add_sql_str(v, m->body);
+    pls_buf_adds(v, ",now())");
+}
+
+/* The members of a snapshot: {"state",...} from a batch row. */
+static void snap_json(bk_core_t *c, pls_buf_t *b, const bk_row_t *r)
+{
+    pls_buf_adds(b, "{\"state\":\"");
+    pls_buf_adds(b, bk_state_name(r->state));
+    pls_buf_adds(b, "\",\"step\":");
+    pls_buf_add_i64(b, r->step);
+    pls_buf_adds(b, ",\"attempt\":");
+    pls_buf_add_u64(b, r->attempt);
+    bk__p_str(b, "dept", r->dept);
+    bk__p_str(b, "scope", r->scope);
+    bk__p_str(b, "owner", r->owner ? r->owner : c->node);
+    bk__p_str(b, "prev_owner", r->prev_owner);
+    bk__p_int(b, "next_seq", r->seq + r->n);
+    bk__p_int(b, "flags", r->flags);
+    bk__p_int(b, "custody", r->custody);
+    bk__p_int(b, "due_ms", r->due_ms);
+    pls_buf_addc(b, '}');
+}
+
+static void row_json(pls_buf_t *b, const bk_row_t *r)
+{
+    pls_buf_adds(b, "{\"seq\":");
+    pls_buf_add_u64(b, r->seq);
+    pls_buf_adds(b, ",\"n\":");
+    pls_buf_add_u64(b, r->n);
+    pls_buf_adds(b, ",\"at\":");
+    pls_buf_add_i64(b, r->at_ms);
+    pls_buf_adds(b, ",\"entries\":[");
+    pls_buf_add(b, r->entries.data ? r->entries.data : "", r->entries.len);
+    pls_buf_adds(b, "]}");
+}
+
+/* Who keeps a copy of an order owned here: its intake node and every node
+ * above us (DESIGN §7). */
+static int copy_holders(bk_core_t *c, const bk_row_t *r, const char **out)
+{
+    int n = 0;
+    if (r->intake && strcmp(r->intake, c->node) != 0 && !pls_node_within(c->node, r->intake))
+        out[n++] = r->intake;
+    char up[PLS_NODE_MAX];
+    for (int d = pls_node_depth(c->node) - 1; d >= 1 && c->fed.parent_node[0]; d--) {
+        pls_node_prefix(c->node, d, up, sizeof(up));
+        const char *node = bk_dispatch_intern(&c->disp, up);
+        if (!(n && out[0] == node))
+            out[n++] = node;
+    }
+    return n;
+}
+
+void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
+{
+    bk_fed_t *f = &c->fed;
+    if (!f->parent && !f->n_links && !f->n_known)
+        return; /* a single command center */
+    pls_buf_t body;
+    pls_buf_init(&body);
+    for (uint32_t i = 0; i < b->n_rows; i++) {
+        bk_row_t *r = &b->rows[i];
+        if (!r->n)
+            continue;
+        const char *to[6];
+        int n = copy_holders(c, r, to);
+        for (int k = 0; k < n; k++) {
+            pls_buf_reset(&body);
+            int is_forward = r->is_new;
+            pls_buf_adds(&body, "{");
+            if (is_forward) {
+                /* a new order: its content first (no personal data) */
+                bk_new_t *nw = &b->news[r->new_idx];
+                pls_buf_adds(&body, "\"order\":{");
+                pls_buf_add(&body, nw->fields.data ? nw->fields.data : "", nw->fields.len);
+                pls_buf_adds(&body, "},");
+            }
+            pls_buf_adds(&body, "\"snap\":");
+            snap_json(c, &body, r);
+            pls_buf_adds(&body, ",\"rows\":[");
+            row_json(&body, r);
+            pls_buf_adds(&body, "]}");
+            bk_fed_emit(c, to[k], NULL, is_forward ? "forward" : "event", &r->id, body.data);
+        }
+    }
+    pls_buf_cleanup(&body);
+    /* what applying link messages produced goes before the order statements */
+    if (f->copy_events.len) {
+        pls_buf_adds(&b->pre, "INSERT INTO events (order_id, seq, n, at, entries) VALUES ");
+        pls_buf_add(&b->pre, f->copy_events.data, f->copy_events.len);
+        pls_buf_adds(&b->pre, " ON CONFLICT DO NOTHING;");
+        pls_buf_reset(&f->copy_events);
+    }
+    for (size_t i = 0; i < f->n_copies; i++) {
+        copy_update_sql(c, &f->copies[i]);
+        json_decref(f->copies[i].snap);
+    }
+    f->n_copies = 0;
+    if (f->copy_index.slots) {
+        bk_index_cleanup(&f->copy_index);
+        f->copy_index.slots = NULL;
+    }
+    if (f->copy_update.len) {
+        /* a copy changes only forwards in its history; two columns come back
+         * so the commit can tell these rows from the intake ids */
+        pls_buf_adds(&b->pre,
+                     "UPDATE orders o SET state = v.state, step = v.step, attempt = v.attempt, "
+                     "dept = v.dept, scope = v.scope, owner = v.owner, next_seq = v.next_seq, "
+                     "due_at = v.due_at, open = false, finished_at = CASE WHEN v.fin THEN "
+                     "coalesce(o.finished_at, now()) END FROM (VALUES ");
+        pls_buf_add(&b->pre, f->copy_update.data, f->copy_update.len);
+        pls_buf_adds(&b->pre, ") AS v(id, state, step, attempt, dept, scope, owner, next_seq, "
+                              "due_at, fin) WHERE o.id = v.id AND o.next_seq <= v.next_seq "
+                              "RETURNING o.id, 'copy';");
+        pls_buf_reset(&f->copy_update);
+    }
+    for (size_t i = 0; i < f->n_links; i++) {
+        bk_link_t *l = f->links[i];
+        l->applied_flushed = l->applied;
+        if (l->state_dirty || l->is_new) {
+            pls_buf_adds(&b->extra, "INSERT INTO link_state (peer, is_parent, applied, "
+                                    "next_seq, acked) VALUES (");
+            pls_buf_add_sql_str(&b->extra, l->peer);
+            pls_buf_printf(&b->extra,
+                           ",%s,%llu,%llu,%llu) ON CONFLICT (peer) DO UPDATE SET applied = "
+                           "EXCLUDED.applied, next_seq = EXCLUDED.next_seq, acked = "
+                           "EXCLUDED.acked;",
+                           l->is_parent ? "true" : "false", (unsigned long long)l->applied,
+                           (unsigned long long)l->next_seq, (unsigned long long)l->acked);
+            l->state_dirty = 0;
+            l->is_new = 0;
+        }
+        if (l->acked_dirty) {
+            pls_buf_adds(&b->extra, "DELETE FROM link_outbox WHERE peer = ");
+            pls_buf_add_sql_str(&b->extra, l->peer);
+            pls_buf_printf(&b->extra, " AND seq <= %llu;", (unsigned long long)l->acked);
+            l->acked_dirty = 0;
+        }
+    }
+    if (f->outbox_vals.len) {
+        pls_buf_adds(&b->extra, "INSERT INTO link_outbox (peer, seq, to_node, from_node, kind, "
+                                "order_id, body, created_at) VALUES ");
+        pls_buf_add(&b->extra, f->outbox_vals.data, f->outbox_vals.len);
+        pls_buf_addc(&b->extra, ';');
+        pls_buf_reset(&f->outbox_vals);
+    }
+}
+
+void bk_fed_copy_rows(bk_core_t *c, const void *rows_)
+{
+    const bk_rows_t *rows = rows_;
+    /* an asked copy that came back exists: no Forward needed */
+    for (int i = 0; i < bk_rows_count(rows); i++) {
+        pls_uuid_t id;
+        if (pls_uuid_parse(bk_rows_get(rows, i, 0), &id) != 0)
+            continue;
+        for (size_t k = 0; k < c->fed.n_asked; k++)
+            if (memcmp(c->fed.asked_order[k].b, id.b, 16) == 0)
+                c->fed.asked_found[k] = 1;
+    }
+}
+
+/* A copy an Event named: if the batch's copy UPDATE does not find it, this
+ * node never had it, and asks its owner for a Forward. */
+static void ask_forward(bk_core_t *c, const char *from, const pls_uuid_t *id)
+{
+    bk_fed_t *f = &c->fed;
+    if (f->n_asked == f->cap_asked) {
+        f->cap_asked = f->cap_asked ? f->cap_asked * 2 : 32;
+        f->asked_from = pls_xrealloc(f->asked_from, f->cap_asked * sizeof(char *));
+        f->asked_order = pls_xrealloc(f->asked_order, f->cap_asked * sizeof(pls_uuid_t));
+        f->asked_gen = pls_xrealloc(f->asked_gen, f->cap_asked * sizeof(uint32_t));
+        f->asked_found = pls_xrealloc(f->asked_found, f->cap_asked * sizeof(uint8_t));
+    }
+    f->asked_from[f->n_asked] = pls_xstrdup(from);
+    f->asked_order[f->n_asked] = *id;
+    f->asked_gen[f->n_asked] = c->cur->gen;
+    f->asked_found[f->n_asked] = 0;
+    f->n_asked++;
+}
+
+void bk_fed_after_commit(bk_core_t *c, uint32_t gen)
+{
+    bk_fed_t *f = &c->fed;
+    for (size_t i = 0; i < f->n_links; i++) {
+        bk_link_t *l = f->links[i];
+        size_t keep = 0;
+        for (size_t k = 0; k < l->n_pend; k++) {
+            bk_lmsg_t *m = &l->pend[k];
+            if (m->gen > gen) {
+                l->pend[keep++] = *m;
+                continue;
+            }
+            if (m->seq > l->committed)
+                l->committed = m->seq;
+            if (!l->spill && m->seq == q_last(l) + 1 && l->q_len < BK_LINK_CACHE) {
+                q_push(l, m);
+            } else {
+                if (m->seq > q_last(l))
+                    l->spill = 1; /* it is in the store: read back later */
+                lmsg_free(m);
+            }
+        }
+        l->n_pend = keep;
+        if (l->applied_flushed > l->applied_committed) {
+            l->applied_committed = l->applied_flushed;
+            l->ack_due = 1;
+        }
+        pump(c, l);
+    }
+    /* copies an Event named but this node does not have: ask their owner */
+    size_t keep = 0;
+    for (size_t k = 0; k < f->n_asked; k++) {
+        if (f->asked_gen[k] > gen) {
+            f->asked_from[keep] = f->asked_from[k];
+            f->asked_order[keep] = f->asked_order[k];
+            f->asked_gen[keep] = f->asked_gen[k];
+            f->asked_found[keep] = f->asked_found[k];
+            keep++;
+            continue;
+        }
+        if (!f->asked_found[k]) {
+            pls_info("an event for an order unknown here came from %s: asking for a forward",
+                     f->asked_from[k]);
+            bk_fed_emit(c, f->asked_from[k], NULL, "request", &f->asked_order[k],
+                        "{\"verb\":\"forward_me\"}");
+        }
+        free(f->asked_from[k]);
+    }
+    f->n_asked = keep;
+}
+
+/* --------------------------------------------------------- incoming */
+
+static bk_link_t *child_by_ident(bk_core_t *c, const void *ident, size_t len)
+{
+    for (size_t i = 0; i < c->fed.n_links; i++) {
+        bk_link_t *l = c->fed.links[i];
+        if (!l->is_parent && l->ident_len == len && memcmp(l->ident, ident, len) == 0)
+            return l;
+    }
+    return NULL;
+}
+
+void bk_fed_hello(bk_core_t *c, const void *ident, size_t ident_len, const Pls__Hello *h)
+{
+    bk_link_t *l;
+    if (!ident) {
+        l = c->fed.parent;
+        if (!l || strcmp(h->node, l->peer) != 0) {
+            pls_warn("hello from %s on the parent link, expected %s", h->node,
+                     l ? l->peer : "(none)");
+            return;
+        }
+    } else {
+        if (!pls_node_within(h->node, c->node) || strcmp(h->node, c->node) == 0 ||
+            pls_node_depth(h->node) != pls_node_depth(c->node) + 1) {
+            pls_warn("hello from %s: not a child command center of %s", h->node, c->node);
+            return;
+        }
+        l = link_find(&c->fed, h->node);
+        if (!l)
+            l = link_add(&c->fed, h->node, 0);
+        memcpy(l->ident, ident, ident_len < BK_IDENT_MAX ? ident_len : BK_IDENT_MAX);
+        l->ident_len = ident_len < BK_IDENT_MAX ? ident_len : BK_IDENT_MAX;
+    }
+    int64_t skew = h->wall_ms - pls_wall_ms();
+    if (skew > 1000 || skew < -1000)
+        pls_warn("clock of %s differs from ours by %lld ms (time limits are decided by each "
+                 "order's owner)",
+                 h->node, (long long)skew);
+    l->skew_ms = skew;
+    int was = l->connected;
+    l->connected = 1;
+    l->last_rx_ms = pls_mono_ms();
+    /* the peer applied up to last_applied: resume after it */
+    if (h->last_applied > l->acked) {
+        l->acked = h->last_applied;
+        l->acked_dirty = 1;
+        l->state_dirty = 1;
+        c->cur->touched = 1;
+        q_pop_acked(l);
+    }
+    l->sent = l->acked;
+    if (!was)
+        pls_info("link to %s up: it applied up to %llu, we resume at %llu", h->node,
+                 (unsigned long long)h->last_applied, (unsigned long long)l->acked + 1);
+    if (!h->reply)
+        send_hello(c, l, 1);
+    l->ack_due = 1;
+    c->cur->touched = 1;
+    if (q_last(l) < l->committed)
+        l->spill = 1; /* after a restart the queue is empty: read the outbox */
+    pump(c, l);
+}
+
+void bk_fed_summary(bk_core_t *c, const Pls__StatusSummary *s)
+{
+    bk_link_t *l = link_find(&c->fed, s->node);
+    if (!l)
+        return;
+    free(l->summary);
+    l->summary = pls_xstrdup(s->json);
+    l->summary_ms = pls_wall_ms();
+    l->last_rx_ms = pls_mono_ms();
+}
+
+static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m);
+
+void bk_fed_link(bk_core_t *c, const void *ident, size_t ident_len, const Pls__LinkBatch *lb)
+{
+    bk_link_t *l = ident ? child_by_ident(c, ident, ident_len) : c->fed.parent;
+    if (!l || strcmp(l->peer, lb->node) != 0 || !l->connected) {
+        pls_debug("link traffic from %s before its hello: ignored", lb->node);
+        return;
+    }
+    l->last_rx_ms = pls_mono_ms();
+    if (lb->ack > l->acked && lb->ack < l->next_seq) {
+        l->acked = lb->ack;
+        l->acked_dirty = 1;
+        l->state_dirty = 1;
+        c->cur->touched = 1;
+        q_pop_acked(l);
+        l->oldest_unacked_ms = l->q_len ? l->q[l->q_head].at_ms : 0;
+    }
+    for (size_t i = 0; i < lb->n_msgs; i++) {
+        const Pls__LinkMsg *m = lb->msgs[i];
+        if (m->seq <= l->applied)
+            continue; /* already applied: a resend */
+        if (m->seq != l->applied + 1)
+            break; /* a gap: the peer resends after the next hello */
+        apply_msg(c, l, m);
+        l->applied = m->seq;
+        l->state_dirty = 1;
+        c->cur->touched = 1;
+    }
+    pump(c, l);
+}
+
+/* ------------------------------------------------------ applying */
+
+static const char *jstr(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+static int64_t jint(json_t *o, const char *k)
+{
+    return (int64_t)json_integer_value(json_object_get(o, k));
+}
+
+static void add_ts_ms(pls_buf_t *b, int64_t ms)
+{
+    char t[40];
+    pls_format_iso_ms(ms, t, sizeof(t));
+    pls_buf_addc(b, '\'');
+    pls_buf_adds(b, t);
+    pls_buf_adds(b, "'::timestamptz");
+}
+
+/* Event rows of a message into the copy events of the batch. */
+static void add_rows(bk_core_t *c, const char *order, json_t *rows)
+{
+    size_t i;
+    json_t *r;
+    pls_buf_t *v = &c->fed.copy_events;
+    json_array_foreach(rows, i, r)
+    {
+        char *entries = json_dumps(json_object_get(r, "entries"), JSON_COMPACT);
+        if (!entries)
+            continue;
+        pls_buf_adds(v, v->len ? ",('" : "('");
+        pls_buf_adds(v, order);
+        pls_buf_adds(v, "'::uuid,");
+        pls_buf_add_i64(v, jint(r, "seq"));
+        pls_buf_addc(v, ',');
+        pls_buf_add_i64(v, jint(r, "n"));
+        pls_buf_addc(v, ',');
+        add_ts_ms(v, jint(r, "at"));
+        pls_buf_addc(v, ',');
+        pls_buf_add_sql_str(v, entries);
+        pls_buf_adds(v, "::jsonb)");
+        free(entries);
+    }
+}
+
+static uint64_t hash_copy(const void *e)
+{
+    return bk_hash_bytes(((const bk_copy_t *)e)->id.b, 16);
+}
+
+static int eq_copy(const void *e, const void *key)
+{
+    return memcmp(((const bk_copy_t *)e)->id.b, key, 16) == 0;
+}
+
+/* Keep the newest snapshot of each copy in this batch: an UPDATE ... FROM
+ * with two rows for one order would apply either. */
+static void add_copy_update(bk_core_t *c, const pls_uuid_t *id, json_t *snap)
+{
+    bk_fed_t *f = &c->fed;
+    if (!f->copy_index.slots)
+        bk_index_init(&f->copy_index, hash_copy);
+    bk_copy_t *cp = bk_index_find(&f->copy_index, bk_hash_bytes(id->b, 16), eq_copy, id->b);
+    if (cp) {
+        if (jint(snap, "next_seq") >= jint(cp->snap, "next_seq")) {
+            json_decref(cp->snap);
+            cp->snap = json_incref(snap);
+        }
+        return;
+    }
+    if (f->n_copies == f->cap_copies) {
+        /* the index points into the array: rebuild it after growing */
+        f->cap_copies = f->cap_copies ? f->cap_copies * 2 : 64;
+        f->copies = pls_xrealloc(f->copies, f->cap_copies * sizeof(*f->copies));
+        bk_index_cleanup(&f->copy_index);
+        bk_index_init(&f->copy_index, hash_copy);
+        for (size_t i = 0; i < f->n_copies; i++)
+            bk_index_put(&f->copy_index, &f->copies[i]);
+    }
+    cp = &f->copies[f->n_copies++];
+    cp->id = *id;
+    cp->snap = json_incref(snap);
+    bk_index_put(&f->copy_index, cp);
+}
+
+static void copy_update_sql(bk_core_t *c, const bk_copy_t *cp)
+{
+    json_t *snap = cp->snap;
+    char order[PLS_UUID_STR];
+    pls_uuid_format(&cp->id, order);
+    pls_buf_t *v = &c->fed.copy_update;
+    int st = bk_state_parse(jstr(snap, "state"));
+    pls_buf_adds(v, v->len ? ",('" : "('");
+    pls_buf_adds(v, order);
+    pls_buf_adds(v, "'::uuid,");
+    pls_buf_add_sql_str(v, jstr(snap, "state"));
+    pls_buf_addc(v, ',');
+    pls_buf_add_i64(v, jint(snap, "step"));
+    pls_buf_addc(v, ',');
+    pls_buf_add_i64(v, jint(snap, "attempt"));
+    pls_buf_addc(v, ',');
+    pls_buf_add_sql_str(v, *jstr(snap, "dept") ? jstr(snap, "dept") : NULL);
+    pls_buf_addc(v, ',');
+    pls_buf_add_sql_str(v, *jstr(snap, "scope") ? jstr(snap, "scope") : NULL);
+    pls_buf_addc(v, ',');
+    pls_buf_add_sql_str(v, jstr(snap, "owner"));
+    pls_buf_addc(v, ',');
+    pls_buf_add_i64(v, jint(snap, "next_seq"));
+    pls_buf_addc(v, ',');
+    if (jint(snap, "due_ms"))
+        add_ts_ms(v, jint(snap, "due_ms"));
+    else
+        pls_buf_adds(v, "NULL::timestamptz");
+    pls_buf_adds(v, st >= 0 && !bk_state_open(st) ? ",true)" : ",false)");
+}
+
+/* Insert (or refresh) the orders row of a forwarded order. open: we own it. */
+static void upsert_order(bk_core_t *c, const char *id, json_t *ord, json_t *snap, int open,
+                         const char *owner)
+{
+    pls_buf_t *x = &c->cur->pre;
+    char *fields = json_dumps(json_object_get(ord, "fields"), JSON_COMPACT | JSON_ENCODE_ANY);
+    char *att = json_dumps(json_object_get(ord, "attachments"), JSON_COMPACT | JSON_ENCODE_ANY);
+    char *plan = json_dumps(json_object_get(ord, "plan"), JSON_COMPACT | JSON_ENCODE_ANY);
+    pls_buf_adds(x, "INSERT INTO orders (id, number, idem_key, content_hash, service, origin, "
+                    "locality, intake_node, channel, priority, descr, fields, attachments, about, "
+                    "subject, site, plan, actor, created_at, state, step, open, attempt, dept, "
+                    "scope, token, custody, flags, next_seq, due_at, owner, prev_owner) VALUES ('");
+    pls_buf_adds(x, id);
+    pls_buf_adds(x, "'::uuid,");
+    pls_buf_add_sql_str(x, jstr(ord, "number"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, jstr(ord, "key"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_i64(x, jint(ord, "hash"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, jstr(ord, "service"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, jstr(ord, "origin"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, jstr(ord, "locality"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, jstr(ord, "intake"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, jstr(ord, "channel"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_i64(x, jint(ord, "priority"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, jstr(ord, "desc"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, fields && strcmp(fields, "null") ? fields : NULL);
+    pls_buf_adds(x, "::jsonb,");
+    pls_buf_add_sql_str(x, att && strcmp(att, "null") ? att : NULL);
+    pls_buf_adds(x, "::jsonb,");
+    pls_buf_add_sql_str(x, *jstr(ord, "about") ? jstr(ord, "about") : NULL);
+    pls_buf_adds(x, "::uuid,");
+    pls_buf_add_sql_str(x, *jstr(ord, "subject") ? jstr(ord, "subject") : NULL);
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, *jstr(ord, "site") ? jstr(ord, "site") : NULL);
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, plan ? plan : "[]");
+    pls_buf_adds(x, "::jsonb,");
+    pls_buf_add_sql_str(x, jstr(ord, "actor"));
+    pls_buf_addc(x, ',');
+    add_ts_ms(x, jint(ord, "created_ms"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, jstr(snap, "state"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_i64(x, jint(snap, "step"));
+    pls_buf_adds(x, open ? ",true," : ",false,");
+    pls_buf_add_i64(x, jint(snap, "attempt"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, *jstr(snap, "dept") ? jstr(snap, "dept") : NULL);
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, *jstr(snap, "scope") ? jstr(snap, "scope") : NULL);
+    pls_buf_adds(x, ",0,");
+    pls_buf_add_i64(x, jint(snap, "custody"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_i64(x, jint(snap, "flags"));
+    pls_buf_addc(x, ',');
+    pls_buf_add_i64(x, jint(snap, "next_seq"));
+    pls_buf_addc(x, ',');
+    if (jint(snap, "due_ms"))
+        add_ts_ms(x, jint(snap, "due_ms"));
+    else
+        pls_buf_adds(x, "NULL::timestamptz");
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, owner);
+    pls_buf_addc(x, ',');
+    pls_buf_add_sql_str(x, *jstr(snap, "prev_owner") ? jstr(snap, "prev_owner") : NULL);
+    pls_buf_adds(x, ") ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, step = "
+                    "EXCLUDED.step, open = EXCLUDED.open, attempt = EXCLUDED.attempt, dept = "
+                    "EXCLUDED.dept, scope = EXCLUDED.scope, custody = EXCLUDED.custody, flags = "
+                    "EXCLUDED.flags, next_seq = EXCLUDED.next_seq, due_at = EXCLUDED.due_at, "
+                    "owner = EXCLUDED.owner, prev_owner = EXCLUDED.prev_owner WHERE "
+                    "orders.next_seq <= EXCLUDED.next_seq;");
+    json_t *ct = json_object_get(ord, "citizen");
+    if (open && json_is_object(ct)) {
+        pls_buf_adds(x,
+                     "INSERT INTO citizens (order_id, name, id_type, id_number, phone) VALUES ('");
+        pls_buf_adds(x, id);
+        pls_buf_adds(x, "'::uuid,");
+        const char *keys[] = {"name", "id_type", "id_number", "phone"};
+        for (int i = 0; i < 4; i++) {
+            const char *s = jstr(ct, keys[i]);
+            pls_buf_add_sql_str(x, *s ? s : NULL);
+            pls_buf_addc(x, i < 3 ? ',' : ')');
+        }
+        pls_buf_adds(x, " ON CONFLICT (order_id) DO NOTHING;");
+    }
+    free(fields);
+    free(att);
+    free(plan);
+}
+
+/* A Forward: a copy for us, or the order itself when we are its owner. */
+static void apply_forward(bk_core_t *c, const char *from, const char *id, json_t *body)
+{
+    json_t *ord = json_object_get(body, "order");
+    json_t *snap = json_object_get(body, "snap");
+    if (!json_is_object(ord) || !json_is_object(snap)) {
+        pls_warn("forward of %s from %s without order or snapshot: ignored", id, from);
+        return;
+    }
+    pls_uuid_t uid;
+    if (pls_uuid_parse(id, &uid) != 0)
+        return;
+    const char *owner = jstr(snap, "owner");
+    int mine = strcmp(owner, c->node) == 0;
+    if (bk_orders_get(&c->orders, &uid)) {
+        pls_debug("forward of %s: we hold it already", id);
+        return;
+    }
+    upsert_order(c, id, ord, snap, mine, owner);
+    add_rows(c, id, json_object_get(body, "rows"));
+    if (!mine)
+        return;
+    /* we own it now: into memory, then where its step belongs */
+    int svc = bk_catalog_service(&c->cat, jstr(ord, "service"));
+    int dept = bk_catalog_dept(&c->cat, jstr(snap, "dept"));
+    int st = bk_state_parse(jstr(snap, "state"));
+    if (svc < 0 || dept < 0 || st < 0) {
+        pls_warn("forward of %s from %s names an unknown service, department or state", id, from);
+        return;
+    }
+    bk_order_t *o = bk_order_new();
+    o->id = uid;
+    snprintf(o->number, sizeof(o->number), "%s", jstr(ord, "number"));
+    o->content_hash = (uint64_t)jint(ord, "hash");
+    o->service = (uint8_t)svc;
+    o->origin = bk_dispatch_intern(&c->disp, jstr(ord, "origin"));
+    o->locality = bk_dispatch_intern(&c->disp, jstr(ord, "locality"));
+    o->intake = bk_dispatch_intern(&c->disp, jstr(ord, "intake"));
+    o->site = *jstr(ord, "site") ? bk_dispatch_intern(&c->disp, jstr(ord, "site")) : NULL;
+    o->prev_owner = bk_dispatch_intern(&c->disp, from);
+    o->priority = (uint8_t)jint(ord, "priority");
+    o->created_ms = jint(ord, "created_ms");
+    o->state = (uint8_t)(bk_state_open(st) ? st : BK_FORWARDED);
+    o->step = (uint8_t)jint(snap, "step");
+    if (o->step >= c->cat.services[svc].n_steps)
+        o->step = 0;
+    o->attempt = (uint16_t)jint(snap, "attempt");
+    o->dept = (uint8_t)dept;
+    o->scope = bk_dispatch_intern(&c->disp, *jstr(snap, "scope") ? jstr(snap, "scope") : c->node);
+    o->custody = (uint8_t)jint(snap, "custody");
+    o->flags = (uint8_t)(jint(snap, "flags") & BK_OF_NEED_INFO_USED);
+    o->next_seq = (uint32_t)jint(snap, "next_seq");
+    o->due_ms = jint(snap, "due_ms");
+    bk_orders_add(&c->orders, o);
+    if (o->state == BK_RETURNED) {
+        /* 退单 back to us: it waits for an operator here */
+        bk__event(c, o, "returned", BK_RETURNED, "broker",
+                  "{\"note\":\"back from the command center it was sent to\"}");
+        return;
+    }
+    bk__route(c, o, o->step, dept, o->scope, "broker", "queued", NULL);
+}
+
+/* An Event: new rows of a copy. */
+static void apply_event(bk_core_t *c, const char *from, const char *id, json_t *body)
+{
+    pls_uuid_t uid;
+    if (pls_uuid_parse(id, &uid) != 0)
+        return;
+    if (bk_orders_get(&c->orders, &uid))
+        return; /* we own it: a late copy event from its previous owner */
+    json_t *snap = json_object_get(body, "snap");
+    if (!json_is_object(snap))
+        return;
+    add_rows(c, id, json_object_get(body, "rows"));
+    add_copy_update(c, &uid, snap);
+    ask_forward(c, from, &uid);
+}
+
+static void apply_request(bk_core_t *c, const char *from, const char *id, json_t *body);
+
+static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m)
+{
+    const char *to = m->to[0];
+    if (strcmp(to, c->node) != 0) {
+        /* store and forward towards its node */
+        pls_uuid_t uid;
+        if (pls_uuid_parse(m->order, &uid) == 0)
+            bk_fed_emit(c, to, m->from, m->kind, &uid, m->body);
+        return;
+    }
+    json_error_t jerr;
+    json_t *body = json_loads(m->body, 0, &jerr);
+    if (!body) {
+        pls_warn("message %llu from %s: body is not JSON (%s): skipped", (unsigned long long)m->seq,
+                 l->peer, jerr.text);
+        return;
+    }
+    if (strcmp(m->kind, "forward") == 0)
+        apply_forward(c, m->from, m->order, body);
+    else if (strcmp(m->kind, "event") == 0)
+        apply_event(c, m->from, m->order, body);
+    else if (strcmp(m->kind, "request") == 0)
+        apply_request(c, m->from, m->order, body);
+    else
+        pls_warn("message %llu from %s: unknown kind %s: skipped", (unsigned long long)m->seq,
+                 l->peer, m->kind);
+    json_decref(body);
+}
+
+/* ------------------------------------------------- building forwards */
+
+void bk_fed_want_forward(bk_core_t *c, const pls_uuid_t *id)
+{
+    bk_fed_t *f = &c->fed;
+    if (f->n_fwd == f->cap_fwd) {
+        f->cap_fwd = f->cap_fwd ? f->cap_fwd * 2 : 32;
+        f->fwd = pls_xrealloc(f->fwd, f->cap_fwd * sizeof(*f->fwd));
+    }
+    f->fwd[f->n_fwd++] = *id;
+}
+
+/* The order as stored, for a Forward: content, plan, citizen and history. */
+static const char fwd_sql[] =
+    "SELECT o.id, json_build_object('id', o.id, 'number', o.number, 'key', o.idem_key, "
+    "'hash', o.content_hash, 'service', o.service, 'origin', o.origin, 'locality', o.locality, "
+    "'intake', o.intake_node, 'channel', o.channel, 'priority', o.priority, 'desc', o.descr, "
+    "'fields', o.fields, 'attachments', o.attachments, 'about', o.about, 'subject', o.subject, "
+    "'site', o.site, 'plan', o.plan, 'actor', o.actor, "
+    "'created_ms', (extract(epoch FROM o.created_at) * 1000)::bigint, "
+    "'citizen', (SELECT json_build_object('name', c.name, 'id_type', c.id_type, 'id_number', "
+    "c.id_number, 'phone', c.phone) FROM citizens c WHERE c.order_id = o.id))::text, "
+    "(SELECT json_agg(json_build_object('seq', e.seq, 'n', e.n, 'at', "
+    "(extract(epoch FROM e.at) * 1000)::bigint, 'entries', e.entries) ORDER BY e.seq) "
+    "FROM events e WHERE e.order_id = o.id)::text, o.state, o.step, o.attempt, o.dept, o.scope, "
+    "o.next_seq, o.flags, o.custody, (extract(epoch FROM o.due_at) * 1000)::bigint, o.owner "
+    "FROM orders o WHERE o.id = ANY($1::uuid[])";
+
+typedef struct fwd_read {
+    bk_core_t *core;
+    char *asker; /* NULL: our own handovers; else a forward_me from this node */
+} fwd_read_t;
+
+static void on_fwd_rows(void *arg, int ok, const bk_rows_t *rows, const char *err)
+{
+    fwd_read_t *fr = arg;
+    bk_core_t *c = fr->core;
+    c->fed.fwd_reading = 0;
+    if (!ok || !rows) {
+        pls_warn("could not read orders to forward: %s", err ? err : "?");
+        free(fr->asker);
+        free(fr);
+        return;
+    }
+    pls_buf_t body;
+    pls_buf_init(&body);
+    for (int i = 0; i < bk_rows_count(rows); i++) {
+        pls_uuid_t id;
+        if (pls_uuid_parse(bk_rows_get(rows, i, 0), &id) != 0)
+            continue;
+        const char *to = fr->asker;
+        const char *owner;
+        bk_order_t *o = NULL;
+        if (!to) {
+            o = bk_orders_get(&c->orders, &id);
+            if (!o || !o->fwd_to || (o->state != BK_FORWARDED && o->state != BK_RETURNED))
+                continue;
+            to = o->fwd_to;
+            owner = to;
+        } else {
+            owner = bk_rows_get(rows, i, 12);
+        }
+        const char *hist = bk_rows_get(rows, i, 2);
+        pls_buf_reset(&body);
+        pls_buf_adds(&body, "{\"order\":");
+        pls_buf_adds(&body, bk_rows_get(rows, i, 1));
+        pls_buf_adds(&body, ",\"snap\":{\"state\":");
+        pls_buf_add_json_str(&body, bk_rows_get(rows, i, 3));
+        pls_buf_adds(&body, ",\"step\":");
+        pls_buf_adds(&body, bk_rows_get(rows, i, 4) ? bk_rows_get(rows, i, 4) : "0");
+        pls_buf_adds(&body, ",\"attempt\":");
+        pls_buf_adds(&body, bk_rows_get(rows, i, 5));
+        bk__p_str(&body, "dept", bk_rows_get(rows, i, 6));
+        bk__p_str(&body, "scope", o ? o->scope : bk_rows_get(rows, i, 7));
+        bk__p_str(&body, "owner", owner);
+        bk__p_str(&body, "prev_owner", c->node);
+        pls_buf_adds(&body, ",\"next_seq\":");
+        pls_buf_adds(&body, bk_rows_get(rows, i, 8));
+        pls_buf_adds(&body, ",\"flags\":");
+        pls_buf_adds(&body, bk_rows_get(rows, i, 9));
+        pls_buf_adds(&body, ",\"custody\":");
+        pls_buf_adds(&body, bk_rows_get(rows, i, 10));
+        if (bk_rows_get(rows, i, 11)) {
+            pls_buf_adds(&body, ",\"due_ms\":");
+            pls_buf_adds(&body, bk_rows_get(rows, i, 11));
+        }
+        pls_buf_adds(&body, "},\"rows\":");
+        pls_buf_adds(&body, hist ? hist : "[]");
+        pls_buf_addc(&body, '}');
+        bk_fed_emit(c, to, NULL, "forward", &id, body.data);
+        if (o) {
+            /* in this same transaction our row becomes a copy */
+            bk__hand_over_row(c, o, to);
+        }
+    }
+    pls_buf_cleanup(&body);
+    free(fr->asker);
+    free(fr);
+}
+
+static void read_forwards(bk_core_t *c, const pls_uuid_t *ids, size_t n, const char *asker)
+{
+    pls_buf_t arr;
+    pls_buf_init(&arr);
+    pls_buf_addc(&arr, '{');
+    for (size_t i = 0; i < n; i++) {
+        char u[PLS_UUID_STR];
+        pls_uuid_format(&ids[i], u);
+        if (i)
+            pls_buf_addc(&arr, ',');
+        pls_buf_adds(&arr, u);
+    }
+    pls_buf_addc(&arr, '}');
+    fwd_read_t *fr = pls_xcalloc(1, sizeof(*fr));
+    fr->core = c;
+    fr->asker = asker ? pls_xstrdup(asker) : NULL;
+    const char *params[1] = {arr.data};
+    if (bk_store_query(c->store, fwd_sql, 1, params, on_fwd_rows, fr) == 0) {
+        if (!asker)
+            c->fed.fwd_reading = 1;
+    } else {
+        free(fr->asker);
+        free(fr);
+    }
+    pls_buf_cleanup(&arr);
+}
+
+void bk_fed_turn(bk_core_t *c)
+{
+    bk_fed_t *f = &c->fed;
+    if (!f->n_fwd || f->fwd_reading || !c->ready)
+        return;
+    /* only orders whose `forwarded` is committed: not touched by the batches
+     * being built or in flight */
+    size_t keep = 0, n = 0;
+    pls_uuid_t *ready_ids = pls_xcalloc(f->n_fwd, sizeof(*ready_ids));
+    for (size_t i = 0; i < f->n_fwd; i++) {
+        bk_order_t *o = bk_orders_get(&c->orders, &f->fwd[i]);
+        if (!o)
+            continue;
+        int pending =
+            o->batch_gen == c->cur->gen || (c->inflight && o->batch_gen == c->inflight->gen);
+        if (pending)
+            f->fwd[keep++] = f->fwd[i];
+        else
+            ready_ids[n++] = f->fwd[i];
+    }
+    f->n_fwd = keep;
+    if (n)
+        read_forwards(c, ready_ids, n, NULL);
+    free(ready_ids);
+}
+
+/* --------------------------------------------------------- requests */
+
+static void apply_request(bk_core_t *c, const char *from, const char *id, json_t *body)
+{
+    pls_uuid_t uid;
+    if (pls_uuid_parse(id, &uid) != 0)
+        return;
+    const char *verb = jstr(body, "verb");
+    if (strcmp(verb, "forward_me") == 0) {
+        read_forwards(c, &uid, 1, from);
+        return;
+    }
+    bk_order_t *o = bk_orders_get(&c->orders, &uid);
+    if (!o) {
+        pls_info("request %s for %s from %s: not open here; dropped", verb, id, from);
+        return;
+    }
+    Pls__ActionRequest a;
+    pls__action_request__init(&a);
+    a.verb = (Pls__Verb)jint(body, "code");
+    a.order = (char *)(uintptr_t)id;
+    a.dept = (char *)(uintptr_t)jstr(body, "dept");
+    a.scope = (char *)(uintptr_t)jstr(body, "scope");
+    a.outcome = (char *)(uintptr_t)jstr(body, "outcome");
+    a.note = (char *)(uintptr_t)jstr(body, "note");
+    a.person = (char *)(uintptr_t)jstr(body, "person");
+    a.to = (char *)(uintptr_t)jstr(body, "to");
+    a.days = (uint32_t)jint(body, "days");
+    a.pct = (uint32_t)jint(body, "pct");
+    json_t *items = json_object_get(body, "items");
+    char *list[PLS_MAX_ITEMS];
+    size_t n = 0, i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        if (n < PLS_MAX_ITEMS && json_is_string(it))
+            list[n++] = (char *)(uintptr_t)json_string_value(it);
+    }
+    a.items = list;
+    a.n_items = n;
+    char reason[300];
+    char actor[200];
+    snprintf(actor, sizeof(actor), "%s@%s", jstr(body, "actor"), from);
+    int st = bk__act(c, o, &a, actor, reason, sizeof(reason));
+    if (st) {
+        /* refused: the asking node sees why in the order's history */
+        pls_buf_t *p = bk__payload_begin(c);
+        bk__p_str(p, "request", verb);
+        bk__p_str(p, "from", from);
+        bk__p_str(p, "refused", reason);
+        bk__event(c, o, "note", o->state, actor, bk__payload_end(p));
+    }
+}
+
+/* ------------------------------------------------------------ tick */
+
+void bk_fed_tick(bk_core_t *c)
+{
+    bk_fed_t *f = &c->fed;
+    int64_t now = pls_mono_ms();
+    for (size_t i = 0; i < f->n_links; i++) {
+        bk_link_t *l = f->links[i];
+        if (l->connected && now - l->last_rx_ms > BK_LINK_TIMEOUT_MS) {
+            l->connected = 0;
+            pls_warn("link to %s down: nothing heard for %lld ms", l->peer,
+                     (long long)(now - l->last_rx_ms));
+        }
+        if (l->is_parent && !l->connected && now - l->last_hello_ms >= 1000)
+            send_hello(c, l, 0);
+        if (l->connected && now - l->last_tx_ms >= 1000) {
+            l->ack_due = 1; /* keepalive */
+            pump(c, l);
+        }
+        if (l->connected && l->spill && !l->reading)
+            pump(c, l);
+    }
+}
+
+/* ------------------------------------------------------------ boot */
+
+const char bk_fed_sql_links[] =
+    "SELECT peer, is_parent::int, applied, next_seq, acked FROM link_state ORDER BY peer";
+
+int bk_fed_boot_link(void *core, char **v, int n)
+{
+    bk_core_t *c = core;
+    PLS_UNUSED(n);
+    int is_parent = atoi(v[1]);
+    if (is_parent && strcmp(v[0], c->fed.parent_node) != 0) {
+        pls_warn("link_state names %s as our parent; now it is %s", v[0],
+                 c->fed.parent_node[0] ? c->fed.parent_node : "(none)");
+        return 0;
+    }
+    bk_link_t *l = link_find(&c->fed, v[0]);
+    if (!l)
+        l = link_add(&c->fed, v[0], is_parent);
+    l->is_new = 0;
+    l->state_dirty = 0;
+    l->applied = l->applied_flushed = l->applied_committed = strtoull(v[2], NULL, 10);
+    l->next_seq = strtoull(v[3], NULL, 10);
+    l->acked = l->sent = l->acked_written = strtoull(v[4], NULL, 10);
+    l->committed = l->next_seq - 1;
+    l->spill = l->committed > l->acked;
+    return 0;
+}
+
+/* ---------------------------------------------------------- status */
+
+void *bk_fed_links_json(bk_core_t *c)
+{
+    json_t *arr = json_array();
+    int64_t now = pls_wall_ms();
+    for (size_t i = 0; i < c->fed.n_links; i++) {
+        bk_link_t *l = c->fed.links[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "peer", json_string(l->peer));
+        json_object_set_new(o, "role", json_string(l->is_parent ? "parent" : "child"));
+        json_object_set_new(o, "connected", json_boolean(l->connected));
+        uint64_t depth = l->next_seq - 1 - l->acked;
+        json_object_set_new(o, "outbox", json_integer((json_int_t)depth));
+        double age =
+            depth && l->oldest_unacked_ms ? (double)(now - l->oldest_unacked_ms) / 1000.0 : 0.0;
+        json_object_set_new(o, "oldest_unacked_s", json_real(age));
+        json_object_set_new(o, "applied", json_integer((json_int_t)l->applied_committed));
+        json_object_set_new(o, "acked", json_integer((json_int_t)l->acked));
+        json_object_set_new(o, "clock_skew_ms", json_integer(l->skew_ms));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+void *bk_fed_tree_json(bk_core_t *c)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < c->fed.n_links; i++) {
+        bk_link_t *l = c->fed.links[i];
+        if (l->is_parent)
+            continue;
+        json_t *doc = l->summary ? json_loads(l->summary, 0, NULL) : NULL;
+        if (!doc) {
+            doc = json_object();
+            json_object_set_new(doc, "node", json_string(l->peer));
+        }
+        json_object_set_new(doc, "connected", json_boolean(l->connected));
+        json_object_set_new(
+            doc, "summary_age_s",
+            json_real(l->summary_ms ? (double)(pls_wall_ms() - l->summary_ms) / 1000.0 : -1.0));
+        json_array_append_new(arr, doc);
+    }
+    return arr;
+}
