@@ -200,6 +200,11 @@ for pid in "${pids[@]}" "${grandchildren[@]}"; do
 done
 kept=$(grep -o 'logs kept in /[^ ]*' <<<"$out" | awk '{print $4}')
 [[ -n $kept && -f $kept/nb.log ]] || fail "failed test's logs not kept: $out"
+# Workers are stopped before brokers (a worker drains while its broker answers).
+worker_gone=$(sed -n 's/^=== \([0-9:.]*\) exited.*/\1/p' "$kept/nw.log")
+broker_termed=$(sed -n 's/^=== \([0-9:.]*\) harness sends SIGTERM at exit/\1/p' "$kept/nb.log")
+[[ -n $worker_gone && -n $broker_termed && ! $broker_termed < $worker_gone ]] ||
+    fail "broker got SIGTERM at $broker_termed, before its worker exited at $worker_gone"
 rm -rf "$kept"
 
 # ---- a sanitizer report fails a passing test -----------------------------------------------

@@ -15,7 +15,8 @@
 # (ctest sets PLS_BUILD_DIR and PLS_SOURCE_DIR itself.)
 #
 # What it guarantees: every process started with pls_start* is ended by its pid when the
-# test exits, however it exits (TERM, then KILL after 10 s, its child processes included);
+# test exits, however it exits (TERM, then KILL after 10 s, its child processes included;
+# workers and other processes before the brokers);
 # a private PostgreSQL is stopped and removed; when the test failed, the tail of every
 # process log (and of PostgreSQL's) is printed. A sanitizer report (ASan, LSan, UBSan) in
 # any process log fails the test even when its script passed.
@@ -60,6 +61,7 @@ declare -A PLS__LOG=()    # name -> log file
 declare -A PLS__CMD=()    # name -> command line, for messages
 declare -A PLS__STATUS=() # name -> exit status once reaped
 declare -A PLS__PORT=()   # broker name -> port (kept across restarts)
+declare -A PLS__BROKER=() # broker name -> 1 (brokers are stopped after the other processes)
 PLS__NAMES=()             # names in start order
 PLS__ON_EXIT=()           # commands run first at exit
 PLS__LEFTOVERS=()         # "pid:starttime" of children of processes that were signalled
@@ -257,7 +259,7 @@ pls__reap() {
     PLS__STATUS[$name]=$st
     PLS__PID[$name]=
     PLS_EXIT_STATUS=$st
-    echo "=== $(date '+%T') exited with status $st" >>"${PLS__LOG[$name]}"
+    echo "=== $(date '+%T.%3N') exited with status $st" >>"${PLS__LOG[$name]}"
 }
 
 # pls_start NAME CMD...: runs CMD in the background, output to $T/NAME.log (appended, so a
@@ -274,7 +276,7 @@ pls_start() {
     [[ -n ${PLS__LOG[$name]:-} ]] || PLS__NAMES+=("$name")
     PLS__LOG[$name]=$T/$name.log
     PLS__CMD[$name]="$*"
-    echo "=== $(date '+%T') start: $*" >>"${PLS__LOG[$name]}"
+    echo "=== $(date '+%T.%3N') start: $*" >>"${PLS__LOG[$name]}"
     "$@" </dev/null >>"${PLS__LOG[$name]}" 2>&1 &
     PLS__PID[$name]=$!
     PLS__STATUS[$name]=
@@ -323,6 +325,7 @@ pls_start_broker() {
     local log=$T/$name.log lines=0
     [[ -f $log ]] && lines=$(wc -l <"$log")
     pls_start "$name" "$bin" "${args[@]}" "$@"
+    PLS__BROKER[$name]=1
 
     local deadline=$((SECONDS + PLS_START_TIMEOUT)) said
     while :; do
@@ -412,7 +415,7 @@ pls_kill() {
         pls_note "$name had already exited (status ${PLS__STATUS[$name]})"
         return 0
     fi
-    echo "=== $(date '+%T') harness sends SIG$sig" >>"${PLS__LOG[$name]}"
+    echo "=== $(date '+%T.%3N') harness sends SIG$sig" >>"${PLS__LOG[$name]}"
     pls__note_descendants "$pid"
     kill -s "$sig" "$pid"
     case $sig in
@@ -498,29 +501,45 @@ pls__note_descendants() {
     done
 }
 
-pls__stop_all() {
-    local name pid key alive=() deadline
-    for name in "${PLS__NAMES[@]}"; do
+# TERMs the running processes named in $@ together, waits up to PLS_KILL_WAIT s, KILLs the rest.
+pls__term_and_wait() {
+    local name pid alive=() deadline
+    for name in "$@"; do
         pid=${PLS__PID[$name]:-}
         if [[ -n $pid ]] && pls__pid_alive "$pid"; then
-            alive+=("$pid")
+            alive+=("$name")
             pls__note_descendants "$pid"
-            echo "=== $(date '+%T') harness sends SIGTERM at exit" >>"${PLS__LOG[$name]}"
+            echo "=== $(date '+%T.%3N') harness sends SIGTERM at exit" >>"${PLS__LOG[$name]}"
+            kill -TERM "$pid" 2>/dev/null
         fi
     done
-    if ((${#alive[@]})); then
-        kill -TERM "${alive[@]}" 2>/dev/null
-        deadline=$((SECONDS + PLS_KILL_WAIT))
-        for pid in "${alive[@]}"; do
-            while pls__pid_alive "$pid" && ((SECONDS < deadline)); do
-                sleep 0.1
-            done
-            if pls__pid_alive "$pid"; then
-                echo "harness: pid $pid still running ${PLS_KILL_WAIT}s after SIGTERM: killed" >&2
-                kill -KILL "$pid" 2>/dev/null
-            fi
+    deadline=$((SECONDS + PLS_KILL_WAIT))
+    for name in "${alive[@]}"; do
+        pid=${PLS__PID[$name]}
+        while pls__pid_alive "$pid" && ((SECONDS < deadline)); do
+            sleep 0.1
         done
-    fi
+        if pls__pid_alive "$pid"; then
+            echo "harness: $name (pid $pid) still running ${PLS_KILL_WAIT}s after SIGTERM: killed" >&2
+            kill -KILL "$pid" 2>/dev/null
+        fi
+        pls__reap "$name"
+    done
+}
+
+# Stops everything: workers and other processes first (a worker drains while its broker still
+# answers), then the brokers; then children the processes left behind.
+pls__stop_all() {
+    local name key pid others=() brokers=()
+    for name in "${PLS__NAMES[@]}"; do
+        if [[ -n ${PLS__BROKER[$name]:-} ]]; then
+            brokers+=("$name")
+        else
+            others+=("$name")
+        fi
+    done
+    pls__term_and_wait "${others[@]}"
+    pls__term_and_wait "${brokers[@]}"
     for name in "${PLS__NAMES[@]}"; do
         pls__reap "$name"
     done
