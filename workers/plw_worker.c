@@ -57,6 +57,7 @@ enum { CORR_REPORT = 0, CORR_READY = 1, CORR_HEARTBEAT = 2, CORR_FETCH = 3 };
  * pause after a 503 doubles per 503. */
 #define BACKOFF_MAX_MS 16000
 #define BROKER_SILENCE_BEATS 3
+#define READY_UNSENT_MS 20
 
 /* A report owed to the broker; a task's queue is sent head first, one at a
  * time, so the reports of one order arrive in order. */
@@ -125,6 +126,7 @@ struct plw_worker {
     uint64_t ready_phase_seq; /* first Ready seq of this READYING round (0: none yet) */
     uint64_t session_seq;     /* seq of the Ready the broker last accepted */
     unsigned ready_sends;     /* Ready sent in this round (logs once when unanswered) */
+    int64_t ready_unsent_ms;  /* retry delay while Ready cannot be sent (0: it was sent) */
     int64_t next_ready_at, next_hb_at, last_rx_at;
     int ever_ready;
 
@@ -267,9 +269,18 @@ static void send_ready(plw_worker_t *w)
     if (w->ready_sends++ == 2)
         pls_warn("no answer from broker at %s yet: resending Ready every %u ms", w->broker,
                  w->ready_retry_ms);
-    (void)send_env(w, &env);
+    int64_t wait = w->ready_retry_ms;
+    if (send_env(w, &env) != 0) {
+        /* not connected yet (ZMQ_IMMEDIATE): try again soon, backing off to
+         * ready_retry_ms, so that start-up does not wait a whole interval */
+        w->ready_unsent_ms = w->ready_unsent_ms ? w->ready_unsent_ms * 2 : READY_UNSENT_MS;
+        if (w->ready_unsent_ms < wait)
+            wait = w->ready_unsent_ms;
+    } else {
+        w->ready_unsent_ms = 0;
+    }
     held_free(&h);
-    w->next_ready_at = now_ms(w) + w->ready_retry_ms;
+    w->next_ready_at = now_ms(w) + wait;
 }
 
 static void send_heartbeat(plw_worker_t *w)
@@ -365,6 +376,12 @@ static void enqueue_accept(plw_task_t *t, const char *person)
 static void enqueue_outcome(plw_task_t *t, const char *outcome, const char *note,
                             const char *const *items, size_t n_items, unsigned days)
 {
+    if (!t->accepted) {
+        /* staff custody, nobody signed: the broker takes an outcome only for
+         * an accepted order, so the worker signs as itself first */
+        pls_info("order %s: outcome without 签收: signing as %s first", task_label(t), t->w->name);
+        enqueue_accept(t, t->w->name);
+    }
     report_t *r = pls_xcalloc(1, sizeof(*r));
     r->kind = PLS__REPORT_KIND__REPORT_OUTCOME;
     r->outcome = pls_xstrdup(outcome);
@@ -726,6 +743,17 @@ static plw_task_t *task_new(plw_worker_t *w, const Pls__Assign *a)
     return t;
 }
 
+/* An Assign the worker does not take stays held by it at the broker until
+ * the worker dies or sends a Ready that does not list it: send that Ready
+ * now, so the broker re-queues the order at once. */
+static void hand_back(plw_worker_t *w, const Pls__Assign *a, const char *why)
+{
+    pls_warn("%s: handing order %s back", why, a->number[0] ? a->number : a->order);
+    if (w->state == PLW_STATE_RUNNING)
+        enter_readying(w, "assignment declined");
+    /* while READYING, the next Ready (within ready_retry_ms) does it */
+}
+
 static int assign_acceptable(plw_worker_t *w, const Pls__Assign *a)
 {
     if (w->state != PLW_STATE_RUNNING && w->state != PLW_STATE_READYING)
@@ -745,12 +773,13 @@ static int assign_acceptable(plw_worker_t *w, const Pls__Assign *a)
         end_assignment(old);
     }
     if (w->draining) {
-        pls_info("draining: ignoring assignment of order %s", a->number[0] ? a->number : a->order);
+        hand_back(w, a, "draining");
         return 0;
     }
     if (w->slots >= w->concurrency) {
-        pls_warn("no credit for order %s (holding %u): ignored, its lease will expire",
-                 a->number[0] ? a->number : a->order, w->slots);
+        char why[64];
+        snprintf(why, sizeof(why), "no credit (holding %u)", w->slots);
+        hand_back(w, a, why);
         return 0;
     }
     return 1;

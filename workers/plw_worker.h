@@ -52,6 +52,11 @@
  *     is no longer held and its credit is free, though the handler may still
  *     report progress and an outcome with the assignment's token.
  *
+ * An Assign the worker does not take (no credit, draining) is handed back
+ * at once: the worker sends Ready again listing only what it really holds,
+ * and the broker re-queues the rest. An Assign for a newer attempt of an
+ * order held here ends the older attempt.
+ *
  * Reports of one order are sent one at a time, in order. Each is resent
  * until the broker answers: 200 done; 409 (and other 4xx) dropped with a log
  * line — a 409 to ACCEPT or OUTCOME also ends the assignment; 404 "send
@@ -183,7 +188,9 @@ int plw_task_progress(plw_task_t *t, unsigned pct, const char *note) PLS_WUR;
 int plw_task_accept(plw_task_t *t, const char *person) PLS_WUR;
 /* The handler's result. outcome: one of the step's outcomes, "return",
  * "need_info" (items required), "extend" (days and note required) or "fail".
- * Notes are made valid UTF-8 and cut to the protocol cap. Returns -EINVAL
+ * Notes are made valid UTF-8 and cut to the protocol cap. In staff custody
+ * without a prior plw_task_accept the worker signs as itself first (the
+ * broker takes outcomes only for accepted orders). Returns -EINVAL
  * (nothing reported, the task still running) when the outcome breaks a
  * rule — see plw_outcome_check for the reason text. */
 int plw_task_finish(plw_task_t *t, const char *outcome, const char *note, const char *const *items,

@@ -480,10 +480,19 @@ static void test_staff_reready_revoke_accept(void **state)
     assert_int_equal(plw_worker_state(w), PLW_STATE_RUNNING);
     assert_int_equal(h.started, 1); /* re-attached, not restarted */
 
-    /* no credit left: a second Assign is ignored */
+    /* no credit left: a second Assign is not taken, and handed back at once
+     * by a Ready that lists only what is really held */
     assign_to(&f, again, O3, 1, 43);
-    fake_run_for(&f, 100);
+    msg_t *back = expect(&f, PLS__ENVELOPE__BODY_READY, 0);
+    held = held_of(back->env, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(held->order, O2);
+    assert_int_equal(back->env->ready->credit, 0);
+    reply_to(&f, back, 200, "ok", NULL);
+    msg_free(back);
+    fake_run_for(&f, 50);
     assert_int_equal(h.started, 1);
+    assert_int_equal(plw_worker_state(w), PLW_STATE_RUNNING);
 
     /* Revoke: the handler is stopped and the credit is free again */
     revoke_to(&f, again, O2, 1);
@@ -675,8 +684,16 @@ static void test_drain(void **state)
     assert_int_equal(hb->env->heartbeat->credit, 0);
     assert_int_equal(hb->env->heartbeat->n_held, 1);
     reply_to(&f, hb, 200, "ok", NULL);
+    /* an Assign that crossed the drain notice is handed back */
     assign_to(&f, ready, O2, 1, 10);
-    fake_run_for(&f, 100);
+    msg_t *back = expect(&f, PLS__ENVELOPE__BODY_READY, 0);
+    assert_true(back->env->ready->drain);
+    assert_int_equal(back->env->ready->credit, 0);
+    assert_int_equal(back->env->ready->n_held, 1);
+    assert_string_equal(back->env->ready->held[0]->order, O1);
+    reply_to(&f, back, 200, "ok", NULL);
+    msg_free(back);
+    fake_run_for(&f, 50);
     assert_int_equal(h.started, 1); /* nothing new taken */
     assert_int_equal(f.stopped, 0); /* still holding O1 */
 
@@ -1005,6 +1022,40 @@ static void test_exec_staff_sign_only(void **state)
     plw_exec_destroy(&ex);
 }
 
+/* Staff custody, the handler decides at once without an accept line: the
+ * broker takes outcomes only for accepted orders, so the worker signs as
+ * itself first, then reports the outcome (here 退单 with its reason). */
+static void test_exec_staff_outcome_signs_first(void **state)
+{
+    (void)state;
+    fake_t f;
+    plw_exec_t *ex;
+    fake_init(&f);
+    plw_worker_t *w =
+        exec_worker(&f, &ex, "echo '{\"outcome\":\"return\",\"note\":\"not our matter\"}'",
+                    PLW_CUSTODY_STAFF, 0);
+    msg_t *ready = accept_ready(&f);
+    assign_to(&f, ready, O1, 1, 5);
+    msg_t *q = expect(&f, PLS__ENVELOPE__BODY_QUERY, 0);
+    reply_to(&f, q, 200, "ok", "{}");
+    msg_t *acc = expect(&f, PLS__ENVELOPE__BODY_REPORT, PLS__REPORT_KIND__REPORT_ACCEPT);
+    assert_string_equal(acc->env->report->person, "test-w1");
+    expect_none(&f, PLS__ENVELOPE__BODY_REPORT, PLS__REPORT_KIND__REPORT_OUTCOME, 200);
+    reply_to(&f, acc, 200, "ok", NULL);
+    msg_t *out = expect(&f, PLS__ENVELOPE__BODY_REPORT, PLS__REPORT_KIND__REPORT_OUTCOME);
+    assert_string_equal(out->env->report->outcome, "return");
+    assert_string_equal(out->env->report->note, "not our matter");
+    reply_to(&f, out, 200, "ok", NULL);
+    fake_run_for(&f, 50);
+    assert_int_equal(plw_worker_tasks(w), 0);
+    msg_free(out);
+    msg_free(acc);
+    msg_free(q);
+    msg_free(ready);
+    fake_close(&f);
+    plw_exec_destroy(&ex);
+}
+
 /* The sign builtin: 签收 as the worker name, nothing else. */
 static void test_sign_builtin(void **state)
 {
@@ -1080,6 +1131,7 @@ int main(void)
         cmocka_unit_test(test_exec_timeout_kills_group),
         cmocka_unit_test(test_exec_revoke),
         cmocka_unit_test(test_exec_staff_sign_only),
+        cmocka_unit_test(test_exec_staff_outcome_signs_first),
         cmocka_unit_test(test_sign_builtin),
         cmocka_unit_test(test_config_errors),
     };
