@@ -1,0 +1,1119 @@
+/*
+ * bn_run — one benchmark run. Everything after the broker is up happens in
+ * one libuv loop on one thread (plus libzmq's I/O thread): K submitter
+ * DEALER sockets, N plw_worker instances sharing the loop and the ZeroMQ
+ * context, a control socket for status queries, and a few timers.
+ *
+ *   SETUP    (blocking) start pls-broker or find the running one, wait
+ *            until it answers status
+ *     |
+ *   WORKERS  workers send Ready; once all are running, a status query
+ *            records the baseline counters (commits, rows, completions)
+ *     |
+ *   SUBMIT   closed loop: each submitter keeps --window submits outstanding,
+ *            sending the next when one is answered; open loop (--rate): a
+ *            1 ms timer sends what is due, round robin over submitters
+ *     |
+ *   DRAIN    every order sent; wait for every answer, then (with workers)
+ *            until every order's last OUTCOME report was answered and the
+ *            broker's status confirms the completions
+ *     |
+ *   DONE     uv_stop; the JSON is built from the arrays and the last status
+ *
+ * What is measured per order (all on the monotonic clock, microseconds):
+ *   sent     first send of its submit (a resend keeps the first time)
+ *   acked    the broker's 200 answer, read by the submitter
+ *   assign   the first Assign of the order, when the worker starts our
+ *            handler (which then runs the builtin noop handler)
+ *   done     the broker's 200 answer to the OUTCOME report of its last step.
+ *            plw has no callback for that answer, so a uv_check handle
+ *            started before the workers (libuv runs check handles newest
+ *            first, so it runs after theirs in the same loop turn) compares
+ *            each worker's held count with the assignments it started: in
+ *            auto custody an assignment is held exactly until its OUTCOME is
+ *            answered, and one worker's OUTCOME reports are answered in the
+ *            order they were sent (one connection, batches commit in order),
+ *            which is the order the assignments started. The stamp is taken
+ *            at the end of the loop turn that read the answer, so it can be
+ *            late by up to one turn.
+ *
+ * Submits carry an idempotency key (bench-RUN-SEQ) and are resent with the
+ * same key when unanswered for 5 s or answered 503, so a resend never makes a
+ * second order.
+ */
+#include "bn_run.h"
+#include "bn_child.h"
+#include "bn_stats.h"
+
+#include "plw_builtin.h"
+#include "plw_worker.h"
+
+#include "pls_client.h"
+#include "pls_id.h"
+#include "pls_log.h"
+#include "pls_proto.h"
+#include "pls_time.h"
+#include "pls_zuv.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define RESEND_US 5000000         /* an unanswered submit is sent again after this */
+#define STATUS_RESEND_MS 10000    /* an unanswered status query is sent again */
+#define STATUS_POLL_MS 100        /* between completion checks while draining */
+#define WORKERS_READY_MS 30000    /* workers must all be registered by then */
+#define PROGRESS_EVERY_US 5000000 /* a progress line on stderr */
+#define READY_WAIT_MS 120000      /* our broker must answer status by then */
+#define CONNECT_WAIT_MS 10000     /* a running broker (--broker) must answer by then */
+
+enum phase { PH_WORKERS = 0, PH_SUBMIT, PH_DRAIN, PH_DONE };
+/* Per-order submit state. */
+enum { O_UNSENT = 0, O_SENT, O_ACKED, O_FAILED };
+/* What a status query on the control socket is for. */
+enum { CTL_NONE = 0, CTL_BASELINE, CTL_FINAL };
+
+typedef struct bench bench_t;
+
+/* One submitting socket. */
+typedef struct submitter {
+    bench_t *b;       /* borrowed */
+    void *sock;       /* owned DEALER */
+    pls_zuv_t zuv;    /* drives sock */
+    uint32_t pending; /* orders sent by it and not answered yet */
+    int open;         /* zuv initialised and not yet closed */
+} submitter_t;
+
+/* One worker and the assignments it started whose OUTCOME is not answered
+ * yet, oldest first (a ring of map entries; NULL for an order we could not
+ * record). */
+typedef struct wslot {
+    bench_t *b;       /* borrowed */
+    plw_worker_t *w;  /* owned */
+    bn_seen_t **fifo; /* owned ring */
+    size_t cap, head, len;
+} wslot_t;
+
+struct bench {
+    const bn_opts_t *o; /* borrowed */
+    uv_loop_t loop;
+    void *zctx; /* owned */
+    char endpoint[256];
+    int phase;
+    char error[512]; /* first reason the run failed; empty = none */
+
+    /* orders, indexed by sequence number 0..m-1 */
+    size_t m;
+    int64_t *t_send; /* owned: first send (us) */
+    int64_t *t_last; /* owned: last send (us), 0 = resend at the next tick */
+    int64_t *t_ack;  /* owned: answer (us) */
+    uint8_t *ostate; /* owned: O_* */
+    uint16_t *owner; /* owned: submitter that sent it */
+    size_t next_idx, acked, failed, resent, busy, low;
+    bn_map_t map;     /* order id -> what the workers saw (with workers only) */
+    size_t done_ours; /* orders of this run with at least one OUTCOME answered */
+    size_t assigns, outcomes;
+    int64_t max_lag_us; /* open loop: latest send behind its schedule */
+
+    /* submit encoding */
+    char *desc;          /* owned: the description */
+    char key_prefix[32]; /* bench-RUN */
+    uint8_t *pack;       /* owned scratch for packing */
+    size_t pack_cap;
+
+    submitter_t *subs; /* owned, n_subs */
+    size_t n_subs;
+    wslot_t *ws; /* owned, n_ws */
+    size_t n_ws;
+    const char *depts[BN_MAX_DEPTS];
+    size_t n_depts;
+
+    /* control socket: status queries */
+    void *ctl_sock; /* owned DEALER */
+    pls_zuv_t ctl;
+    int ctl_open;
+    int ctl_purpose;     /* CTL_* of the query in flight */
+    uint64_t ctl_corr;   /* its corr */
+    int64_t ctl_sent_ms; /* when sent */
+    int64_t ctl_next_ms; /* no completion check before */
+    json_t *base;        /* owned: status "broker" object at the start */
+    json_t *final;       /* owned: whole status document at the end */
+
+    uv_timer_t tick, rate_timer;
+    uv_check_t sampler;
+    uv_signal_t sig_int, sig_term;
+    int handles_open;
+
+    int64_t t_workers_ms;    /* workers started (loop ms) */
+    int64_t t0_us, t_end_us; /* first send, last completion (or answer) */
+    int64_t last_progress_us, last_report_us, last_resend_scan_us;
+    size_t progress_mark; /* completed at the last progress line */
+    size_t stall_mark;    /* answers + assignments + outcomes at the last change */
+
+    /* the broker process (own broker only) */
+    bn_child_t child;
+    long rss_base_kb, rss_end_kb, hwm_kb;
+    double broker_cpu0, broker_cpu1;
+    struct rusage ru0, ru1;
+};
+
+static void finish(bench_t *b);
+
+static void fail_run(bench_t *b, const char *fmt, ...) PLS_PRINTF(2, 3);
+static void fail_run(bench_t *b, const char *fmt, ...)
+{
+    if (!b->error[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(b->error, sizeof(b->error), fmt, ap);
+        va_end(ap);
+        pls_error("%s", b->error);
+    }
+    finish(b);
+}
+
+static double secs(int64_t us)
+{
+    return (double)us / 1e6;
+}
+
+/* ---- sockets ---------------------------------------------------------- */
+
+static void *dealer(bench_t *b)
+{
+    void *s = zmq_socket(b->zctx, ZMQ_DEALER);
+    if (!s)
+        return NULL;
+    int linger = 0, hwm = 0;
+    int64_t maxmsg = PLS_MAX_FRAME;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+    zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)); /* open loop: never drop a send */
+    zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+    zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
+    if (zmq_connect(s, b->endpoint) != 0) {
+        zmq_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int send_env(bench_t *b, pls_zuv_t *z, Pls__Envelope *env)
+{
+    env->version = PLS_PROTO_VERSION;
+    size_t len = pls__envelope__get_packed_size(env);
+    if (len > b->pack_cap) {
+        b->pack_cap = len * 2;
+        b->pack = pls_xrealloc(b->pack, b->pack_cap);
+    }
+    pls__envelope__pack(env, b->pack);
+    const void *parts[1] = {b->pack};
+    size_t lens[1] = {len};
+    return pls_zuv_send(z, parts, lens, 1);
+}
+
+/* ---- submitting ------------------------------------------------------- */
+
+static const char *service_of(const bench_t *b, size_t idx)
+{
+    if (strcmp(b->o->service, "mixed") == 0)
+        return bn_services[idx % bn_n_services];
+    return b->o->service;
+}
+
+static void send_submit(bench_t *b, submitter_t *s, size_t idx)
+{
+    Pls__Envelope env;
+    Pls__SubmitRequest sr;
+    Pls__Citizen cz;
+    char key[64], idn[32], phone[32];
+    pls__envelope__init(&env);
+    pls__submit_request__init(&sr);
+    snprintf(key, sizeof(key), "%s-%zu", b->key_prefix, idx);
+    sr.service = (char *)(uintptr_t)service_of(b, idx);
+    sr.origin = (char *)(uintptr_t)b->o->node;
+    sr.desc = b->desc;
+    sr.key = key;
+    if (b->o->citizen) {
+        pls__citizen__init(&cz);
+        snprintf(idn, sizeof(idn), "441900%012zu", idx);
+        snprintf(phone, sizeof(phone), "138%08zu", idx % 100000000);
+        cz.name = "Bench Citizen";
+        cz.id_type = "resident_id";
+        cz.id_number = idn;
+        cz.phone = phone;
+        sr.citizen = &cz;
+    }
+    env.corr = (uint64_t)idx + 1;
+    env.actor = "pls-bench";
+    env.body_case = PLS__ENVELOPE__BODY_SUBMIT;
+    env.submit = &sr;
+    int64_t now = pls_mono_us();
+    if (b->ostate[idx] == O_UNSENT) {
+        b->ostate[idx] = O_SENT;
+        b->t_send[idx] = now;
+        b->owner[idx] = (uint16_t)(s - b->subs);
+        s->pending++;
+    } else {
+        b->resent++;
+    }
+    b->t_last[idx] = now;
+    int rc = send_env(b, &s->zuv, &env);
+    if (rc)
+        b->t_last[idx] = 0; /* not sent: the next tick resends it */
+}
+
+/* Closed loop: keep the submitter's window full. */
+static void feed(bench_t *b, submitter_t *s)
+{
+    while (b->phase == PH_SUBMIT && s->pending < (uint32_t)b->o->window && b->next_idx < b->m) {
+        send_submit(b, s, b->next_idx++);
+        if (b->next_idx == b->m)
+            b->phase = PH_DRAIN;
+    }
+}
+
+static void order_answered(bench_t *b, size_t idx)
+{
+    submitter_t *owner = &b->subs[b->owner[idx]];
+    owner->pending--;
+    if (b->o->rate <= 0)
+        feed(b, owner);
+}
+
+static void on_submit_reply(bench_t *b, size_t idx, const Pls__Reply *r, int64_t now)
+{
+    if (b->ostate[idx] != O_SENT)
+        return; /* an answer to a resend of an answered submit */
+    if (r->status == PLS_OK) {
+        b->ostate[idx] = O_ACKED;
+        b->t_ack[idx] = now;
+        b->acked++;
+        pls_uuid_t id;
+        if (b->n_ws && pls_uuid_parse(r->order, &id) == 0) {
+            bn_seen_t *e = bn_map_get(&b->map, &id);
+            if (e && e->idx < 0) {
+                e->idx = (int32_t)idx;
+                if (e->n_done)
+                    b->done_ours++;
+            }
+        }
+    } else if (r->status >= 500) {
+        b->busy++;
+        b->t_last[idx] = 0; /* resend at the next tick, same key */
+        return;
+    } else {
+        b->ostate[idx] = O_FAILED;
+        b->failed++;
+        if (!b->error[0])
+            snprintf(b->error, sizeof(b->error), "submit of %s order %zu refused: %u %s",
+                     service_of(b, idx), idx, r->status, r->reason);
+        pls_warn("submit of %s order %zu refused: %u %s", service_of(b, idx), idx, r->status,
+                 r->reason);
+    }
+    order_answered(b, idx);
+}
+
+static void on_submitter_msg(pls_zuv_t *z, zmq_msg_t *frames, int nframes)
+{
+    submitter_t *s = z->data;
+    bench_t *b = s->b;
+    if (nframes != 1)
+        return;
+    int64_t now = pls_mono_us();
+    char reason[128];
+    Pls__Envelope *env = pls_proto_unpack(zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]),
+                                          reason, sizeof(reason));
+    if (!env)
+        return;
+    if (env->body_case == PLS__ENVELOPE__BODY_REPLY && env->corr >= 1 && env->corr <= b->m)
+        on_submit_reply(b, (size_t)(env->corr - 1), env->reply, now);
+    pls_proto_free(env);
+}
+
+/* Open loop: send what the schedule says is due. */
+static void on_rate_timer(uv_timer_t *h)
+{
+    bench_t *b = h->data;
+    if (b->phase != PH_SUBMIT)
+        return;
+    int64_t now = pls_mono_us();
+    double due_f = secs(now - b->t0_us) * b->o->rate + 1.0;
+    size_t due = due_f >= (double)b->m ? b->m : (size_t)due_f;
+    while (b->next_idx < due) {
+        size_t idx = b->next_idx++;
+        int64_t planned = b->t0_us + (int64_t)((double)idx * 1e6 / b->o->rate);
+        if (now - planned > b->max_lag_us)
+            b->max_lag_us = now - planned;
+        send_submit(b, &b->subs[idx % b->n_subs], idx);
+    }
+    if (b->next_idx == b->m) {
+        b->phase = PH_DRAIN;
+        uv_timer_stop(&b->rate_timer);
+    }
+}
+
+static void start_submitting(bench_t *b)
+{
+    b->phase = PH_SUBMIT;
+    b->t0_us = pls_mono_us();
+    b->last_progress_us = b->last_report_us = b->last_resend_scan_us = b->t0_us;
+    if (b->child.pid)
+        b->broker_cpu0 = bn_proc_cpu_s(b->child.pid);
+    getrusage(RUSAGE_SELF, &b->ru0);
+    pls_info("submitting %zu orders", b->m);
+    if (b->o->rate > 0) {
+        uv_timer_start(&b->rate_timer, on_rate_timer, 0, 1);
+        return;
+    }
+    for (size_t i = 0; i < b->n_subs; i++)
+        feed(b, &b->subs[i]);
+}
+
+/* Resend what stayed unanswered (or was answered 503). */
+static void resend_scan(bench_t *b, int64_t now)
+{
+    while (b->low < b->next_idx && b->ostate[b->low] != O_SENT)
+        b->low++;
+    for (size_t i = b->low; i < b->next_idx; i++)
+        if (b->ostate[i] == O_SENT && now - b->t_last[i] >= RESEND_US)
+            send_submit(b, &b->subs[b->owner[i]], i);
+}
+
+/* ---- workers ---------------------------------------------------------- */
+
+static void fifo_push(wslot_t *ws, bn_seen_t *e)
+{
+    if (ws->len == ws->cap) {
+        size_t ncap = ws->cap ? ws->cap * 2 : 64;
+        bn_seen_t **n = pls_xcalloc(ncap, sizeof(*n));
+        for (size_t i = 0; i < ws->len; i++)
+            n[i] = ws->fifo[(ws->head + i) % ws->cap];
+        free(ws->fifo);
+        ws->fifo = n;
+        ws->cap = ncap;
+        ws->head = 0;
+    }
+    ws->fifo[(ws->head + ws->len) % ws->cap] = e;
+    ws->len++;
+}
+
+static bn_seen_t *fifo_pop(wslot_t *ws)
+{
+    bn_seen_t *e = ws->fifo[ws->head];
+    ws->head = (ws->head + 1) % ws->cap;
+    ws->len--;
+    return e;
+}
+
+/* The handler: note the assignment, then let the builtin noop finish it. */
+static int on_task_start(plw_task_t *t, void *arg)
+{
+    bench_t *b = arg;
+    const plw_task_info_t *in = plw_task_info(t);
+    wslot_t *ws = plw_worker_data(plw_task_worker(t));
+    pls_uuid_t id;
+    bn_seen_t *e = NULL;
+    if (pls_uuid_parse(in->order, &id) == 0)
+        e = bn_map_get(&b->map, &id);
+    if (e && !e->assign_us)
+        e->assign_us = pls_mono_us();
+    fifo_push(ws, e);
+    b->assigns++;
+    const plw_handler_t *noop = plw_builtin_find("noop");
+    return noop->start(t, noop->arg);
+}
+
+static void on_worker_stopped(plw_worker_t *w, int status, const char *reason)
+{
+    wslot_t *ws = plw_worker_data(w);
+    if (status < 0)
+        fail_run(ws->b, "the broker refused worker %s: %s", plw_worker_name(w), reason);
+}
+
+/* After the workers' own check handles: OUTCOME answers read in this turn. */
+static void on_sampler(uv_check_t *h)
+{
+    bench_t *b = h->data;
+    int64_t now = 0;
+    for (size_t i = 0; i < b->n_ws; i++) {
+        wslot_t *ws = &b->ws[i];
+        unsigned held = plw_worker_held(ws->w);
+        while (ws->len > held) {
+            bn_seen_t *e = fifo_pop(ws);
+            b->outcomes++;
+            if (!e)
+                continue;
+            if (!now)
+                now = pls_mono_us();
+            e->done_us = now;
+            if (e->n_done++ == 0 && e->idx >= 0)
+                b->done_ours++;
+        }
+    }
+}
+
+static int start_workers(bench_t *b, char *err, size_t errsz)
+{
+    b->n_depts = strcmp(b->o->service, "mixed") == 0
+                     ? bn_depts_for("mixed", b->depts, BN_MAX_DEPTS)
+                     : bn_depts_for(b->o->service, b->depts, BN_MAX_DEPTS);
+    static const plw_handler_t handler_proto = {"bench", on_task_start, NULL, NULL};
+    plw_handler_t handler = handler_proto;
+    handler.arg = b;
+    b->n_ws = (size_t)b->o->workers;
+    b->ws = pls_xcalloc(b->n_ws ? b->n_ws : 1, sizeof(*b->ws));
+    for (size_t i = 0; i < b->n_ws; i++) {
+        wslot_t *ws = &b->ws[i];
+        char name[64];
+        snprintf(name, sizeof(name), "pls-bench:%ld:w%02zu", (long)getpid(), i);
+        plw_config_t cfg;
+        plw_config_init(&cfg);
+        cfg.broker = b->endpoint;
+        cfg.scope = b->o->node;
+        cfg.depts = b->depts;
+        cfg.n_depts = b->n_depts;
+        cfg.concurrency = (unsigned)b->o->concurrency;
+        cfg.name = name;
+        cfg.handler = &handler;
+        cfg.on_stopped = on_worker_stopped;
+        cfg.data = ws;
+        ws->b = b;
+        if (plw_worker_new(&ws->w, &b->loop, b->zctx, &cfg, err, errsz) != 0)
+            return -EINVAL;
+        int rc = plw_worker_start(ws->w);
+        if (rc) {
+            snprintf(err, errsz, "could not start worker %zu: %s", i, uv_strerror(rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int workers_running(const bench_t *b)
+{
+    for (size_t i = 0; i < b->n_ws; i++)
+        if (plw_worker_state(b->ws[i].w) != PLW_STATE_RUNNING)
+            return 0;
+    return 1;
+}
+
+static size_t fifo_total(const bench_t *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->n_ws; i++)
+        n += b->ws[i].len;
+    return n;
+}
+
+/* ---- status on the control socket ------------------------------------- */
+
+static void query_status(bench_t *b, int purpose)
+{
+    Pls__Envelope env;
+    Pls__QueryRequest q;
+    pls__envelope__init(&env);
+    pls__query_request__init(&q);
+    q.kind = PLS__QUERY_KIND__QUERY_STATUS;
+    env.corr = ++b->ctl_corr;
+    env.actor = "pls-bench";
+    env.body_case = PLS__ENVELOPE__BODY_QUERY;
+    env.query = &q;
+    b->ctl_purpose = purpose;
+    b->ctl_sent_ms = (int64_t)uv_now(&b->loop);
+    if (send_env(b, &b->ctl, &env) != 0)
+        b->ctl_sent_ms = 0; /* resent by the tick */
+}
+
+static json_int_t counter(const json_t *broker, const char *k)
+{
+    return json_integer_value(json_object_get(broker, k));
+}
+
+static void on_status_doc(bench_t *b, int purpose, json_t *doc)
+{
+    json_t *broker = json_object_get(doc, "broker");
+    if (!json_is_object(broker)) {
+        json_decref(doc);
+        fail_run(b, "status answer without a \"broker\" object: is %s a pls-broker?", b->endpoint);
+        return;
+    }
+    if (purpose == CTL_BASELINE) {
+        b->base = json_incref(broker);
+        json_decref(doc);
+        start_submitting(b);
+        return;
+    }
+    /* CTL_FINAL: the broker must have completed as many orders as we saw */
+    json_int_t completions = counter(broker, "completions") - counter(b->base, "completions");
+    if (b->n_ws &&
+        (completions < (json_int_t)b->acked || fifo_total(b) || b->done_ours < b->acked)) {
+        json_decref(doc);
+        b->ctl_next_ms = (int64_t)uv_now(&b->loop) + STATUS_POLL_MS;
+        return;
+    }
+    json_decref(b->final);
+    b->final = doc;
+    finish(b);
+}
+
+static void on_ctl_msg(pls_zuv_t *z, zmq_msg_t *frames, int nframes)
+{
+    bench_t *b = z->data;
+    if (nframes != 1)
+        return;
+    char reason[128];
+    Pls__Envelope *env = pls_proto_unpack(zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]),
+                                          reason, sizeof(reason));
+    if (!env)
+        return;
+    if (env->body_case != PLS__ENVELOPE__BODY_REPLY || env->corr != b->ctl_corr ||
+        b->ctl_purpose == CTL_NONE) {
+        pls_proto_free(env);
+        return;
+    }
+    int purpose = b->ctl_purpose;
+    b->ctl_purpose = CTL_NONE;
+    if (env->reply->status != PLS_OK) {
+        pls_info("status answered %u %s: asking again", env->reply->status, env->reply->reason);
+        /* asked again by the tick (baseline) or the next completion check */
+        b->ctl_next_ms = (int64_t)uv_now(&b->loop) + STATUS_POLL_MS;
+        pls_proto_free(env);
+        return;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loads(env->reply->json, 0, &jerr);
+    pls_proto_free(env);
+    if (!doc) {
+        fail_run(b, "status answer is not JSON: %s", jerr.text);
+        return;
+    }
+    on_status_doc(b, purpose, doc);
+}
+
+/* ---- the tick: progress, resends, phase changes ----------------------- */
+
+static void progress_line(bench_t *b, int64_t now)
+{
+    double t = secs(now - b->t0_us);
+    double dt = secs(now - b->last_report_us);
+    size_t done = b->n_ws ? b->done_ours : b->acked;
+    fprintf(stderr,
+            "pls-bench: %6.1fs sent %zu/%zu answered %zu assigned %zu completed %zu "
+            "(%.0f/s lately)\n",
+            t, b->next_idx, b->m, b->acked + b->failed, b->assigns, done,
+            dt > 0 ? (double)(done - b->progress_mark) / dt : 0.0);
+    b->progress_mark = done;
+    b->last_report_us = now;
+}
+
+static void check_drain(bench_t *b, int64_t now_ms)
+{
+    if (b->acked + b->failed < b->m)
+        return;
+    if (!b->n_ws) {
+        if (!b->rss_end_kb && b->child.pid) {
+            /* every order is committed and in memory: the figure we want */
+            b->rss_end_kb = bn_proc_kb(b->child.pid, "VmRSS");
+        }
+    } else if (b->done_ours < b->acked || fifo_total(b)) {
+        return;
+    }
+    if (b->ctl_purpose == CTL_NONE && now_ms >= b->ctl_next_ms)
+        query_status(b, CTL_FINAL);
+}
+
+static void on_tick(uv_timer_t *h)
+{
+    bench_t *b = h->data;
+    int64_t now_ms = (int64_t)uv_now(&b->loop), now = pls_mono_us();
+    if (b->o->db && !bn_child_alive(&b->child)) {
+        fail_run(b, "pls-broker exited during the run with status %d (log: %s)", b->child.status,
+                 b->child.log);
+        return;
+    }
+    if (b->ctl_purpose != CTL_NONE && now_ms - b->ctl_sent_ms >= STATUS_RESEND_MS)
+        query_status(b, b->ctl_purpose);
+    if (b->phase == PH_WORKERS) {
+        if (b->ctl_purpose == CTL_NONE && now_ms >= b->ctl_next_ms && workers_running(b))
+            query_status(b, CTL_BASELINE);
+        else if (b->ctl_purpose == CTL_NONE && now_ms - b->t_workers_ms > WORKERS_READY_MS)
+            fail_run(b, "workers not registered with the broker after %d s",
+                     WORKERS_READY_MS / 1000);
+        return;
+    }
+    if (b->phase != PH_SUBMIT && b->phase != PH_DRAIN)
+        return;
+    if (now - b->last_resend_scan_us >= 1000000) {
+        b->last_resend_scan_us = now;
+        resend_scan(b, now);
+    }
+    size_t mark = b->acked + b->failed + b->assigns + b->outcomes;
+    if (mark != b->stall_mark) {
+        b->stall_mark = mark;
+        b->last_progress_us = now;
+    } else if (now - b->last_progress_us >= (int64_t)b->o->stall_s * 1000000) {
+        fail_run(b,
+                 "no progress for %ld s: %zu of %zu orders answered, %zu completed, %zu "
+                 "assignments started",
+                 b->o->stall_s, b->acked + b->failed, b->m, b->done_ours, b->assigns);
+        return;
+    }
+    if (now - b->last_report_us >= PROGRESS_EVERY_US)
+        progress_line(b, now);
+    if (b->phase == PH_DRAIN)
+        check_drain(b, now_ms);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    bench_t *b = h->data;
+    fail_run(b, "interrupted by signal %d", signum);
+}
+
+/* ---- setup and teardown ----------------------------------------------- */
+
+static void finish(bench_t *b)
+{
+    if (b->phase == PH_DONE)
+        return;
+    b->phase = PH_DONE;
+    if (b->child.pid) {
+        b->broker_cpu1 = bn_proc_cpu_s(b->child.pid);
+        b->hwm_kb = bn_proc_kb(b->child.pid, "VmHWM");
+        if (!b->rss_end_kb)
+            b->rss_end_kb = bn_proc_kb(b->child.pid, "VmRSS");
+    }
+    getrusage(RUSAGE_SELF, &b->ru1);
+    uv_stop(&b->loop);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    bench_t *b = h->data;
+    b->handles_open--;
+}
+
+static void on_zuv_closed(pls_zuv_t *z)
+{
+    PLS_UNUSED(z);
+}
+
+static void on_worker_closed(plw_worker_t *w)
+{
+    wslot_t *ws = plw_worker_data(w);
+    ws->b->handles_open--;
+}
+
+static void close_handle(bench_t *b, uv_handle_t *h)
+{
+    h->data = b;
+    b->handles_open++;
+    uv_close(h, on_handle_closed);
+}
+
+/* Close every handle and socket; run the loop until all are closed. */
+static void teardown(bench_t *b)
+{
+    uv_check_stop(&b->sampler);
+    close_handle(b, (uv_handle_t *)&b->tick);
+    close_handle(b, (uv_handle_t *)&b->rate_timer);
+    close_handle(b, (uv_handle_t *)&b->sampler);
+    close_handle(b, (uv_handle_t *)&b->sig_int);
+    close_handle(b, (uv_handle_t *)&b->sig_term);
+    for (size_t i = 0; i < b->n_ws; i++) {
+        if (!b->ws[i].w)
+            continue;
+        if (plw_worker_state(b->ws[i].w) == PLW_STATE_NEW)
+            continue;
+        b->handles_open++;
+        plw_worker_close(b->ws[i].w, on_worker_closed);
+    }
+    for (size_t i = 0; i < b->n_subs; i++)
+        if (b->subs[i].open)
+            pls_zuv_close(&b->subs[i].zuv, on_zuv_closed);
+    if (b->ctl_open)
+        pls_zuv_close(&b->ctl, on_zuv_closed);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    if (b->handles_open)
+        pls_warn("%d handle(s) did not close", b->handles_open);
+    for (size_t i = 0; i < b->n_ws; i++) {
+        plw_worker_destroy(&b->ws[i].w);
+        free(b->ws[i].fifo);
+    }
+    for (size_t i = 0; i < b->n_subs; i++)
+        if (b->subs[i].sock)
+            zmq_close(b->subs[i].sock);
+    if (b->ctl_sock)
+        zmq_close(b->ctl_sock);
+    if (uv_loop_close(&b->loop) != 0)
+        pls_warn("event loop closed with handles still open");
+    zmq_ctx_term(b->zctx);
+}
+
+static int open_sockets(bench_t *b, char *err, size_t errsz)
+{
+    b->ctl_sock = dealer(b);
+    if (!b->ctl_sock || pls_zuv_init(&b->ctl, &b->loop, b->ctl_sock, on_ctl_msg) != 0) {
+        snprintf(err, errsz, "could not open a socket to %s: %s", b->endpoint, zmq_strerror(errno));
+        return -EIO;
+    }
+    b->ctl.data = b;
+    b->ctl_open = 1;
+    b->n_subs = (size_t)b->o->submitters;
+    b->subs = pls_xcalloc(b->n_subs, sizeof(*b->subs));
+    for (size_t i = 0; i < b->n_subs; i++) {
+        submitter_t *s = &b->subs[i];
+        s->b = b;
+        s->sock = dealer(b);
+        if (!s->sock || pls_zuv_init(&s->zuv, &b->loop, s->sock, on_submitter_msg) != 0) {
+            snprintf(err, errsz, "could not open submitter socket %zu: %s", i, zmq_strerror(errno));
+            return -EIO;
+        }
+        s->zuv.data = s;
+        s->open = 1;
+    }
+    return 0;
+}
+
+static void make_desc(bench_t *b)
+{
+    static const char text[] = "tenant asks how to get a deposit back after the landlord kept it "
+                               "for repairs that were never made; wants advice and mediation ";
+    size_t n = (size_t)b->o->desc_bytes;
+    b->desc = pls_xmalloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        b->desc[i] = text[i % (sizeof(text) - 1)];
+    b->desc[n] = '\0';
+}
+
+static void alloc_orders(bench_t *b)
+{
+    b->m = (size_t)b->o->orders;
+    b->t_send = pls_xcalloc(b->m, sizeof(*b->t_send));
+    b->t_last = pls_xcalloc(b->m, sizeof(*b->t_last));
+    b->t_ack = pls_xcalloc(b->m, sizeof(*b->t_ack));
+    b->ostate = pls_xcalloc(b->m, sizeof(*b->ostate));
+    b->owner = pls_xcalloc(b->m, sizeof(*b->owner));
+    if (b->o->workers > 0)
+        bn_map_init(&b->map, b->m + 4096);
+    snprintf(b->key_prefix, sizeof(b->key_prefix), "bench-%08" PRIx32, (uint32_t)pls_random_u64());
+    make_desc(b);
+}
+
+static void free_orders(bench_t *b)
+{
+    free(b->t_send);
+    free(b->t_last);
+    free(b->t_ack);
+    free(b->ostate);
+    free(b->owner);
+    if (b->map.slots)
+        bn_map_cleanup(&b->map);
+    free(b->desc);
+    free(b->pack);
+    free(b->subs);
+    free(b->ws);
+    json_decref(b->base);
+    json_decref(b->final);
+}
+
+/* Blocking: wait until the broker answers status (its store is up). */
+static int wait_ready(bench_t *b, char *err, size_t errsz)
+{
+    pls_client_t *c = pls_client_new(b->endpoint, err, errsz);
+    if (!c)
+        return -EINVAL;
+    int wait_ms = b->o->db ? READY_WAIT_MS : CONNECT_WAIT_MS;
+    int64_t deadline = pls_mono_ms() + wait_ms;
+    int rc = -ETIMEDOUT;
+    while (pls_mono_ms() < deadline) {
+        Pls__Envelope env, *reply = NULL;
+        Pls__QueryRequest q;
+        pls__envelope__init(&env);
+        pls__query_request__init(&q);
+        q.kind = PLS__QUERY_KIND__QUERY_STATUS;
+        env.body_case = PLS__ENVELOPE__BODY_QUERY;
+        env.query = &q;
+        env.actor = "pls-bench";
+        if (pls_client_call(c, &env, 1000, &reply) == 0) {
+            unsigned st = reply->body_case == PLS__ENVELOPE__BODY_REPLY ? reply->reply->status : 0;
+            pls_proto_free(reply);
+            if (st == PLS_OK) {
+                rc = 0;
+                break;
+            }
+        }
+        if (b->o->db && !bn_child_alive(&b->child)) {
+            snprintf(err, errsz, "pls-broker exited while starting (log: %s)", b->child.log);
+            pls_client_destroy(&c);
+            return -ECHILD;
+        }
+        struct timespec ts = {0, 100000000L};
+        nanosleep(&ts, NULL);
+    }
+    pls_client_destroy(&c);
+    if (rc)
+        snprintf(err, errsz, "no answer to status from %s within %d s", b->endpoint,
+                 wait_ms / 1000);
+    return rc;
+}
+
+static int start_broker(bench_t *b, char *err, size_t errsz)
+{
+    if (b->o->broker) {
+        snprintf(b->endpoint, sizeof(b->endpoint), "%s", b->o->broker);
+        return 0;
+    }
+    char bin[1024], log[1024];
+    if (bn_child_find_broker(bin, sizeof(bin)) != 0) {
+        snprintf(err, errsz,
+                 "pls-broker not found beside pls-bench (../broker/ or the same "
+                 "directory) nor on PATH");
+        return -ENOENT;
+    }
+    if (b->o->broker_log)
+        snprintf(log, sizeof(log), "%s", b->o->broker_log);
+    else
+        snprintf(log, sizeof(log), "%s/pls-bench-broker.%ld.log",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
+    int rc = bn_child_start(&b->child, bin, b->o->node, b->o->db, log, 60000, err, errsz);
+    if (rc)
+        return rc;
+    snprintf(b->endpoint, sizeof(b->endpoint), "%s", b->child.endpoint);
+    fprintf(stderr, "pls-bench: started %s (pid %ld) on %s, log %s\n", bin, (long)b->child.pid,
+            b->endpoint, log);
+    return 0;
+}
+
+/* ---- the result ------------------------------------------------------- */
+
+static double round3(double v)
+{
+    return round(v * 1000.0) / 1000.0;
+}
+
+static json_t *summary_json(int64_t *v, size_t n)
+{
+    bn_summary_t s;
+    bn_summarize_us(v, n, &s);
+    if (n == 0)
+        return json_null();
+    return json_pack("{s:I, s:f, s:f, s:f, s:f, s:f}", "n", (json_int_t)s.n, "p50", round3(s.p50),
+                     "p90", round3(s.p90), "p99", round3(s.p99), "max", round3(s.max), "mean",
+                     round3(s.mean));
+}
+
+static json_t *kb_or_null(long kb)
+{
+    return kb > 0 ? json_integer(kb) : json_null();
+}
+
+static double cpu_s(const struct rusage *r)
+{
+    return (double)r->ru_utime.tv_sec + (double)r->ru_utime.tv_usec / 1e6 +
+           (double)r->ru_stime.tv_sec + (double)r->ru_stime.tv_usec / 1e6;
+}
+
+/* Latency arrays of the measured orders (sent after the warm-up). */
+static void latencies(bench_t *b, json_t *out)
+{
+    int64_t *ack = pls_xcalloc(b->m, sizeof(int64_t));
+    int64_t *asg = pls_xcalloc(b->m, sizeof(int64_t));
+    int64_t *cpl = pls_xcalloc(b->m, sizeof(int64_t));
+    size_t na = 0, ns = 0, nc = 0;
+    int64_t from = b->t0_us + (int64_t)(b->o->warmup_s * 1e6);
+    for (size_t i = 0; i < b->m; i++)
+        if (b->ostate[i] == O_ACKED && b->t_send[i] >= from)
+            ack[na++] = b->t_ack[i] - b->t_send[i];
+    for (size_t i = 0; b->n_ws && i < bn_map_capacity(&b->map); i++) {
+        bn_seen_t *e = bn_map_slot(&b->map, i);
+        if (!e || e->idx < 0 || b->t_send[e->idx] < from)
+            continue;
+        if (e->assign_us)
+            asg[ns++] = e->assign_us - b->t_send[e->idx];
+        if (e->n_done)
+            cpl[nc++] = e->done_us - b->t_send[e->idx];
+    }
+    json_object_set_new(out, "measured_orders", json_integer((json_int_t)na));
+    json_object_set_new(out, "submit_ack_ms", summary_json(ack, na));
+    json_object_set_new(out, "submit_to_assign_ms", b->n_ws ? summary_json(asg, ns) : json_null());
+    json_object_set_new(out, "submit_to_complete_ms",
+                        b->n_ws ? summary_json(cpl, nc) : json_null());
+    free(ack);
+    free(asg);
+    free(cpl);
+}
+
+static int64_t end_time(bench_t *b)
+{
+    int64_t end = b->t0_us;
+    for (size_t i = 0; i < b->m; i++)
+        if (b->ostate[i] == O_ACKED && b->t_ack[i] > end)
+            end = b->t_ack[i];
+    for (size_t i = 0; b->n_ws && i < bn_map_capacity(&b->map); i++) {
+        bn_seen_t *e = bn_map_slot(&b->map, i);
+        if (e && e->idx >= 0 && e->n_done && e->done_us > end)
+            end = e->done_us;
+    }
+    return end;
+}
+
+static void store_figures(bench_t *b, json_t *out, double seconds)
+{
+    json_t *fin = b->final ? json_object_get(b->final, "broker") : NULL;
+    if (!fin || !b->base) {
+        json_object_set_new(out, "commits", json_null());
+        json_object_set_new(out, "rows_written", json_null());
+        return;
+    }
+    json_int_t commits = counter(fin, "batches") - counter(b->base, "batches");
+    json_int_t rows = counter(fin, "rows_written") - counter(b->base, "rows_written");
+    json_object_set_new(out, "commits", json_integer(commits));
+    json_object_set_new(out, "rows_written", json_integer(rows));
+    json_object_set_new(out, "commits_per_s",
+                        json_real(round3(seconds > 0 ? (double)commits / seconds : 0)));
+    json_object_set_new(out, "orders_per_commit",
+                        json_real(round3(commits ? (double)b->acked / (double)commits : 0)));
+    json_object_set_new(out, "rows_per_order",
+                        json_real(round3(b->acked ? (double)rows / (double)b->acked : 0)));
+    json_object_set_new(out, "broker_open_orders", json_integer(counter(fin, "open_orders")));
+    json_t *orders = json_object_get(b->final, "orders");
+    json_object_set(out, "broker_orders", orders ? orders : json_null());
+}
+
+static json_t *config_json(const bench_t *b)
+{
+    const bn_opts_t *o = b->o;
+    json_t *c =
+        json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:b, s:b, s:f}", "broker",
+                  b->endpoint, "node", o->node, "orders", (json_int_t)o->orders, "workers",
+                  (json_int_t)o->workers, "concurrency", (json_int_t)o->concurrency, "submitters",
+                  (json_int_t)o->submitters, "window", (json_int_t)o->window, "service", o->service,
+                  "desc_bytes", (json_int_t)o->desc_bytes, "queue_only", o->queue_only, "citizen",
+                  o->citizen, "warmup_s", o->warmup_s);
+    json_object_set_new(c, "rate", o->rate > 0 ? json_real(o->rate) : json_null());
+    json_object_set_new(c, "own_broker", json_boolean(o->db != NULL));
+    return c;
+}
+
+static json_t *result_json(bench_t *b)
+{
+    json_t *out = json_object();
+    int64_t end = b->t0_us ? end_time(b) : 0;
+    double seconds = b->t0_us ? secs(end - b->t0_us) : 0;
+    size_t done = b->n_ws ? b->done_ours : b->acked;
+    json_object_set_new(out, "orders", json_integer((json_int_t)b->m));
+    json_object_set_new(out, "answered", json_integer((json_int_t)b->acked));
+    json_object_set_new(out, "refused", json_integer((json_int_t)b->failed));
+    json_object_set_new(out, "completed", b->n_ws ? json_integer((json_int_t)done) : json_null());
+    json_object_set_new(out, "seconds", json_real(round3(seconds)));
+    json_object_set_new(out, "orders_per_s",
+                        json_real(round3(seconds > 0 ? (double)done / seconds : 0)));
+    latencies(b, out);
+    json_object_set_new(out, "broker_peak_rss_kb", kb_or_null(b->hwm_kb));
+    json_object_set_new(out, "broker_base_rss_kb", kb_or_null(b->rss_base_kb));
+    json_object_set_new(out, "broker_end_rss_kb", kb_or_null(b->rss_end_kb));
+    if (b->o->queue_only && b->rss_base_kb > 0 && b->rss_end_kb > 0 && b->acked)
+        json_object_set_new(out, "queued_bytes_per_order",
+                            json_real(round3((double)(b->rss_end_kb - b->rss_base_kb) * 1024.0 /
+                                             (double)b->acked)));
+    store_figures(b, out, seconds);
+    json_object_set_new(out, "broker_cpu_s",
+                        b->broker_cpu1 > 0 ? json_real(round3(b->broker_cpu1 - b->broker_cpu0))
+                                           : json_null());
+    json_object_set_new(out, "bench_cpu_s", json_real(round3(cpu_s(&b->ru1) - cpu_s(&b->ru0))));
+    json_object_set_new(out, "resent_submits", json_integer((json_int_t)b->resent));
+    json_object_set_new(out, "busy_answers", json_integer((json_int_t)b->busy));
+    if (b->o->rate > 0)
+        json_object_set_new(out, "max_send_lag_ms", json_real(round3((double)b->max_lag_us / 1e3)));
+    json_object_set_new(out, "config", config_json(b));
+    json_object_set_new(out, "error", b->error[0] ? json_string(b->error) : json_null());
+    return out;
+}
+
+/* ---- the run ---------------------------------------------------------- */
+
+static int loop_setup(bench_t *b, char *err, size_t errsz)
+{
+    uv_loop_init(&b->loop);
+    b->zctx = zmq_ctx_new();
+    uv_timer_init(&b->loop, &b->tick);
+    uv_timer_init(&b->loop, &b->rate_timer);
+    uv_check_init(&b->loop, &b->sampler);
+    uv_signal_init(&b->loop, &b->sig_int);
+    uv_signal_init(&b->loop, &b->sig_term);
+    b->tick.data = b->rate_timer.data = b->sampler.data = b;
+    b->sig_int.data = b->sig_term.data = b;
+    uv_signal_start(&b->sig_int, on_signal, SIGINT);
+    uv_signal_start(&b->sig_term, on_signal, SIGTERM);
+    /* before the workers: check handles run newest first, so this one runs
+     * after theirs in every loop turn */
+    uv_check_start(&b->sampler, on_sampler);
+    int rc = open_sockets(b, err, errsz);
+    if (rc == 0)
+        rc = start_workers(b, err, errsz);
+    b->t_workers_ms = (int64_t)uv_now(&b->loop);
+    uv_timer_start(&b->tick, on_tick, 100, 100);
+    return rc;
+}
+
+static int print_result(bench_t *b)
+{
+    json_t *out = result_json(b);
+    char *text = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    printf("%s\n", text);
+    fflush(stdout);
+    free(text);
+    json_decref(out);
+    if (b->error[0])
+        return 1;
+    return 0;
+}
+
+int bn_run(const bn_opts_t *o)
+{
+    bench_t *b = pls_xcalloc(1, sizeof(*b));
+    char err[2048] = "";
+    b->o = o;
+    int status = 0;
+    signal(SIGPIPE, SIG_IGN);
+    if (start_broker(b, err, sizeof(err)) != 0 || wait_ready(b, err, sizeof(err)) != 0) {
+        fprintf(stderr, "pls-bench: %s\n", err);
+        bn_child_stop(&b->child, 10000);
+        free(b);
+        return 3;
+    }
+    if (b->child.pid)
+        b->rss_base_kb = bn_proc_kb(b->child.pid, "VmRSS");
+    alloc_orders(b);
+    if (loop_setup(b, err, sizeof(err)) != 0) {
+        snprintf(b->error, sizeof(b->error), "%s", err);
+        fprintf(stderr, "pls-bench: %s\n", err);
+        b->phase = PH_DONE;
+    } else {
+        fprintf(stderr, "pls-bench: %zu orders (%s), %ld workers x %ld, %ld submitters%s\n", b->m,
+                o->service, o->workers, o->workers ? o->concurrency : 0, o->submitters,
+                o->queue_only ? ", queue only" : "");
+        uv_run(&b->loop, UV_RUN_DEFAULT);
+    }
+    if (b->t0_us)
+        progress_line(b, pls_mono_us());
+    teardown(b);
+    if (b->child.pid) {
+        int st = bn_child_stop(&b->child, 10000);
+        if (st != 0)
+            pls_warn("pls-broker exited with status %d (log: %s)", st, b->child.log);
+    }
+    status = print_result(b);
+    free_orders(b);
+    free(b);
+    return status;
+}

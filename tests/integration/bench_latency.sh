@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# bench_latency.sh — DESIGN §11 / issue 5: at a fixed 500 orders/s for 60 s (after a
+# CHECKPOINT; the first 5 s are left out), submit-ack p99 ≤ 2 ms and submit-to-assign
+# p99 ≤ 2 ms. End to end on one node with 16 workers; the 32 submitters send on a schedule
+# (open loop), whatever the answers. Label "long". Prints one JSON object on stdout.
+#
+# Knobs: PLS_BENCH_RATE (500), PLS_BENCH_SECONDS (60, measured after the warm-up),
+# PLS_BENCH_WARMUP (5), PLS_BENCH_SERVICE (consult), PLS_BENCH_PGBENCH_S (20).
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+pls_setup
+
+rate=${PLS_BENCH_RATE:-500}
+secs=${PLS_BENCH_SECONDS:-60}
+warmup=${PLS_BENCH_WARMUP:-5}
+orders=$(awk -v r="$rate" -v s="$secs" -v w="$warmup" 'BEGIN { printf "%d", r * (s + w) }')
+args=(--orders "$orders" --rate "$rate" --warmup "$warmup" --workers 16 --submitters 32
+    --service "${PLS_BENCH_SERVICE:-consult}")
+
+machine=$(bench_machine)
+pgbench=$(bench_pgbench)
+bench_checkpoint
+cpu0=$(bench_pg_cpu)
+bench_run latency --db "$PLS_DB" "${args[@]}" --broker-log "$T/broker.log"
+cpu1=$(bench_pg_cpu)
+
+jq -n --argjson machine "$machine" --argjson pgbench "$pgbench" \
+    --slurpfile bench "$T/latency.json" --arg cmd "pls-bench --db DB ${args[*]}" \
+    --argjson pg_cpu "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')" \
+    '{benchmark: "latency", command: $cmd, machine: $machine, pgbench: $pgbench,
+      postgres_cpu_s: $pg_cpu, bench: $bench[0],
+      target: {submit_ack_p99_ms: 2, submit_to_assign_p99_ms: 2},
+      meets_target: ($bench[0].submit_ack_ms.p99 <= 2 and
+                     $bench[0].submit_to_assign_ms.p99 <= 2)}'
