@@ -1,0 +1,5 @@
+# Single-node integration tests: one pls-broker (command center dg) on real PostgreSQL, real
+# pls-worker and plsctl processes over TCP loopback (tests/lib/single.sh on top of
+# tests/lib/harness.sh; the test clients of tests/integration/tools). Each prints its measured
+# figures. Label integration; every test has a TIMEOUT.
+pls_shell_test(test_single_lifecycle integration/test_single_lifecycle.sh TIMEOUT 180)

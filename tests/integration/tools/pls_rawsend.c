@@ -1,0 +1,375 @@
+/*
+ * pls-rawsend — a test client that sends a broker what plsctl never sends:
+ * raw frames, envelopes that skip plsctl's own validation, and worker reports
+ * with a chosen attempt and token. Used by tests/integration/test_single_*.sh;
+ * not installed.
+ *
+ *   pls-rawsend --broker EP [--timeout-ms N] frame --bytes N [--fill BYTE] [--frames K]
+ *       K frames (default 1) of N bytes each, every byte BYTE (decimal,
+ *       default 255: not a protobuf envelope).
+ *   pls-rawsend ... submit --service S --origin O [--locality L]
+ *                          [--desc TEXT | --desc-bytes N] [--key K]
+ *       a SubmitRequest exactly as given (a --desc-bytes description is N
+ *       bytes of 'x').
+ *   pls-rawsend ... report --dept D --scope S ORDER ATTEMPT TOKEN OUTCOME
+ *       first a Ready as a staff-custody worker of D at S with credit 0 (so
+ *       nothing is assigned to it), then a Report OUTCOME for ORDER with
+ *       ATTEMPT and TOKEN (16 hex digits, as in the `assigned` event).
+ *
+ * Output, one line on stdout: "STATUS REASON" of the (last) reply, followed
+ * by " order=ID" when the reply names an order; "disconnected" when the
+ * broker closed the connection without answering; "no reply" on timeout.
+ * Exit status: 0 a reply or a disconnection was seen, 1 nothing within the
+ * timeout (default 5000 ms) or a refused Ready, 2 usage.
+ */
+#include "pls_proto.h"
+#include "pls_time.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+typedef struct raw {
+    void *ctx;
+    void *sock;     /* DEALER to the broker */
+    void *mon;      /* PAIR receiving the DEALER's monitor events */
+    int connected;  /* a CONNECTED event was seen */
+    int disconnected;
+    int timeout_ms;
+} raw_t;
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: pls-rawsend --broker EP [--timeout-ms N] frame --bytes N [--fill BYTE] "
+            "[--frames K]\n"
+            "       pls-rawsend --broker EP [--timeout-ms N] submit --service S --origin O "
+            "[--locality L] [--desc TEXT | --desc-bytes N] [--key K]\n"
+            "       pls-rawsend --broker EP [--timeout-ms N] report --dept D --scope S ORDER "
+            "ATTEMPT TOKEN OUTCOME\n");
+    return 2;
+}
+
+/* Reads one monitor event if there is one; records (dis)connections. */
+static void read_monitor(raw_t *r)
+{
+    zmq_msg_t m;
+    zmq_msg_init(&m);
+    if (zmq_msg_recv(&m, r->mon, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m);
+        return;
+    }
+    uint16_t ev = 0;
+    if (zmq_msg_size(&m) >= 2)
+        memcpy(&ev, zmq_msg_data(&m), 2);
+    int more = zmq_msg_more(&m);
+    zmq_msg_close(&m);
+    while (more) {
+        zmq_msg_init(&m);
+        zmq_msg_recv(&m, r->mon, 0);
+        more = zmq_msg_more(&m);
+        zmq_msg_close(&m);
+    }
+    if (ev == ZMQ_EVENT_CONNECTED)
+        r->connected = 1;
+    else if (ev == ZMQ_EVENT_DISCONNECTED && r->connected)
+        r->disconnected = 1;
+}
+
+static int raw_open(raw_t *r, const char *endpoint)
+{
+    r->ctx = zmq_ctx_new();
+    r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
+    int zero = 0;
+    zmq_setsockopt(r->sock, ZMQ_LINGER, &zero, sizeof(zero));
+    if (zmq_socket_monitor(r->sock, "inproc://rawsend-monitor",
+                           ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
+        return -1;
+    r->mon = zmq_socket(r->ctx, ZMQ_PAIR);
+    if (zmq_connect(r->mon, "inproc://rawsend-monitor") != 0)
+        return -1;
+    if (zmq_connect(r->sock, endpoint) != 0) {
+        fprintf(stderr, "pls-rawsend: could not connect to %s: %s\n", endpoint,
+                zmq_strerror(errno));
+        return -1;
+    }
+    /* wait for the TCP connection, so that what is sent really goes out */
+    int64_t deadline = pls_mono_ms() + r->timeout_ms;
+    while (!r->connected && pls_mono_ms() < deadline) {
+        zmq_pollitem_t it = {r->mon, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, 50) > 0)
+            read_monitor(r);
+    }
+    if (!r->connected) {
+        fprintf(stderr, "pls-rawsend: not connected to %s\n", endpoint);
+        return -1;
+    }
+    return 0;
+}
+
+static void raw_close(raw_t *r)
+{
+    if (r->mon)
+        zmq_close(r->mon);
+    if (r->sock) {
+        zmq_socket_monitor(r->sock, NULL, 0);
+        zmq_close(r->sock);
+    }
+    if (r->ctx)
+        zmq_ctx_term(r->ctx);
+}
+
+/* Waits for a reply envelope with corr (any corr when corr is 0). Returns the
+ * reply, or NULL with r->disconnected set or on timeout. */
+static Pls__Envelope *wait_reply(raw_t *r, uint64_t corr)
+{
+    int64_t deadline = pls_mono_ms() + r->timeout_ms;
+    while (pls_mono_ms() < deadline && !r->disconnected) {
+        zmq_pollitem_t its[2] = {{r->sock, 0, ZMQ_POLLIN, 0}, {r->mon, 0, ZMQ_POLLIN, 0}};
+        if (zmq_poll(its, 2, 50) <= 0)
+            continue;
+        if (its[1].revents & ZMQ_POLLIN)
+            read_monitor(r);
+        if (!(its[0].revents & ZMQ_POLLIN))
+            continue;
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, r->sock, 0) < 0) {
+            zmq_msg_close(&m);
+            continue;
+        }
+        char why[128];
+        Pls__Envelope *e = pls_proto_unpack(zmq_msg_data(&m), zmq_msg_size(&m), why, sizeof(why));
+        zmq_msg_close(&m);
+        if (!e)
+            continue;
+        if (e->body_case == PLS__ENVELOPE__BODY_REPLY && (corr == 0 || e->corr == corr))
+            return e;
+        pls_proto_free(e); /* a push (Assign, Revoke) or another reply */
+    }
+    return NULL;
+}
+
+static int print_outcome(const raw_t *r, Pls__Envelope *e)
+{
+    if (e) {
+        printf("%u %s", e->reply->status, e->reply->reason);
+        if (e->reply->order && *e->reply->order)
+            printf(" order=%s", e->reply->order);
+        printf("\n");
+        pls_proto_free(e);
+        return 0;
+    }
+    if (r->disconnected) {
+        printf("disconnected\n");
+        return 0;
+    }
+    printf("no reply\n");
+    return 1;
+}
+
+static int send_env(raw_t *r, Pls__Envelope *env)
+{
+    uint8_t *buf;
+    size_t len;
+    pls_proto_pack(env, &buf, &len);
+    int rc = zmq_send(r->sock, buf, len, 0);
+    free(buf);
+    return rc < 0 ? -1 : 0;
+}
+
+static const char *opt_value(int argc, char **argv, const char *name)
+{
+    for (int i = 0; i + 1 < argc; i++)
+        if (strcmp(argv[i], name) == 0)
+            return argv[i + 1];
+    return NULL;
+}
+
+static int cmd_frame(raw_t *r, int argc, char **argv)
+{
+    const char *bytes = opt_value(argc, argv, "--bytes");
+    const char *fill = opt_value(argc, argv, "--fill");
+    const char *frames = opt_value(argc, argv, "--frames");
+    long n, b = 255, k = 1;
+    if (!bytes || pls_parse_long(bytes, 1, 64L * 1024 * 1024, &n) != 0 ||
+        (fill && pls_parse_long(fill, 0, 255, &b) != 0) ||
+        (frames && pls_parse_long(frames, 1, 16, &k) != 0))
+        return usage();
+    uint8_t *buf = malloc((size_t)n);
+    if (!buf)
+        return 1;
+    memset(buf, (int)b, (size_t)n);
+    int rc = 0;
+    for (long i = 0; i < k && rc == 0; i++)
+        rc = zmq_send(r->sock, buf, (size_t)n, i + 1 < k ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
+    free(buf);
+    if (rc) {
+        fprintf(stderr, "pls-rawsend: send: %s\n", zmq_strerror(errno));
+        return 1;
+    }
+    return print_outcome(r, wait_reply(r, 0));
+}
+
+static int cmd_submit(raw_t *r, int argc, char **argv)
+{
+    Pls__Envelope env;
+    Pls__SubmitRequest s;
+    pls__envelope__init(&env);
+    pls__submit_request__init(&s);
+    const char *service = opt_value(argc, argv, "--service");
+    const char *origin = opt_value(argc, argv, "--origin");
+    const char *locality = opt_value(argc, argv, "--locality");
+    const char *desc = opt_value(argc, argv, "--desc");
+    const char *desc_bytes = opt_value(argc, argv, "--desc-bytes");
+    const char *key = opt_value(argc, argv, "--key");
+    if (!service || !origin)
+        return usage();
+    char *big = NULL;
+    if (desc_bytes) {
+        long n;
+        if (pls_parse_long(desc_bytes, 1, 512L * 1024, &n) != 0)
+            return usage();
+        big = malloc((size_t)n + 1);
+        if (!big)
+            return 1;
+        memset(big, 'x', (size_t)n);
+        big[n] = '\0';
+        desc = big;
+    }
+    s.service = (char *)(uintptr_t)service;
+    s.origin = (char *)(uintptr_t)origin;
+    if (locality)
+        s.locality = (char *)(uintptr_t)locality;
+    s.desc = (char *)(uintptr_t)(desc ? desc : "sent by pls-rawsend");
+    if (key)
+        s.key = (char *)(uintptr_t)key;
+    env.version = PLS_PROTO_VERSION;
+    env.corr = 1;
+    env.actor = "pls-rawsend";
+    env.body_case = PLS__ENVELOPE__BODY_SUBMIT;
+    env.submit = &s;
+    int rc = send_env(r, &env);
+    free(big);
+    if (rc)
+        return 1;
+    return print_outcome(r, wait_reply(r, 1));
+}
+
+static int cmd_report(raw_t *r, int argc, char **argv)
+{
+    const char *dept = opt_value(argc, argv, "--dept");
+    const char *scope = opt_value(argc, argv, "--scope");
+    /* positionals: what is left after the two options */
+    const char *pos[4];
+    int n_pos = 0;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--dept") == 0 || strcmp(argv[i], "--scope") == 0) {
+            i++;
+            continue;
+        }
+        if (n_pos == 4)
+            return usage();
+        pos[n_pos++] = argv[i];
+    }
+    long attempt;
+    char *end;
+    if (!dept || !scope || n_pos != 4 || pls_parse_long(pos[1], 0, 65535, &attempt) != 0)
+        return usage();
+    errno = 0;
+    uint64_t token = strtoull(pos[2], &end, 16);
+    if (errno || *end || !*pos[2])
+        return usage();
+
+    /* Ready: a staff worker with no credit */
+    Pls__Envelope env;
+    Pls__Ready rd;
+    pls__envelope__init(&env);
+    pls__ready__init(&rd);
+    char name[64];
+    snprintf(name, sizeof(name), "pls-rawsend:%ld", (long)getpid());
+    char *depts[1] = {(char *)(uintptr_t)dept};
+    rd.depts = depts;
+    rd.n_depts = 1;
+    rd.scope = (char *)(uintptr_t)scope;
+    rd.role = PLS__ROLE__ROLE_A;
+    rd.custody = PLS__CUSTODY__CUSTODY_STAFF;
+    rd.credit = 0;
+    rd.name = name;
+    env.version = PLS_PROTO_VERSION;
+    env.corr = 1;
+    env.actor = name;
+    env.body_case = PLS__ENVELOPE__BODY_READY;
+    env.ready = &rd;
+    if (send_env(r, &env) != 0)
+        return 1;
+    Pls__Envelope *rep = wait_reply(r, 1);
+    if (!rep || rep->reply->status != PLS_OK) {
+        printf("ready refused: ");
+        print_outcome(r, rep);
+        return 1;
+    }
+    pls_proto_free(rep);
+
+    Pls__Report rp;
+    pls__envelope__init(&env);
+    pls__report__init(&rp);
+    rp.kind = PLS__REPORT_KIND__REPORT_OUTCOME;
+    rp.order = (char *)(uintptr_t)pos[0];
+    rp.attempt = (uint32_t)attempt;
+    rp.token = token;
+    rp.outcome = (char *)(uintptr_t)pos[3];
+    rp.note = "reported by pls-rawsend";
+    env.version = PLS_PROTO_VERSION;
+    env.corr = 2;
+    env.actor = name;
+    env.body_case = PLS__ENVELOPE__BODY_REPORT;
+    env.report = &rp;
+    if (send_env(r, &env) != 0)
+        return 1;
+    return print_outcome(r, wait_reply(r, 2));
+}
+
+int main(int argc, char **argv)
+{
+    const char *broker = NULL;
+    long timeout_ms = 5000;
+    int i = 1;
+    for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+        if (i + 1 >= argc)
+            return usage();
+        if (strcmp(argv[i], "--broker") == 0)
+            broker = argv[i + 1];
+        else if (strcmp(argv[i], "--timeout-ms") == 0) {
+            if (pls_parse_long(argv[i + 1], 1, 600000, &timeout_ms) != 0)
+                return usage();
+        } else
+            return usage();
+    }
+    if (!broker || i >= argc)
+        return usage();
+    const char *cmd = argv[i++];
+    raw_t r;
+    memset(&r, 0, sizeof(r));
+    r.timeout_ms = (int)timeout_ms;
+    int rc;
+    if (strcmp(cmd, "frame") != 0 && strcmp(cmd, "submit") != 0 && strcmp(cmd, "report") != 0)
+        return usage();
+    if (raw_open(&r, broker) != 0) {
+        raw_close(&r);
+        return 1;
+    }
+    if (strcmp(cmd, "frame") == 0)
+        rc = cmd_frame(&r, argc - i, argv + i);
+    else if (strcmp(cmd, "submit") == 0)
+        rc = cmd_submit(&r, argc - i, argv + i);
+    else
+        rc = cmd_report(&r, argc - i, argv + i);
+    fflush(stdout);
+    raw_close(&r);
+    return rc;
+}
