@@ -19,8 +19,10 @@ void bk_batch_init(bk_batch_t *b, uint32_t gen)
 
 void bk_batch_cleanup(bk_batch_t *b)
 {
-    for (uint32_t i = 0; i < b->n_rows; i++)
+    for (uint32_t i = 0; i < b->n_rows; i++) {
         pls_buf_cleanup(&b->rows[i].entries);
+        free(b->rows[i].notice_copy);
+    }
     for (uint32_t i = 0; i < b->n_news; i++) {
         free(b->news[i].key);
         pls_buf_cleanup(&b->news[i].insert);
@@ -138,11 +140,24 @@ void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept, const char 
     r->custody = o->custody;
     r->flags = o->flags & BK_OF_STORED;
     r->due_ms = o->due_ms;
+    r->limit_start_ms = o->limit_start_ms;
+    r->whole_due_ms = o->whole_due_ms;
+    r->paused_ms = o->paused_ms;
+    r->limit_kind = o->limit_kind;
+    r->alarms = o->alarms;
+    r->ext_days = o->ext_days;
+    r->ext_pending = o->ext_pending;
+    if ((r->notice_copy == NULL) != (o->notice == NULL) ||
+        (o->notice && strcmp(o->notice, r->notice_copy) != 0)) {
+        free(r->notice_copy);
+        r->notice_copy = o->notice ? pls_xstrdup(o->notice) : NULL;
+    }
 }
 
 #define STATE_COLUMNS                                                                              \
     "state, step, open, finished_at, attempt, dept, scope, token, custody, flags, next_seq, "      \
-    "due_at, owner, prev_owner"
+    "due_at, owner, prev_owner, limit_kind, limit_start, whole_due, paused_at, alarms, "           \
+    "ext_days, ext_pending, held_notice"
 
 /* The changing columns of a snapshot, in STATE_COLUMNS order. */
 static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
@@ -179,11 +194,24 @@ static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
     pls_buf_add_sql_str(s, r->owner);
     pls_buf_addc(s, ',');
     pls_buf_add_sql_str(s, r->prev_owner);
+    pls_buf_addc(s, ',');
+    pls_buf_add_i64(s, r->limit_kind);
+    int64_t ts[3] = {r->limit_start_ms, r->whole_due_ms, r->paused_ms};
+    for (int i = 0; i < 3; i++) {
+        pls_buf_addc(s, ',');
+        if (ts[i])
+            add_ts(s, ts[i]);
+        else
+            pls_buf_adds(s, "NULL::timestamptz");
+    }
+    pls_buf_printf(s, ",%d,%d,%d,", r->alarms, r->ext_days, r->ext_pending);
+    pls_buf_add_sql_str(s, r->notice_copy);
+    pls_buf_adds(s, "::jsonb");
 }
 
 void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
 {
-    int64_t now = pls_wall_ms();
+    int64_t now = pls_rule_ms(); /* finished_at is read by the rule sweeps */
     pls_buf_reset(s);
     pls_buf_adds(s, "BEGIN;");
     pls_buf_add(s, b->pre.data ? b->pre.data : "", b->pre.len);
@@ -271,7 +299,11 @@ void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
                                   "attempt = v.attempt, dept = v.dept, scope = v.scope, "
                                   "token = v.token, custody = v.custody, flags = v.flags, "
                                   "next_seq = v.next_seq, due_at = v.due_at, "
-                                  "owner = v.owner, prev_owner = v.prev_owner "
+                                  "owner = v.owner, prev_owner = v.prev_owner, "
+                                  "limit_kind = v.limit_kind, limit_start = v.limit_start, "
+                                  "whole_due = v.whole_due, paused_at = v.paused_at, "
+                                  "alarms = v.alarms, ext_days = v.ext_days, "
+                                  "ext_pending = v.ext_pending, held_notice = v.held_notice "
                                   "FROM (VALUES (");
             add_uuid(s, &r->id);
             pls_buf_addc(s, ',');

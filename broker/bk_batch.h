@@ -39,7 +39,15 @@ typedef struct bk_row {
     int custody;
     int flags;
     int64_t due_ms;
-    int is_new; /* order inserted by this batch: index into news */
+    int64_t limit_start_ms;
+    int64_t whole_due_ms;
+    int64_t paused_ms;
+    int limit_kind;
+    int alarms;
+    int ext_days;
+    int ext_pending;
+    char *notice_copy; /* owned copy of the order's held notice */
+    int is_new;        /* order inserted by this batch: index into news */
     int new_idx;
 } bk_row_t;
 

@@ -7,6 +7,7 @@
  */
 #include "bk_core.h"
 #include "bk_core_int.h"
+#include "bk_rules.h"
 
 #include "pls_log.h"
 #include "pls_time.h"
@@ -18,6 +19,10 @@
 #include <string.h>
 
 #define REASON_MAX 300
+
+/* The holiday calendar compiled in (deploy/calendar/cn-holidays.csv). */
+extern const char *const bk_calendar_builtin;
+extern const size_t bk_calendar_builtin_len;
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -326,6 +331,7 @@ void bk__route(bk_core_t *c, bk_order_t *o, int step, int dept, const char *wher
         return;
     }
     bk__set_state(c, o, BK_QUEUED);
+    bk_rules_queued(c, o);
     bk__event(c, o, kind, from, actor, bk__payload_end(p));
     bk_queue_t *q = bk_dispatch_queue(&c->disp, dept, o->scope, 1);
     bk_queue_push(q, o);
@@ -495,6 +501,7 @@ static void fail_attempt(bk_core_t *c, bk_order_t *o, const char *why, const cha
         bk__p_str(p, "note", why);
         bk__p_int(p, "attempts", o->attempt);
         bk__event(c, o, "failed", from, actor, bk__payload_end(p));
+        bk_rules_failed(c, o);
         return;
     }
     int64_t backoff = c->cfg.retry_base_ms << (o->attempt > 0 ? o->attempt - 1 : 0);
@@ -525,43 +532,48 @@ static void expire_lease(bk_core_t *c, bk_order_t *o, const char *why)
 
 /* ---------------------------------------------------------- timers */
 
-static void timer_swap(bk_core_t *c, uint32_t a, uint32_t b)
+static void heap_swap(bk_heap_t *h, uint32_t a, uint32_t b)
 {
-    bk_timer_entry_t t = c->timers[a];
-    c->timers[a] = c->timers[b];
-    c->timers[b] = t;
+    bk_timer_entry_t t = h->e[a];
+    h->e[a] = h->e[b];
+    h->e[b] = t;
 }
 
-static void timer_push(bk_core_t *c, int64_t when, const pls_uuid_t *id)
+void bk__heap_push(bk_heap_t *h, int64_t when, const pls_uuid_t *id)
 {
-    if (c->n_timers == c->cap_timers) {
-        c->cap_timers = c->cap_timers ? c->cap_timers * 2 : 64;
-        c->timers = pls_xrealloc(c->timers, c->cap_timers * sizeof(*c->timers));
+    if (h->n == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 64;
+        h->e = pls_xrealloc(h->e, h->cap * sizeof(*h->e));
     }
-    uint32_t i = c->n_timers++;
-    c->timers[i].when_ms = when;
-    c->timers[i].id = *id;
-    while (i > 0 && c->timers[(i - 1) / 2].when_ms > c->timers[i].when_ms) {
-        timer_swap(c, i, (i - 1) / 2);
+    uint32_t i = h->n++;
+    h->e[i].when_ms = when;
+    h->e[i].id = *id;
+    while (i > 0 && h->e[(i - 1) / 2].when_ms > h->e[i].when_ms) {
+        heap_swap(h, i, (i - 1) / 2);
         i = (i - 1) / 2;
     }
 }
 
-static void timer_pop(bk_core_t *c)
+void bk__heap_pop(bk_heap_t *h)
 {
-    c->timers[0] = c->timers[--c->n_timers];
+    h->e[0] = h->e[--h->n];
     uint32_t i = 0;
     for (;;) {
         uint32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < c->n_timers && c->timers[l].when_ms < c->timers[m].when_ms)
+        if (l < h->n && h->e[l].when_ms < h->e[m].when_ms)
             m = l;
-        if (r < c->n_timers && c->timers[r].when_ms < c->timers[m].when_ms)
+        if (r < h->n && h->e[r].when_ms < h->e[m].when_ms)
             m = r;
         if (m == i)
             break;
-        timer_swap(c, i, m);
+        heap_swap(h, i, m);
         i = m;
     }
+}
+
+static void timer_push(bk_core_t *c, int64_t when, const pls_uuid_t *id)
+{
+    bk__heap_push(&c->retries, when, id);
 }
 
 /* ------------------------------------------------------- batch flow */
@@ -1027,7 +1039,7 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
         }
     }
     bk_order_t *o = bk_order_new();
-    o->created_ms = pls_wall_ms();
+    o->created_ms = pls_rule_ms(); /* limits count on the rule clock */
     pls_uuid7(&o->id, o->created_ms);
     if (s->key && *s->key) {
         o->key = pls_xstrdup(s->key);
@@ -1048,7 +1060,10 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
     o->state = BK_RECEIVED;
     o->dept = (uint8_t)dept;
     o->flags = BK_OF_NEW;
+    if (s->fields && s->fields->detained)
+        o->flags |= BK_OF_DETAINED;
     next_number(c, o->number, sizeof(o->number));
+    bk_rules_received(c, o);
     bk_orders_add(&c->orders, o);
     int idx = bk_batch_new_order(c->cur, o);
     bk_new_t *n = &c->cur->news[idx];
@@ -1234,15 +1249,19 @@ static bk_order_t *check_assignment(bk_core_t *c, const void *ident, size_t iden
 static int need_info(bk_core_t *c, bk_order_t *o, char **items, size_t n_items, const char *note,
                      const char *actor, char *reason, size_t reasonsz)
 {
-    if (o->flags & BK_OF_NEED_INFO_USED) {
-        snprintf(reason, reasonsz,
-                 "the one-time notice (一次告知) was already given for this order; a second "
-                 "one needs an operator's approval");
-        return PLS_CONFLICT;
-    }
     if (!n_items) {
         snprintf(reason, reasonsz, "need_info lists every missing item: none given");
         return PLS_BAD_REQUEST;
+    }
+    if (o->flags & BK_OF_NEED_INFO_USED) {
+        int st = bk_rules_hold_notice(c, o, items, n_items, note, actor, reason, reasonsz);
+        if (st == 0 && o->custody == 0 && o->worker) {
+            /* an automatic handler's attempt ends; the step continues */
+            bk__release(c, o);
+            bk__route(c, o, o->step, o->dept, NULL, actor, "requeued",
+                      "second notice held for approval");
+        }
+        return st ? st : -1; /* -1: done, not sent */
     }
     if (o->custody == 0)
         bk__release(c, o); /* an auto handler's attempt ends here */
@@ -1253,6 +1272,7 @@ static int need_info(bk_core_t *c, bk_order_t *o, char **items, size_t n_items, 
     bk__p_items(p, "items", items, n_items);
     bk__p_str(p, "note", note);
     bk__event(c, o, "need_info", from, actor, bk__payload_end(p));
+    bk_rules_paused(c, o);
     return 0;
 }
 
@@ -1281,6 +1301,7 @@ static void accept_order(bk_core_t *c, bk_order_t *o, const char *person, const 
 {
     int from = o->state;
     bk__set_state(c, o, BK_IN_PROGRESS);
+    bk_rules_accepted(c, o);
     pls_buf_t *p = bk__payload_begin(c);
     bk__p_str(p, "person", person);
     bk__p_str(p, "custody", o->custody ? "staff" : "auto");
@@ -1351,11 +1372,13 @@ static void handle_report(bk_core_t *c, const void *ident, size_t ident_len,
         return_order(c, o, r->note, actor);
     } else if (strcmp(r->outcome, "need_info") == 0) {
         st = need_info(c, o, r->items, r->n_items, r->note, actor, reason, sizeof(reason));
+        if (st == -1) {
+            bk__reply_later(c, ident, ident_len, env->corr, PLS_OK, reason, NULL, 0, BK_OUT_REPLY,
+                            -1);
+            return;
+        }
     } else if (strcmp(r->outcome, "extend") == 0) {
-        pls_buf_t *p = bk__payload_begin(c);
-        bk__p_int(p, "days", r->days);
-        bk__p_str(p, "reason", r->note);
-        bk__event(c, o, "extension_requested", o->state, actor, bk__payload_end(p));
+        st = bk_rules_extension_request(c, o, r->days, r->note, actor, reason, sizeof(reason));
     } else {
         st = bk__apply_outcome(c, o, r->outcome, r->note, actor, reason, sizeof(reason));
     }
@@ -1480,6 +1503,25 @@ static void not_open(bk_core_t *c, const void *ident, size_t ident_len, uint64_t
         free(d->request);
         free(d);
     }
+}
+
+/* Tests move the rule clock of a broker started with --test-clock. */
+static void handle_clock(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                         const Pls__ActionRequest *a)
+{
+    if (!c->cfg.test_clock) {
+        reject(c, ident, ident_len, corr, PLS_FORBIDDEN,
+               "the rule clock can be moved only on a broker started with --test-clock");
+        return;
+    }
+    double speed = a->clock_speed ? (double)a->clock_speed : 1.0;
+    pls_rule_clock_set(a->clock_offset_ms, speed);
+    char reason[REASON_MAX], now[40];
+    pls_format_iso_ms(pls_rule_ms(), now, sizeof(now));
+    snprintf(reason, sizeof(reason), "rule clock: offset %lld ms, speed %gx, now %s",
+             (long long)a->clock_offset_ms, speed, now);
+    pls_warn("%s", reason);
+    bk_core_reply_now(c, ident, ident_len, corr, PLS_OK, reason, NULL);
 }
 
 static void handle_post(bk_core_t *c, const void *ident, size_t ident_len, const Pls__Envelope *env)
@@ -1641,11 +1683,16 @@ int bk__act(bk_core_t *c, bk_order_t *o, const Pls__ActionRequest *a, const char
                      o->number, bk_state_name(o->state));
             break;
         }
-        if (o->custody == 0 && o->worker)
+        if (o->custody == 0 && o->worker && !(o->flags & BK_OF_NEED_INFO_USED))
             bk__push_revoke(c, o, "waiting for the citizen");
         st = need_info(c, o, a->items, a->n_items, a->note, actor, reason, reasonsz);
         if (!st)
-            snprintf(reason, reasonsz, "one-time notice recorded: %zu items", a->n_items);
+            snprintf(reason, reasonsz,
+                     "one-time notice recorded: %zu items; the clock is paused until the "
+                     "supplement",
+                     a->n_items);
+        if (st == -1)
+            st = 0; /* held: reason says so */
         break;
     case PLS__VERB__VERB_SUPPLEMENT: {
         if (o->state != BK_WAITING_CITIZEN) {
@@ -1654,6 +1701,7 @@ int bk__act(bk_core_t *c, bk_order_t *o, const Pls__ActionRequest *a, const char
                      bk_state_name(o->state));
             break;
         }
+        bk_rules_resumed(c, o);
         pls_buf_t *p = bk__payload_begin(c);
         bk__p_str(p, "text", a->note);
         if (o->custody) {
@@ -1703,6 +1751,16 @@ int bk__act(bk_core_t *c, bk_order_t *o, const Pls__ActionRequest *a, const char
                  o->state == BK_FORWARDED ? " (another command center)" : "");
         break;
     }
+    case PLS__VERB__VERB_EXTENSION_REQUEST:
+    case PLS__VERB__VERB_EXTENSION_APPROVE:
+    case PLS__VERB__VERB_EXTENSION_REFUSE:
+    case PLS__VERB__VERB_NEED_INFO_APPROVE:
+    case PLS__VERB__VERB_NEED_INFO_REFUSE:
+    case PLS__VERB__VERB_RATE:
+    case PLS__VERB__VERB_REVIEW_REDO:
+    case PLS__VERB__VERB_REVIEW_CLOSE:
+        st = bk_rules_act(c, o, a, actor, reason, reasonsz);
+        break;
     default:
         st = 501;
         snprintf(reason, reasonsz, "%s is not available in this version", verb_name((int)a->verb));
@@ -1719,7 +1777,16 @@ static void handle_action(bk_core_t *c, const void *ident, size_t ident_len,
         handle_post(c, ident, ident_len, env);
         return;
     }
+    if (a->verb == PLS__VERB__VERB_CLOCK) {
+        handle_clock(c, ident, ident_len, env->corr, a);
+        return;
+    }
     bk_order_t *o = bk_orders_find(&c->orders, a->order);
+    if (!o && (a->verb == PLS__VERB__VERB_RATE || a->verb == PLS__VERB__VERB_REVIEW_REDO ||
+               a->verb == PLS__VERB__VERB_REVIEW_CLOSE)) {
+        bk_rules_offline(c, ident, ident_len, env->corr, a, actor);
+        return;
+    }
     if (!o) {
         not_open(c, ident, ident_len, env->corr, a, actor);
         return;
@@ -1827,6 +1894,7 @@ void bk_core_tick(bk_core_t *c)
     if (!c->ready)
         return; /* leases do not expire while the store is unavailable */
     bk_fed_tick(c);
+    bk_rules_tick(c);
     if (c->fed.parent && c->fed.parent->connected &&
         pls_mono_ms() - c->fed.last_summary_ms >= 2000) {
         c->fed.last_summary_ms = pls_mono_ms();
@@ -1848,9 +1916,9 @@ void bk_core_tick(bk_core_t *c)
         forget_worker(c, dead[i], "worker silent past its lease");
     }
     /* retries whose backoff ended */
-    while (c->n_timers && c->timers[0].when_ms <= now) {
-        pls_uuid_t id = c->timers[0].id;
-        timer_pop(c);
+    while (c->retries.n && c->retries.e[0].when_ms <= now) {
+        pls_uuid_t id = c->retries.e[0].id;
+        bk__heap_pop(&c->retries);
         bk_order_t *o = bk_orders_get(&c->orders, &id);
         if (!o || !(o->flags & BK_OF_BACKOFF) || o->state != BK_QUEUED)
             continue;
@@ -1947,12 +2015,15 @@ static const char boot_orders_sql[] =
     "SELECT id, number, idem_key, content_hash, service, origin, locality, priority, "
     "(extract(epoch FROM created_at) * 1000)::bigint, state, step, attempt, dept, scope, token, "
     "custody, flags, next_seq, (extract(epoch FROM due_at) * 1000)::bigint, intake_node, "
-    "prev_owner, site FROM orders WHERE open";
+    "prev_owner, site, limit_kind, (extract(epoch FROM limit_start) * 1000)::bigint, "
+    "(extract(epoch FROM whole_due) * 1000)::bigint, (extract(epoch FROM paused_at) * "
+    "1000)::bigint, "
+    "alarms, ext_days, ext_pending, held_notice::text FROM orders WHERE open";
 
 static int boot_order(void *arg, char **v, int n)
 {
     bk_core_t *c = arg;
-    if (n < 22)
+    if (n < 30)
         return -EINVAL;
     int svc = bk_catalog_service(&c->cat, v[4]);
     int st = bk_state_parse(v[9]);
@@ -1990,6 +2061,15 @@ static int boot_order(void *arg, char **v, int n)
     o->intake = bk_dispatch_intern(&c->disp, v[19]);
     o->prev_owner = v[20] ? bk_dispatch_intern(&c->disp, v[20]) : NULL;
     o->site = v[21] ? bk_dispatch_intern(&c->disp, v[21]) : NULL;
+    o->limit_kind = (uint8_t)atoi(v[22]);
+    o->limit_start_ms = v[23] ? strtoll(v[23], NULL, 10) : 0;
+    o->whole_due_ms = v[24] ? strtoll(v[24], NULL, 10) : 0;
+    o->paused_ms = v[25] ? strtoll(v[25], NULL, 10) : 0;
+    o->alarms = (uint8_t)atoi(v[26]);
+    o->ext_days = (uint8_t)atoi(v[27]);
+    o->ext_pending = (uint8_t)atoi(v[28]);
+    o->notice = v[29] ? pls_xstrdup(v[29]) : NULL;
+    bk_rules_schedule(c, o);
     if (strcmp(o->intake, c->node) != 0) {
         free(o->key); /* keys are unique per intake node: index only ours */
         o->key = NULL;
@@ -2098,7 +2178,8 @@ static void drop_state(bk_core_t *c)
     bk_orders_init(&c->orders);
     bk_dispatch_cleanup(&c->disp);
     bk_dispatch_init(&c->disp);
-    c->n_timers = 0;
+    c->retries.n = 0;
+    c->alarms.n = 0;
     c->orphan_deadline_ms = 0;
     bk_fed_reset(c);
 }
@@ -2165,6 +2246,16 @@ int bk_core_init(bk_core_t *c, uv_loop_t *loop, const bk_config_t *cfg, bk_send_
             return -EINVAL;
         }
     }
+    c->cal = pls_calendar_new();
+    char cerr[300];
+    int crc = cfg->calendar
+                  ? pls_calendar_load(c->cal, cfg->calendar, cerr, sizeof(cerr))
+                  : pls_calendar_load_text(c->cal, "built-in calendar", bk_calendar_builtin,
+                                           bk_calendar_builtin_len, cerr, sizeof(cerr));
+    if (crc != 0) {
+        pls_error("could not load the working-day calendar: %s", cerr);
+        return -EINVAL;
+    }
     pls_buf_init(&c->sql);
     pls_buf_init(&c->scratch);
     c->cur = &c->batches[0];
@@ -2206,5 +2297,7 @@ void bk_core_cleanup(bk_core_t *c)
     bk_catalog_cleanup(&c->cat);
     pls_buf_cleanup(&c->sql);
     pls_buf_cleanup(&c->scratch);
-    free(c->timers);
+    free(c->retries.e);
+    free(c->alarms.e);
+    pls_calendar_destroy(&c->cal);
 }

@@ -25,6 +25,7 @@
 #include "bk_fed.h"
 #include "bk_order.h"
 #include "bk_store.h"
+#include "pls_calendar.h"
 #include "pls_proto.h"
 
 #include <uv.h>
@@ -44,13 +45,22 @@ typedef struct bk_config {
     int max_attempts;      /* before `failed` (default 5) */
     int64_t retry_base_ms; /* first retry backoff (default 1000), doubling */
     int insecure;          /* authorize allows everything */
+    const char *calendar;  /* holiday file, NULL = the built-in one */
+    int test_clock;        /* plsctl clock may shift the rule clock */
 } bk_config_t;
 
-/* A retry timer entry (orders waiting out their backoff). */
+/* A timer entry: an order to look at when the time comes. */
 typedef struct bk_timer_entry {
-    int64_t when_ms; /* monotonic */
+    int64_t when_ms;
     pls_uuid_t id;
 } bk_timer_entry_t;
+
+/* A min-heap of timer entries (one for retries on the monotonic clock, one
+ * for time-limit alarms on the rule clock): never a timer per order. */
+typedef struct bk_heap {
+    bk_timer_entry_t *e; /* owned */
+    uint32_t n, cap;
+} bk_heap_t;
 
 typedef struct bk_stats {
     uint64_t submits;
@@ -82,8 +92,10 @@ typedef struct bk_core {
     pls_buf_t scratch; /* payload builder */
     int today;         /* yyyymmdd (Asia/Shanghai) of day_seq */
     uint32_t day_seq;
-    bk_timer_entry_t *timers; /* min-heap by when_ms */
-    uint32_t n_timers, cap_timers;
+    bk_heap_t retries;          /* backoff ends, monotonic ms */
+    bk_heap_t alarms;           /* time-limit alarms, rule-clock ms */
+    pls_calendar_t *cal;        /* owned working-day calendar */
+    int64_t last_sweep_ms;      /* monotonic: the unrated-completion sweep */
     int64_t orphan_deadline_ms; /* 0 = no orphan sweep pending */
     int64_t started_ms;
     bk_send_fn send;

@@ -45,6 +45,9 @@ void bk__reply_later(bk_core_t *c, const void *ident, size_t ident_len, uint64_t
 void bk__reply_ok(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
                   const char *reason, const bk_order_t *o);
 
+void bk__heap_push(bk_heap_t *h, int64_t when, const pls_uuid_t *id);
+void bk__heap_pop(bk_heap_t *h);
+
 /* The order leaves this node: its row becomes a copy owned by `owner`. */
 void bk__hand_over_row(bk_core_t *c, bk_order_t *o, const char *owner);
 

@@ -10,6 +10,8 @@
 
 #include "bk_core.h"
 #include "bk_core_int.h"
+#include "bk_limits.h"
+#include "bk_rules.h"
 #include "pls_log.h"
 #include "pls_time.h"
 
@@ -459,6 +461,9 @@ static void snap_json(bk_core_t *c, pls_buf_t *b, const bk_row_t *r)
     bk__p_int(b, "flags", r->flags);
     bk__p_int(b, "custody", r->custody);
     bk__p_int(b, "due_ms", r->due_ms);
+    bk__p_int(b, "whole_due_ms", r->whole_due_ms);
+    bk__p_int(b, "alarms", r->alarms);
+    bk__p_int(b, "ext_days", r->ext_days);
     pls_buf_addc(b, '}');
 }
 
@@ -547,12 +552,13 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         pls_buf_adds(&b->pre,
                      "UPDATE orders o SET state = v.state, step = v.step, attempt = v.attempt, "
                      "dept = v.dept, scope = v.scope, owner = v.owner, next_seq = v.next_seq, "
-                     "due_at = v.due_at, open = false, finished_at = CASE WHEN v.fin THEN "
-                     "coalesce(o.finished_at, now()) END FROM (VALUES ");
+                     "due_at = v.due_at, whole_due = v.whole_due, alarms = v.alarms, "
+                     "open = false, finished_at = CASE WHEN v.fin THEN "
+                     "coalesce(o.finished_at, v.now) END FROM (VALUES ");
         pls_buf_add(&b->pre, f->copy_update.data, f->copy_update.len);
         pls_buf_adds(&b->pre, ") AS v(id, state, step, attempt, dept, scope, owner, next_seq, "
-                              "due_at, fin) WHERE o.id = v.id AND o.next_seq <= v.next_seq "
-                              "RETURNING o.id, 'copy';");
+                              "due_at, fin, whole_due, alarms, now) WHERE o.id = v.id AND "
+                              "o.next_seq <= v.next_seq RETURNING o.id, 'copy';");
         pls_buf_reset(&f->copy_update);
     }
     for (size_t i = 0; i < f->n_links; i++) {
@@ -894,7 +900,16 @@ static void copy_update_sql(bk_core_t *c, const bk_copy_t *cp)
         add_ts_ms(v, jint(snap, "due_ms"));
     else
         pls_buf_adds(v, "NULL::timestamptz");
-    pls_buf_adds(v, st >= 0 && !bk_state_open(st) ? ",true)" : ",false)");
+    pls_buf_adds(v, st >= 0 && !bk_state_open(st) ? ",true," : ",false,");
+    if (jint(snap, "whole_due_ms"))
+        add_ts_ms(v, jint(snap, "whole_due_ms"));
+    else
+        pls_buf_adds(v, "NULL::timestamptz");
+    pls_buf_addc(v, ',');
+    pls_buf_add_i64(v, jint(snap, "alarms"));
+    pls_buf_addc(v, ',');
+    add_ts_ms(v, pls_rule_ms());
+    pls_buf_addc(v, ')');
 }
 
 /* Insert (or refresh) the orders row of a forwarded order. open: we own it. */
@@ -1049,6 +1064,9 @@ static void apply_forward(bk_core_t *c, const char *from, const char *id, json_t
     o->flags = (uint8_t)(jint(snap, "flags") & BK_OF_NEED_INFO_USED);
     o->next_seq = (uint32_t)jint(snap, "next_seq");
     o->due_ms = jint(snap, "due_ms");
+    o->whole_due_ms = jint(snap, "whole_due_ms");
+    o->alarms = (uint8_t)(jint(snap, "alarms") & (BK_AL_W_YELLOW | BK_AL_W_RED | BK_AL_SUPERVISED));
+    o->ext_days = (uint8_t)jint(snap, "ext_days");
     bk_orders_add(&c->orders, o);
     if (o->state == BK_RETURNED) {
         /* 退单 back to us: it waits for an operator here */
@@ -1100,6 +1118,10 @@ static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m)
         apply_event(c, m->from, m->order, body);
     else if (strcmp(m->kind, "request") == 0)
         apply_request(c, m->from, m->order, body);
+    else if (strcmp(m->kind, "supervise") == 0)
+        bk_rules_record_supervision(c, m->order, jstr(body, "number"), jstr(body, "node"),
+                                    jstr(body, "dept"), jstr(body, "scope"), jstr(body, "kind"),
+                                    jstr(body, "reason"));
     else
         pls_warn("message %llu from %s: unknown kind %s: skipped", (unsigned long long)m->seq,
                  l->peer, m->kind);
@@ -1131,7 +1153,8 @@ static const char fwd_sql[] =
     "(SELECT json_agg(json_build_object('seq', e.seq, 'n', e.n, 'at', "
     "(extract(epoch FROM e.at) * 1000)::bigint, 'entries', e.entries) ORDER BY e.seq) "
     "FROM events e WHERE e.order_id = o.id)::text, o.state, o.step, o.attempt, o.dept, o.scope, "
-    "o.next_seq, o.flags, o.custody, (extract(epoch FROM o.due_at) * 1000)::bigint, o.owner "
+    "o.next_seq, o.flags, o.custody, (extract(epoch FROM o.due_at) * 1000)::bigint, o.owner, "
+    "(extract(epoch FROM o.whole_due) * 1000)::bigint, o.alarms, o.ext_days "
     "FROM orders o WHERE o.id = ANY($1::uuid[])";
 
 typedef struct fwd_read {
@@ -1192,6 +1215,14 @@ static void on_fwd_rows(void *arg, int ok, const bk_rows_t *rows, const char *er
             pls_buf_adds(&body, ",\"due_ms\":");
             pls_buf_adds(&body, bk_rows_get(rows, i, 11));
         }
+        if (bk_rows_get(rows, i, 13)) {
+            pls_buf_adds(&body, ",\"whole_due_ms\":");
+            pls_buf_adds(&body, bk_rows_get(rows, i, 13));
+        }
+        pls_buf_adds(&body, ",\"alarms\":");
+        pls_buf_adds(&body, bk_rows_get(rows, i, 14));
+        pls_buf_adds(&body, ",\"ext_days\":");
+        pls_buf_adds(&body, bk_rows_get(rows, i, 15));
         pls_buf_adds(&body, "},\"rows\":");
         pls_buf_adds(&body, hist ? hist : "[]");
         pls_buf_addc(&body, '}');

@@ -68,6 +68,7 @@ void bk_orders_init(bk_orders_t *t)
 static void order_free(bk_order_t *o)
 {
     free(o->key);
+    free(o->notice);
     free(o);
 }
 
@@ -79,6 +80,11 @@ void bk_orders_cleanup(bk_orders_t *t)
     bk_index_cleanup(&t->by_id);
     bk_index_cleanup(&t->by_key);
     bk_index_cleanup(&t->by_number);
+}
+
+void bk_order_free(bk_order_t *o)
+{
+    order_free(o);
 }
 
 bk_order_t *bk_order_new(void)

@@ -54,10 +54,11 @@ enum bk_order_flags {
     BK_OF_BACKOFF = 1 << 3,        /* queued but waiting for its retry time */
     BK_OF_ORPHAN = 1 << 4,         /* held by a worker before a restart: awaiting re-attach */
     BK_OF_HANDBACK = 1 << 5,       /* returned: going back to prev_owner (stored) */
+    BK_OF_DETAINED = 1 << 6,       /* detained applicant (stored) */
 };
 
 /* Flags kept in the orders row. */
-#define BK_OF_STORED (BK_OF_NEED_INFO_USED | BK_OF_HANDBACK)
+#define BK_OF_STORED (BK_OF_NEED_INFO_USED | BK_OF_HANDBACK | BK_OF_DETAINED)
 
 typedef struct bk_worker bk_worker_t;
 
@@ -76,6 +77,12 @@ typedef struct bk_order {
     const char *fwd_to;     /* interned: where it is being handed over, or NULL */
     const char *site;       /* interned: the citizen's chosen site (designated steps) */
     int64_t queued_wall_ms; /* rule-clock time it entered its current queue (escalation) */
+    /* time limits (bk_limits.h), rule-clock ms */
+    int64_t limit_start_ms; /* the current limit (签收 or step) started */
+    int64_t whole_due_ms;   /* whole-order limit, 0 = none */
+    int64_t paused_ms;      /* waiting for the citizen since, 0 = not paused */
+    int64_t alarm_at_ms;    /* its entry in the alarm heap (stale entries are skipped) */
+    char *notice;           /* owned: a held second notice (JSON), or NULL */
     char *key;              /* owned idempotency key */
     bk_worker_t *worker;    /* borrowed: holder of the current lease, or NULL */
     uint32_t next_seq;      /* sequence number of its next event */
@@ -92,6 +99,10 @@ typedef struct bk_order {
     uint8_t custody;
     uint8_t flags;
     uint8_t returns;
+    uint8_t limit_kind;  /* enum bk_limit_kind */
+    uint8_t alarms;      /* BK_AL_* */
+    uint8_t ext_days;    /* working days of extension granted */
+    uint8_t ext_pending; /* asked, undecided */
     char number[32];
 } bk_order_t;
 
@@ -120,6 +131,8 @@ void bk_orders_set_state(bk_orders_t *t, bk_order_t *o, int state);
 size_t bk_orders_size(const bk_orders_t *t);
 
 bk_order_t *bk_order_new(void);
+/* Free an order that is not in a table (a transient one). */
+void bk_order_free(bk_order_t *o);
 
 /* Recently finished orders, for the original reply to a repeated report:
  * a fixed ring of (id, attempt, token). */

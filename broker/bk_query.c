@@ -7,6 +7,7 @@
  * their result arrives, without waiting for a batch.
  */
 #include "bk_core.h"
+#include "bk_limits.h"
 
 #include "pls_log.h"
 #include "pls_time.h"
@@ -59,6 +60,13 @@ static const char show_sql[] =
     " 'dept', o.dept, 'scope', o.scope, 'due_at', o.due_at, 'actor', o.actor,"
     " 'description', CASE WHEN s.confidential THEN '(confidential)' ELSE o.descr END,"
     " 'fields', o.fields, 'attachments', o.attachments, 'about', o.about,"
+    " 'limits', json_build_object('kind', CASE o.limit_kind WHEN 1 THEN 'sign' WHEN 2 THEN"
+    "   'step' END, 'started_at', o.limit_start, 'due_at', o.due_at, 'whole_due_at', o.whole_due,"
+    "   'paused_at', o.paused_at, 'extension_days', o.ext_days, 'extension_pending',"
+    "   o.ext_pending, 'held_notice', o.held_notice),"
+    " 'complaints', (SELECT json_agg(json_build_object('id', x.id, 'number', x.number,"
+    "   'state', x.state, 'subject', x.subject) ORDER BY x.created_at) FROM orders x"
+    "   WHERE x.about = o.id),"
     " 'citizen', (SELECT json_build_object('name', pls_mask(c.name), 'id_type', c.id_type,"
     "   'id_number', pls_mask(c.id_number), 'phone', pls_mask(c.phone))"
     "   FROM citizens c WHERE c.order_id = o.id),"
@@ -153,14 +161,19 @@ static void query_list(bk_core_t *c, pending_t *p, const char *actor, const Pls_
 {
     pls_buf_t sql;
     pls_buf_init(&sql);
-    const char *params[12];
-    int n = 0;
+    const char *params[14];
+    char now[40];
+    pls_format_iso_ms(pls_rule_ms(), now, sizeof(now));
+    params[0] = now; /* $1: the rule clock's now */
+    int n = 1;
     pls_buf_adds(&sql,
                  "SELECT json_build_object('orders', coalesce(json_agg(json_build_object("
                  "'id', o.id, 'number', o.number, 'service', o.service, 'state', o.state, "
                  "'node', o.owner, 'origin', o.origin, 'locality', o.locality, 'dept', o.dept, "
                  "'scope', o.scope, 'created_at', o.created_at, 'due_at', o.due_at, "
-                 "'overdue', coalesce(o.open AND o.due_at < now(), false)) "
+                 "'overdue', coalesce(o.state IN ('queued', 'assigned', 'in_progress', "
+                 "'returned', 'failed') AND (o.due_at < $1::timestamptz OR o.whole_due < "
+                 "$1::timestamptz), false)) "
                  "ORDER BY o.created_at DESC), '[]'))::text FROM (SELECT * FROM orders o "
                  "WHERE true");
     int audited = 0;
@@ -195,7 +208,9 @@ static void query_list(bk_core_t *c, pending_t *p, const char *actor, const Pls_
         FILTER(id_number, " AND o.id IN (SELECT order_id FROM citizens WHERE id_number = $%d)")
 #undef FILTER
         if (f->overdue)
-            pls_buf_adds(&sql, " AND o.open AND o.due_at < now()");
+            pls_buf_adds(&sql, " AND o.state IN ('queued', 'assigned', 'in_progress', "
+                               "'returned', 'failed') AND (o.due_at < $1::timestamptz OR "
+                               "o.whole_due < $1::timestamptz)");
         audited = (f->phone && *f->phone) || (f->id_number && *f->id_number);
     }
     unsigned limit = f && f->limit ? f->limit : 100;
@@ -225,9 +240,11 @@ static void query_list(bk_core_t *c, pending_t *p, const char *actor, const Pls_
 /* ------------------------------------------------------------- status */
 
 enum { Q_QUEUED, Q_ASSIGNED, Q_IN_PROGRESS, Q_WAITING, Q_RETURNED, Q_FAILED, Q_N };
+enum { A_YELLOW, A_RED, A_N };
 
 typedef struct qcount {
     long n[Q_N];
+    long alarm[A_N];
     long completed_today;
 } qcount_t;
 
@@ -264,6 +281,10 @@ static json_t *status_from_memory(bk_core_t *c)
                                                    : -1;
         if (col >= 0)
             cnt[qi].n[col]++;
+        if (o->alarms & (BK_AL_RED | BK_AL_W_RED))
+            cnt[qi].alarm[A_RED]++;
+        else if (o->alarms & (BK_AL_YELLOW | BK_AL_W_YELLOW))
+            cnt[qi].alarm[A_YELLOW]++;
     }
     json_t *depts = json_array();
     int64_t now = pls_mono_ms();
@@ -292,8 +313,8 @@ static json_t *status_from_memory(bk_core_t *c)
         json_object_set_new(d, "waiting", json_integer(cnt[i].n[Q_WAITING]));
         json_object_set_new(d, "returned", json_integer(cnt[i].n[Q_RETURNED]));
         json_object_set_new(d, "failed", json_integer(cnt[i].n[Q_FAILED]));
-        json_object_set_new(d, "yellow", json_integer(0));
-        json_object_set_new(d, "red", json_integer(0));
+        json_object_set_new(d, "yellow", json_integer(cnt[i].alarm[A_YELLOW]));
+        json_object_set_new(d, "red", json_integer(cnt[i].alarm[A_RED]));
         json_object_set_new(d, "supervised", json_integer(0));
         json_object_set_new(d, "completed_today", json_integer(0));
         json_object_set_new(d, "workers_a", json_integer(a));
@@ -325,7 +346,29 @@ static json_t *status_from_memory(bk_core_t *c)
     }
     json_object_set_new(doc, "workers", workers);
     json_object_set_new(doc, "links", bk_fed_links_json(c));
-    json_object_set_new(doc, "warnings", json_array());
+    /* calendar: a year without holiday data counts Monday to Friday */
+    json_t *warnings = json_array();
+    int year = pls_shanghai_yyyymmdd(pls_rule_ms()) / 10000, missing[2];
+    size_t nm = pls_calendar_missing_years(c->cal, year, year + 1, missing, 2);
+    for (size_t i = 0; i < nm; i++) {
+        char w[200];
+        snprintf(w, sizeof(w),
+                 "no holiday calendar for %d: working days count Monday to Friday (add the "
+                 "State Council notice to the calendar file)",
+                 missing[i]);
+        json_array_append_new(warnings, json_string(w));
+    }
+    json_object_set_new(doc, "warnings", warnings);
+    int64_t off;
+    double speed;
+    pls_rule_clock_get(&off, &speed);
+    char rule_now[40];
+    pls_format_iso_ms(pls_rule_ms(), rule_now, sizeof(rule_now));
+    json_t *clk = json_object();
+    json_object_set_new(clk, "now", json_string(rule_now));
+    json_object_set_new(clk, "offset_ms", json_integer(off));
+    json_object_set_new(clk, "speed", json_real(speed));
+    json_object_set_new(doc, "rule_clock", clk);
     json_t *mem = json_object();
     json_object_set_new(mem, "open_orders", json_integer((json_int_t)bk_orders_size(&c->orders)));
     json_object_set_new(mem, "submits", json_integer((json_int_t)c->stats.submits));
@@ -346,7 +389,11 @@ static const char status_sql[] =
     "<> 0 UNION ALL SELECT 'owned', state, NULL, n FROM state_counts WHERE owned AND n <> 0 "
     "UNION ALL SELECT 'today', dept, scope, count(*) FROM orders WHERE finished_at >= "
     "(date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') AND "
-    "state IN ('completed', 'closed', 'rating_review') GROUP BY dept, scope";
+    "state IN ('completed', 'closed', 'rating_review') GROUP BY dept, scope "
+    "UNION ALL SELECT 'supervised', s.dept, s.scope, count(DISTINCT s.order_id) FROM "
+    "supervisions s JOIN orders o ON o.id = s.order_id WHERE o.state IN ('received', "
+    "'forwarded', 'queued', 'assigned', 'in_progress', 'waiting_citizen', 'returned', 'failed') "
+    "GROUP BY s.dept, s.scope";
 
 static void on_status(void *arg, int ok, const bk_rows_t *rows, const char *err)
 {
@@ -372,14 +419,33 @@ static void on_status(void *arg, int ok, const bk_rows_t *rows, const char *err)
             json_object_set_new(owned, k, json_integer(n));
         } else {
             const char *scope = bk_rows_get(rows, i, 2);
+            const char *field = strcmp(kind, "today") == 0 ? "completed_today" : "supervised";
             size_t j;
-            json_t *d;
+            json_t *d, *hit = NULL;
+            if (!scope)
+                continue;
             json_array_foreach(depts, j, d)
             {
-                if (scope && strcmp(json_string_value(json_object_get(d, "dept")), k) == 0 &&
+                if (strcmp(json_string_value(json_object_get(d, "dept")), k) == 0 &&
                     strcmp(json_string_value(json_object_get(d, "scope")), scope) == 0)
-                    json_object_set_new(d, "completed_today", json_integer(n));
+                    hit = d;
             }
+            if (!hit) {
+                /* e.g. supervision of a child's department: a line of its own */
+                hit = json_object();
+                json_object_set_new(hit, "dept", json_string(k));
+                json_object_set_new(hit, "scope", json_string(scope));
+                const char *zero[] = {"queued",     "assigned",        "in_progress", "waiting",
+                                      "returned",   "failed",          "yellow",      "red",
+                                      "supervised", "completed_today", "workers_a",   "workers_b"};
+                for (size_t z = 0; z < PLS_ARRAY_LEN(zero); z++)
+                    json_object_set_new(hit, zero[z], json_integer(0));
+                json_object_set_new(hit, "no_live_worker", json_boolean(0));
+                json_object_set_new(hit, "away", json_boolean(0));
+                json_object_set_new(hit, "elsewhere", json_boolean(1));
+                json_array_append_new(depts, hit);
+            }
+            json_object_set_new(hit, field, json_integer(n));
         }
     }
     json_object_set_new(p->doc, "orders", orders);

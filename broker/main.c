@@ -33,6 +33,10 @@ static void usage(FILE *f)
                "  --max-attempts N   failed attempts before an order is `failed` (default 5)\n"
                "  --retry-ms N       first retry backoff after a failed attempt, doubling\n"
                "                     (default 1000)\n"
+               "  --calendar FILE    holidays and make-up working days (default: the built-in\n"
+               "                     deploy/calendar/cn-holidays.csv)\n"
+               "  --test-clock       let `plsctl clock` shift and speed up the rule clock that\n"
+               "                     time limits run on (for tests; never in production)\n"
                "  --insecure         run without CURVE authentication (required until the\n"
                "                     security work lands; every peer may do everything)\n"
                "  --log-level L      error, warn, info (default) or debug\n"
@@ -65,6 +69,8 @@ int main(int argc, char **argv)
                                              {"retry-ms", required_argument, NULL, 'R'},
                                              {"insecure", no_argument, NULL, 'I'},
                                              {"log-level", required_argument, NULL, 'v'},
+                                             {"calendar", required_argument, NULL, 'C'},
+                                             {"test-clock", no_argument, NULL, 'T'},
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     bk_broker_opts_t o;
@@ -107,6 +113,12 @@ int main(int argc, char **argv)
             break;
         case 'I':
             o.core.insecure = 1;
+            break;
+        case 'C':
+            o.core.calendar = optarg;
+            break;
+        case 'T':
+            o.core.test_clock = 1;
             break;
         case 'v':
             if (pls_log_set_level_name(optarg) != 0) {

@@ -143,6 +143,14 @@ static const ctl_opt_t transfer_opts[] = {
 
 static const ctl_opt_t post_opts[] = {OPT_HELP, OPT_END};
 
+static const ctl_opt_t clock_opts[] = {
+    {"offset", CTL_OPT_VALUE, 1, "DURATION",
+     "rule clock = wall clock + DURATION: 3d, 5h, 90m, 20s, 1500ms, -1d, 0"},
+    {"speed", CTL_OPT_VALUE, 0, "N", "the rule clock runs N times faster (default 1)"},
+    OPT_HELP,
+    OPT_END,
+};
+
 static const ctl_opt_t accept_opts[] = {
     {"as", CTL_OPT_VALUE, 1, "NAME", "the person who signs for it: 签收"},
     OPT_HELP,
@@ -636,6 +644,45 @@ static int build_return(ctl_req_t *r, const ctl_args_t *a, FILE *in, char *err, 
     return order_arg(r, a, 0, err, errsz);
 }
 
+/* "3d", "-5h", "90m", "20s", "1500ms" or a plain number of milliseconds. */
+static int parse_duration(const char *v, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v)
+        return -1;
+    long long unit = 1;
+    if (strcmp(end, "d") == 0)
+        unit = 86400000LL;
+    else if (strcmp(end, "h") == 0)
+        unit = 3600000LL;
+    else if (strcmp(end, "m") == 0)
+        unit = 60000LL;
+    else if (strcmp(end, "s") == 0)
+        unit = 1000LL;
+    else if (strcmp(end, "ms") != 0 && *end)
+        return -1;
+    if (n > 3650LL * 86400000LL / unit || n < -3650LL * 86400000LL / unit)
+        return -1;
+    *out = n * unit;
+    return 0;
+}
+
+static int build_clock(ctl_req_t *r, const ctl_args_t *a, FILE *in, char *err, size_t errsz)
+{
+    PLS_UNUSED(in);
+    set_action(r, PLS__VERB__VERB_CLOCK);
+    if (a->n_pos)
+        return usagef(err, errsz, "clock takes no arguments, only --offset and --speed");
+    int64_t off;
+    if (parse_duration(ctl_args_get(a, "offset"), &off) != 0)
+        return usagef(err, errsz, "--offset: not a duration like 3d, 5h, 90m, 20s or 1500ms: '%s'",
+                      ctl_args_get(a, "offset"));
+    r->action.clock_offset_ms = off;
+    return number(a, "speed", 1, 1000000, &r->action.clock_speed, err, errsz);
+}
+
 static int build_terminate(ctl_req_t *r, const ctl_args_t *a, FILE *in, char *err, size_t errsz)
 {
     PLS_UNUSED(in);
@@ -824,6 +871,15 @@ static const ctl_cmd_t commands[] = {
      "plsctl post away legal_aid dg.humen\n"
      "plsctl post back legal_aid dg.humen",
      post_opts, build_post},
+    {"clock", G_CENTER, "shift the rule clock of a test broker",
+     "clock --offset DURATION [--speed N]",
+     "Time limits (签收, step and whole-order limits, yellow and red alarms, the\n"
+     "15-day notice, the 7-day rating window) run on the broker's rule clock. A broker\n"
+     "started with --test-clock lets tests move it: the rule clock becomes the wall\n"
+     "clock plus DURATION, running N times faster. Other brokers refuse (403).",
+     "plsctl clock --offset 2d\n"
+     "plsctl clock --offset 0 --speed 3600",
+     clock_opts, build_clock},
     {"terminate", G_CENTER, "end an order as not accepted (不予受理/终止)",
      "terminate ID --reason TEXT",
      "Terminates the order with the written reason; you are recorded as the approving\n"

@@ -230,8 +230,13 @@ static void v_items(vctx_t *v, char **items, size_t n)
 
 static void v_action(vctx_t *v, const Pls__ActionRequest *a)
 {
-    if (a->verb <= PLS__VERB__VERB_NONE || a->verb > PLS__VERB__VERB_TERMINATE)
+    if (a->verb <= PLS__VERB__VERB_NONE || a->verb > PLS__VERB__VERB_CLOCK)
         fail(v, PLS_BAD_REQUEST, "verb", "unknown action");
+    if (a->verb == PLS__VERB__VERB_CLOCK) {
+        if (a->clock_speed > 1000000)
+            fail(v, PLS_BAD_REQUEST, "clock_speed", "more than 1000000");
+        return;
+    }
     int needs_order = a->verb != PLS__VERB__VERB_POST_AWAY && a->verb != PLS__VERB__VERB_POST_BACK;
     order_ref(v, "order", a->order, needs_order);
     code(v, "dept", a->dept, !needs_order);

@@ -123,8 +123,17 @@ CREATE TABLE orders (
     custody      smallint NOT NULL DEFAULT 0,  -- 0 auto, 1 staff
     flags        int NOT NULL DEFAULT 0,       -- need-info used, ...
     next_seq     int NOT NULL DEFAULT 1,       -- next event sequence number
-    due_at       timestamptz,         -- current step's due time
-    prev_owner   text                 -- the command center that handed it over
+    due_at       timestamptz,         -- the current limit's due time (rule clock)
+    prev_owner   text,                -- the command center that handed it over
+    -- time limits (DESIGN §9; broker/bk_limits.h)
+    limit_kind   smallint NOT NULL DEFAULT 0,  -- 0 none, 1 签收, 2 step
+    limit_start  timestamptz,
+    whole_due    timestamptz,         -- whole-order limit (legal aid)
+    paused_at    timestamptz,         -- waiting for the citizen since
+    alarms       int NOT NULL DEFAULT 0,       -- yellow, red, reported, ... raised
+    ext_days     int NOT NULL DEFAULT 0,       -- working days of extension granted
+    ext_pending  int NOT NULL DEFAULT 0,       -- working days asked, undecided
+    held_notice  jsonb                -- a second one-time notice awaiting approval
 ) WITH (fillfactor = 85);
 CREATE INDEX orders_open ON orders (id) WHERE open;
 -- Keys and numbers are unique per intake node: a city database also holds
@@ -267,4 +276,18 @@ CREATE TABLE link_outbox (
     body       text NOT NULL,
     created_at timestamptz NOT NULL,
     PRIMARY KEY (peer, seq)
+);
+
+-- Supervision (督办) records, kept at the parent command center of the node
+-- that owns the order (at the city itself for the city's own orders).
+CREATE TABLE supervisions (
+    order_id  uuid NOT NULL,
+    number    text NOT NULL,
+    node      text NOT NULL,       -- the owner that raised it
+    dept      text,
+    scope     text,
+    kind      text NOT NULL,       -- red (limit breached), whole (whole-order limit), failed
+    reason    text NOT NULL,
+    raised_at timestamptz NOT NULL,
+    PRIMARY KEY (order_id, kind, raised_at)
 );
