@@ -974,6 +974,70 @@ static void next_number(bk_core_t *c, char *out, size_t outsz)
     pls_order_number(out, outsz, c->node_code, today, c->day_seq);
 }
 
+/* Services of orders complained about that are not in memory, looked up in
+ * the store once and remembered in a small ring. */
+#define ABOUT_UNKNOWN -1
+#define ABOUT_MISSING -2
+
+static int about_lookup(bk_core_t *c, const pls_uuid_t *id)
+{
+    for (size_t i = 0; i < PLS_ARRAY_LEN(c->about); i++)
+        if (c->about[i].used && memcmp(c->about[i].id.b, id->b, 16) == 0)
+            return c->about[i].service;
+    return ABOUT_UNKNOWN;
+}
+
+typedef struct about_req {
+    bk_core_t *core;
+    pls_uuid_t id;
+    uint8_t ident[BK_IDENT_MAX];
+    size_t ident_len;
+    uint8_t *msg; /* owned: the submit, handled again with the answer */
+    size_t len;
+} about_req_t;
+
+static void on_about(void *arg, int ok, const bk_rows_t *rows, const char *err)
+{
+    about_req_t *r = arg;
+    bk_core_t *c = r->core;
+    PLS_UNUSED(err);
+    if (ok && rows) {
+        int svc = ABOUT_MISSING;
+        if (bk_rows_count(rows) == 1)
+            svc = bk_catalog_service(&c->cat, bk_rows_get(rows, 0, 0));
+        size_t slot = c->about_next++ % PLS_ARRAY_LEN(c->about);
+        c->about[slot].used = 1;
+        c->about[slot].id = r->id;
+        c->about[slot].service = svc < 0 ? ABOUT_MISSING : svc;
+        bk_core_message(c, r->ident, r->ident_len, r->msg, r->len);
+    } else {
+        bk_core_reply_now(c, r->ident, r->ident_len, 0, PLS_UNAVAILABLE, "store unavailable: retry",
+                          NULL);
+    }
+    free(r->msg);
+    free(r);
+}
+
+static void about_fetch(bk_core_t *c, const void *ident, size_t ident_len, const pls_uuid_t *id)
+{
+    about_req_t *r = pls_xcalloc(1, sizeof(*r));
+    r->core = c;
+    r->id = *id;
+    memcpy(r->ident, ident, ident_len < BK_IDENT_MAX ? ident_len : BK_IDENT_MAX);
+    r->ident_len = ident_len;
+    r->msg = pls_xmalloc(c->raw_len);
+    memcpy(r->msg, c->raw, c->raw_len);
+    r->len = c->raw_len;
+    char u[PLS_UUID_STR];
+    pls_uuid_format(id, u);
+    const char *params[1] = {u};
+    if (bk_store_query(c->store, "SELECT service FROM orders WHERE id = $1::uuid", 1, params,
+                       on_about, r) != 0) {
+        free(r->msg);
+        free(r);
+    }
+}
+
 static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
                           const Pls__Envelope *env)
 {
@@ -1001,11 +1065,23 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
     if (strcmp(s->service, "complaint") == 0) {
         const char *subject = s->subject && *s->subject ? s->subject : NULL;
         if (!subject && s->about && *s->about) {
+            /* the subject follows the service of the order complained about */
             pls_uuid_t about;
-            bk_order_t *ao =
-                pls_uuid_parse(s->about, &about) == 0 ? bk_orders_get(&c->orders, &about) : NULL;
-            if (ao)
-                subject = bk_catalog_subject_of_service(&c->cat, ao->service);
+            int svc_about = -1;
+            if (pls_uuid_parse(s->about, &about) == 0) {
+                bk_order_t *ao = bk_orders_get(&c->orders, &about);
+                svc_about = ao ? ao->service : about_lookup(c, &about);
+            }
+            if (svc_about == ABOUT_UNKNOWN) {
+                about_fetch(c, ident, ident_len, &about);
+                return; /* answered once the store says which service it was */
+            }
+            if (svc_about == ABOUT_MISSING) {
+                reject(c, ident, ident_len, env->corr, PLS_NOT_FOUND,
+                       "about: no order %s at this node to complain about", s->about);
+                return;
+            }
+            subject = bk_catalog_subject_of_service(&c->cat, svc_about);
         }
         if (subject) {
             dept = bk_catalog_complaint_dept(&c->cat, subject);
@@ -1852,6 +1928,8 @@ void bk_core_message(bk_core_t *c, const void *ident, size_t ident_len, const vo
         pls_proto_free(env);
         return;
     }
+    c->raw = data;
+    c->raw_len = len;
     switch (env->body_case) {
     case PLS__ENVELOPE__BODY_SUBMIT:
         handle_submit(c, ident, ident_len, env);

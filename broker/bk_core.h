@@ -100,6 +100,14 @@ typedef struct bk_core {
     int64_t started_ms;
     bk_send_fn send;
     void *send_arg;
+    const void *raw; /* the message being handled (borrowed, valid during the call) */
+    size_t raw_len;
+    struct {
+        pls_uuid_t id;
+        int service; /* catalog index, or -2: no such order */
+        int used;
+    } about[256]; /* services of orders complained about, from the store */
+    size_t about_next;
     bk_stats_t stats;
     void (*on_idle_after_drain)(struct bk_core *c); /* called when draining and nothing in flight */
 } bk_core_t;
