@@ -46,7 +46,7 @@ static void on_stopped(plw_worker_t *w, int status, const char *reason)
 {
     runner_t *r = plw_worker_data(w);
     if (status < 0) {
-        fprintf(stderr, "pls-worker: broker refused this worker: %s\n", reason);
+        pls_error("broker refused this worker: %s", reason);
         shut_down(r, 1);
         return;
     }

@@ -127,6 +127,8 @@ struct plw_worker {
     uint64_t session_seq;     /* seq of the Ready the broker last accepted */
     unsigned ready_sends;     /* Ready sent in this round (logs once when unanswered) */
     int64_t ready_unsent_ms;  /* retry delay while Ready cannot be sent (0: it was sent) */
+    int64_t unsent_since;     /* since when Ready cannot be sent (0: it can) */
+    int unsent_warned;        /* said so in this round */
     int64_t next_ready_at, next_hb_at, last_rx_at;
     int ever_ready;
 
@@ -266,21 +268,28 @@ static void send_ready(plw_worker_t *w)
     env.ready = &r;
     if (!w->ready_phase_seq)
         w->ready_phase_seq = seq;
-    if (w->ready_sends++ == 2)
-        pls_warn("no answer from broker at %s yet: resending Ready every %u ms", w->broker,
-                 w->ready_retry_ms);
-    int64_t wait = w->ready_retry_ms;
+    int64_t now = now_ms(w), wait = w->ready_retry_ms;
     if (send_env(w, &env) != 0) {
-        /* not connected yet (ZMQ_IMMEDIATE): try again soon, backing off to
+        /* not connected (ZMQ_IMMEDIATE): try again soon, backing off to
          * ready_retry_ms, so that start-up does not wait a whole interval */
         w->ready_unsent_ms = w->ready_unsent_ms ? w->ready_unsent_ms * 2 : READY_UNSENT_MS;
         if (w->ready_unsent_ms < wait)
             wait = w->ready_unsent_ms;
+        if (!w->unsent_since)
+            w->unsent_since = now;
+        else if (!w->unsent_warned && now - w->unsent_since >= 3LL * w->ready_retry_ms) {
+            w->unsent_warned = 1;
+            pls_warn("cannot reach broker at %s yet: still trying", w->broker);
+        }
     } else {
         w->ready_unsent_ms = 0;
+        w->unsent_since = 0;
+        if (++w->ready_sends == 3)
+            pls_warn("no answer from broker at %s yet: resending Ready every %u ms", w->broker,
+                     w->ready_retry_ms);
     }
     held_free(&h);
-    w->next_ready_at = now_ms(w) + wait;
+    w->next_ready_at = now + wait;
 }
 
 static void send_heartbeat(plw_worker_t *w)
@@ -587,7 +596,8 @@ static void on_ready_reply(plw_worker_t *w, uint64_t seq, const Pls__Reply *rep)
         return;
     }
     if (fatal_ready_status(rep->status)) {
-        pls_error("broker at %s refused this worker: %u %s", w->broker, rep->status, rep->reason);
+        /* the owner reports it (on_stopped): logged once, there */
+        pls_debug("broker at %s refused this worker: %u %s", w->broker, rep->status, rep->reason);
         stop(w, -EPERM, rep->reason);
         return;
     }
@@ -644,6 +654,8 @@ static void on_report_reply(plw_worker_t *w, uint64_t seq, const Pls__Reply *rep
     }
     if (!t)
         return; /* an answer to a report already settled */
+    if (seq != r->seq && rep->status != PLS_OK)
+        return; /* the send after it is in flight: wait for its answer */
     int64_t now = now_ms(w);
     if (rep->status == PLS_NOT_FOUND && asks_for_ready(rep)) {
         r->in_flight = 0;
@@ -883,6 +895,8 @@ static void enter_readying(plw_worker_t *w, const char *why)
     w->state = PLW_STATE_READYING;
     w->ready_phase_seq = 0;
     w->ready_sends = 0;
+    w->unsent_since = 0;
+    w->unsent_warned = 0;
     send_ready(w);
 }
 
@@ -1277,13 +1291,15 @@ void plw_worker_close(plw_worker_t *w, void (*on_closed)(plw_worker_t *w))
     w->on_closed = on_closed;
     if (w->n_tasks)
         pls_info("closing with %u task(s) unfinished: abandoned", w->n_tasks);
-    while (w->tasks) {
-        plw_task_t *t = w->tasks;
+    plw_task_t *t = w->tasks, *next;
+    w->tasks = NULL;
+    for (; t; t = next) {
+        next = t->next;
         cancel_handler(t);
         release_slot(t);
-        unlink_task(w, t);
         task_free(t);
     }
+    w->n_tasks = 0;
     reap(w);
     if (!started) {
         w->handles_open = 1;
