@@ -3,3 +3,4 @@
 # tests/lib/harness.sh; the test clients of tests/integration/tools). Each prints its measured
 # figures. Label integration; every test has a TIMEOUT.
 pls_shell_test(test_single_lifecycle integration/test_single_lifecycle.sh TIMEOUT 180)
+pls_shell_test(test_single_broker_kill integration/test_single_broker_kill.sh TIMEOUT 300)

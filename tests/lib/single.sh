@@ -47,6 +47,17 @@ single__stop_workers() {
     return 0
 }
 
+# single_kill_at_exit PID...: background jobs of the test script itself (not started with
+# pls_start) to be ended by pid when the test exits.
+single_kill_at_exit() {
+    pls_on_exit single__kill_pids "$@"
+}
+
+single__kill_pids() {
+    kill -TERM "$@" 2>/dev/null
+    return 0
+}
+
 # single_now_ms: wall clock in milliseconds.
 single_now_ms() {
     local t=${EPOCHREALTIME/./}
@@ -102,7 +113,8 @@ single_completed_twice() {
              GROUP BY order_id HAVING count(*) > 1) d"
 }
 
-# single_check_acked FILE: FILE has one "KEY ID" line per order a client was told was accepted.
+# single_check_acked FILE: FILE has one "KEY ID" line per order a client was told was accepted
+# (KEY "-" when the client did not choose it).
 # Fails unless each of them is in the database under its key and completed with exactly one
 # `completed` event, and no two keys got the same id. Prints "acked=N".
 single_check_acked() {
@@ -113,7 +125,7 @@ CREATE TEMP TABLE acked (k text, id uuid);
 SELECT (SELECT count(*) FROM acked),
        (SELECT count(DISTINCT id) FROM acked),
        (SELECT count(*) FROM acked a WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = a.id)),
-       (SELECT count(*) FROM acked a JOIN orders o ON o.id = a.id WHERE o.idem_key <> a.k),
+       (SELECT count(*) FROM acked a JOIN orders o ON o.id = a.id WHERE a.k <> '-' AND o.idem_key <> a.k),
        (SELECT count(*) FROM acked a JOIN orders o ON o.id = a.id WHERE o.state <> 'completed'),
        (SELECT count(*) FROM acked a WHERE (SELECT count(*) FROM event_entries e
             WHERE e.order_id = a.id AND e.kind = 'completed') <> 1);
@@ -129,16 +141,18 @@ SQL
     echo "acked=$n"
 }
 
-# single_submit_loop OUT_FILE COUNT TIMEOUT_S TAG [SUBMIT ARGS...]: COUNT plsctl submits one after
-# the other (consult at dg unless ARGS say otherwise); one line per submit in OUT_FILE:
+# single_submit_loop OUT_FILE COUNT TIMEOUT_S TAG [SUBMIT ARGS...]: up to COUNT plsctl submits one
+# after the other (consult at dg unless ARGS say otherwise), stopping early once the file
+# $T/stop-loops exists; one line per submit in OUT_FILE:
 #   "<end ms> <exit status> <id or -> <first line of stderr>"
-# Run it in the background with &.
+# Run it in the background with & (and single_kill_at_exit its pid).
 single_submit_loop() {
     local file=$1 count=$2 timeout=$3 tag=$4 i rc id err
     shift 4
     local args=("$@")
     ((${#args[@]})) || args=(--service consult --origin dg)
     for ((i = 0; i < count; i++)); do
+        [[ -e $T/stop-loops ]] && break
         rc=0
         id=$(pls_ctl --timeout "$timeout" submit "${args[@]}" --desc "$tag order $i" \
             2>"$file.err") || rc=$?
