@@ -116,6 +116,8 @@ struct plw_worker {
     unsigned concurrency, heartbeat_ms, handler_timeout_ms, ready_retry_ms, reply_timeout_ms;
     plw_handler_t handler;
     void (*on_stopped)(plw_worker_t *w, int status, const char *reason);
+    void (*on_reported)(plw_worker_t *w, const plw_task_info_t *task, const char *kind,
+                        unsigned status);
     void (*on_closed)(plw_worker_t *w);
     void *data;
 
@@ -676,8 +678,13 @@ static void on_report_reply(plw_worker_t *w, uint64_t seq, const Pls__Reply *rep
                   rep->status, rep->reason, kind_name(r->kind));
         return;
     }
+    const char *kind = kind_name(r->kind);
     report_answered(t, r, rep);
     pump(w);
+    /* last: the callback may even close the worker (t stays readable until
+     * the next timer turn or the close, neither of which can come first) */
+    if (w->on_reported)
+        w->on_reported(w, &t->info, kind, rep->status);
 }
 
 static void on_fetch_reply(plw_worker_t *w, uint64_t seq, const Pls__Reply *rep)
@@ -1214,6 +1221,7 @@ int plw_worker_new(plw_worker_t **out, uv_loop_t *loop, void *zctx, const plw_co
     if (!w->handler.name)
         w->handler.name = "handler";
     w->on_stopped = cfg->on_stopped;
+    w->on_reported = cfg->on_reported;
     w->data = cfg->data;
     w->state = PLW_STATE_NEW;
     w->seq = (pls_random_u64() >> 34) + 1; /* random start, far from overflow */

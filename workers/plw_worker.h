@@ -138,6 +138,13 @@ typedef struct plw_config {
      * department xyz"). The worker sends nothing more; call plw_worker_close
      * (allowed from inside this callback). */
     void (*on_stopped)(plw_worker_t *w, int status, const char *reason);
+    /* Optional: the broker settled a report — status 200, or the 4xx with
+     * which it was refused and dropped (409: stale attempt, wrong token,
+     * wrong state). kind is "accept", "progress" or "outcome"; task is valid
+     * during the call. For benchmarks and systems that track what the broker
+     * has recorded; may call plw_worker_close. */
+    void (*on_reported)(plw_worker_t *w, const plw_task_info_t *task, const char *kind,
+                        unsigned status);
     void *data; /* the caller's, see plw_worker_data */
 } plw_config_t;
 

@@ -59,6 +59,7 @@ typedef struct fake {
     int stop_status;
     char stop_reason[256];
     int closed;
+    char reported[512]; /* on_reported calls: "kind status order-suffix;" */
 } fake_t;
 
 static void fake_recv_all(fake_t *f)
@@ -246,6 +247,15 @@ static void on_stopped(plw_worker_t *w, int status, const char *reason)
     snprintf(f->stop_reason, sizeof(f->stop_reason), "%s", reason);
 }
 
+static void on_reported(plw_worker_t *w, const plw_task_info_t *t, const char *kind,
+                        unsigned status)
+{
+    fake_t *f = plw_worker_data(w);
+    size_t n = strlen(f->reported);
+    snprintf(f->reported + n, sizeof(f->reported) - n, "%s %u %s;", kind, status,
+             t->order + strlen(t->order) - 2);
+}
+
 static void on_closed(plw_worker_t *w)
 {
     fake_t *f = plw_worker_data(w);
@@ -280,6 +290,7 @@ static void config_base(fake_t *f, plw_config_t *cfg, const plw_handler_t *h)
     cfg->reply_timeout_ms = 400;
     cfg->handler = h;
     cfg->on_stopped = on_stopped;
+    cfg->on_reported = on_reported;
     cfg->data = f;
 }
 
@@ -420,6 +431,7 @@ static void test_noop_auto_lifecycle(void **state)
     fake_run_for(&f, 50);
     assert_int_equal(plw_worker_held(w), 0);
     assert_int_equal(plw_worker_credit(w), 2);
+    assert_string_equal(f.reported, "accept 200 01;outcome 200 01;");
     hb = expect(&f, PLS__ENVELOPE__BODY_HEARTBEAT, 0);
     assert_int_equal(hb->env->heartbeat->n_held, 0);
     assert_int_equal(hb->env->heartbeat->credit, 2);
@@ -644,6 +656,7 @@ static void test_report_retry_and_conflict(void **state)
     assert_int_equal(h.cancelled, 1);
     assert_int_equal(plw_worker_held(w), 0);
     assert_int_equal(plw_worker_tasks(w), 0);
+    assert_string_equal(f.reported, "accept 409 01;"); /* 503 and 404 were not final */
     expect_none(&f, PLS__ENVELOPE__BODY_REPORT, 0, 500);
     /* a late 200 to an earlier send changes nothing */
     reply_to(&f, a1, 200, "ok", NULL);
