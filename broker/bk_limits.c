@@ -48,6 +48,8 @@ int bk_limits_next(const pls_calendar_t *cal, const bk_limits_view_t *v, int64_t
         *at_ms = best_at;
         return best;
     }
+    if (v->escalate_ms)
+        consider(&best, &best_at, BK_ALARM_ESCALATE, v->escalate_ms);
     if (v->due_ms) {
         if (!(v->alarms & BK_AL_YELLOW) && !(v->alarms & BK_AL_RED))
             consider(&best, &best_at, BK_ALARM_YELLOW,

@@ -43,6 +43,7 @@ enum bk_alarm {
     BK_ALARM_W_YELLOW,
     BK_ALARM_W_RED,
     BK_ALARM_NOTICE_EXPIRED, /* 15 days without a supplement */
+    BK_ALARM_ESCALATE,       /* unclaimed in its queue past the step's escalate_after */
 };
 
 #define BK_YELLOW_FRACTION 0.8
@@ -58,6 +59,7 @@ typedef struct bk_limits_view {
     int64_t whole_due_ms;   /* 0 = none */
     int64_t paused_ms;      /* waiting for the citizen since, 0 = not paused */
     int alarms;             /* BK_AL_* raised */
+    int64_t escalate_ms;    /* queued and unclaimed until then: offer it one level up */
 } bk_limits_view_t;
 
 /* N units after start (catalog units: working days, days, hours). */

@@ -20,8 +20,14 @@ static void iso(int64_t ms, char *out, unsigned n)
     pls_format_iso_ms(ms, out, n);
 }
 
-static void view_of(const bk_order_t *o, bk_limits_view_t *v)
+static void view_of(const bk_core_t *c, const bk_order_t *o, bk_limits_view_t *v)
 {
+    const bk_step_t *s = &c->cat.services[o->service].steps[o->step];
+    /* an unclaimed order is offered one level up (a consult after 4 h) */
+    v->escalate_ms = o->state == BK_QUEUED && s->escalate_after_ms && o->queued_wall_ms &&
+                             pls_node_depth(o->scope) > 1
+                         ? o->queued_wall_ms + s->escalate_after_ms
+                         : 0;
     v->limit_start_ms = o->limit_start_ms;
     v->due_ms = o->due_ms;
     v->created_ms = o->created_ms;
@@ -33,7 +39,7 @@ static void view_of(const bk_order_t *o, bk_limits_view_t *v)
 void bk_rules_schedule(bk_core_t *c, bk_order_t *o)
 {
     bk_limits_view_t v;
-    view_of(o, &v);
+    view_of(c, o, &v);
     int64_t at = 0;
     if (bk_limits_next(c->cal, &v, &at) == BK_ALARM_NONE) {
         o->alarm_at_ms = 0;
@@ -210,6 +216,16 @@ static void raise_alarm(bk_core_t *c, bk_order_t *o, int alarm)
             supervise(c, o, "whole", why);
         }
         break;
+    case BK_ALARM_ESCALATE: {
+        char up[PLS_NODE_MAX];
+        pls_node_prefix(o->scope, pls_node_depth(o->scope) - 1, up, sizeof(up));
+        snprintf(why, sizeof(why), "unclaimed at %s for %lld min: offered to %s", o->scope,
+                 (long long)(c->cat.services[o->service].steps[o->step].escalate_after_ms / 60000),
+                 up);
+        bk__unqueue(c, o);
+        bk__route(c, o, o->step, o->dept, up, "broker", "transferred", why);
+        return;
+    }
     case BK_ALARM_NOTICE_EXPIRED: {
         int from = o->state;
         bk__unqueue(c, o);
@@ -462,16 +478,27 @@ static void sweep_unrated(bk_core_t *c)
 void bk_rules_tick(bk_core_t *c)
 {
     int64_t now = pls_rule_ms();
+    bk_timer_entry_t *later = NULL;
+    size_t n_later = 0, cap_later = 0;
     while (c->alarms.n && c->alarms.e[0].when_ms <= now) {
         bk_timer_entry_t e = c->alarms.e[0];
         bk__heap_pop(&c->alarms);
         bk_order_t *o = bk_orders_get(&c->orders, &e.id);
-        if (!o || o->alarm_at_ms != e.when_ms || (o->flags & BK_OF_NEW))
-            continue; /* stale: the order moved on, or is not saved yet */
+        if (!o || o->alarm_at_ms != e.when_ms)
+            continue; /* stale: the order moved on */
+        if (o->flags & BK_OF_NEW) {
+            /* its intake is not committed yet: look again next tick */
+            if (n_later == cap_later) {
+                cap_later = cap_later ? cap_later * 2 : 16;
+                later = pls_xrealloc(later, cap_later * sizeof(*later));
+            }
+            later[n_later++] = e;
+            continue;
+        }
         o->alarm_at_ms = 0;
         for (int guard = 0; guard < 8 && o; guard++) {
             bk_limits_view_t v;
-            view_of(o, &v);
+            view_of(c, o, &v);
             int64_t at;
             int alarm = bk_limits_next(c->cal, &v, &at);
             if (alarm == BK_ALARM_NONE)
@@ -480,12 +507,15 @@ void bk_rules_tick(bk_core_t *c)
                 bk_rules_schedule(c, o);
                 break;
             }
-            int leaves = alarm == BK_ALARM_NOTICE_EXPIRED;
+            int leaves = alarm == BK_ALARM_NOTICE_EXPIRED || alarm == BK_ALARM_ESCALATE;
             raise_alarm(c, o, alarm);
             if (leaves)
-                o = NULL;
+                o = NULL; /* withdrawn, or re-routed (it scheduled itself) */
         }
     }
+    for (size_t i = 0; i < n_later; i++)
+        bk__heap_push(&c->alarms, later[i].when_ms, &later[i].id);
+    free(later);
     int64_t mono = pls_mono_ms();
     if (mono - c->last_sweep_ms >= 30000) {
         c->last_sweep_ms = mono;
