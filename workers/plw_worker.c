@@ -781,15 +781,20 @@ static int assign_acceptable(plw_worker_t *w, const Pls__Assign *a)
         pls_warn("assignment of order %s without an attempt number: ignored", a->order);
         return 0;
     }
-    plw_task_t *old = find_task(w, a->order, 0);
-    if (old && old->holds_slot && old->info.attempt == a->attempt && old->info.token == a->token) {
-        pls_debug("order %s attempt %u: already held", a->order, a->attempt);
-        return 0;
-    }
-    if (old && old->holds_slot && old->info.attempt < a->attempt) {
-        pls_warn("order %s: attempt %u supersedes attempt %u held here", task_label(old),
-                 a->attempt, old->info.attempt);
-        end_assignment(old);
+    for (plw_task_t *t = w->tasks; t; t = t->next)
+        if (t->holds_slot && t->info.attempt == a->attempt && t->info.token == a->token &&
+            strcmp(t->order, a->order) == 0) {
+            pls_debug("order %s attempt %u: already held", a->order, a->attempt);
+            return 0;
+        }
+    plw_task_t *next;
+    for (plw_task_t *t = w->tasks; t; t = next) {
+        next = t->next;
+        if (t->info.attempt < a->attempt && strcmp(t->order, a->order) == 0) {
+            pls_warn("order %s: attempt %u supersedes attempt %u here: stopping it", task_label(t),
+                     a->attempt, t->info.attempt);
+            end_assignment(t);
+        }
     }
     if (w->draining) {
         hand_back(w, a, "draining");

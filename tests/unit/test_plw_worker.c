@@ -679,6 +679,45 @@ static void test_report_retry_and_conflict(void **state)
     fake_close(&f);
 }
 
+/* A newer attempt of an order held here (the lease expired at the broker
+ * and the order came back to this worker) ends the older attempt: its
+ * handler is stopped and its reports are dropped. */
+static void test_newer_attempt_supersedes(void **state)
+{
+    (void)state;
+    fake_t f;
+    plw_config_t cfg;
+    holder_t h = {0};
+    plw_handler_t hh = {"hold", hold_start, hold_cancel, &h};
+    fake_init(&f);
+    config_base(&f, &cfg, &hh);
+    cfg.concurrency = 2;
+    plw_worker_t *w = fake_worker(&f, &cfg);
+    msg_t *ready = accept_ready(&f);
+    assign_to(&f, ready, O1, 1, 11);
+    msg_t *a1 = expect(&f, PLS__ENVELOPE__BODY_REPORT, PLS__REPORT_KIND__REPORT_ACCEPT);
+    assert_int_equal(a1->env->report->attempt, 1);
+    /* the same Assign again (a duplicate) changes nothing */
+    assign_to(&f, ready, O1, 1, 11);
+    fake_run_for(&f, 100);
+    assert_int_equal(h.started, 1);
+    assign_to(&f, ready, O1, 2, 12);
+    msg_t *a2 = expect(&f, PLS__ENVELOPE__BODY_REPORT, PLS__REPORT_KIND__REPORT_ACCEPT);
+    assert_int_equal(a2->env->report->attempt, 2);
+    assert_true(a2->env->report->token == 12);
+    assert_int_equal(h.started, 2);
+    assert_int_equal(h.cancelled, 1);
+    assert_int_equal(plw_task_info(h.task[1])->attempt, 2);
+    assert_int_equal(plw_worker_held(w), 1);
+    reply_to(&f, a2, 200, "ok", NULL);
+    /* attempt 1's unanswered report is not resent */
+    expect_none(&f, PLS__ENVELOPE__BODY_REPORT, PLS__REPORT_KIND__REPORT_ACCEPT, 1000);
+    msg_free(a2);
+    msg_free(a1);
+    msg_free(ready);
+    fake_close(&f);
+}
+
 /* Drain: the broker is told (drain, credit 0), new work is refused, held
  * work finishes and is reported, then the worker stops with status 0. */
 static void test_drain(void **state)
@@ -1143,6 +1182,7 @@ int main(void)
         cmocka_unit_test(test_refused_unknown_department),
         cmocka_unit_test(test_ready_resent_and_broker_silence),
         cmocka_unit_test(test_report_retry_and_conflict),
+        cmocka_unit_test(test_newer_attempt_supersedes),
         cmocka_unit_test(test_drain),
         cmocka_unit_test(test_many_workers_one_loop),
         cmocka_unit_test(test_exec_outcome),
