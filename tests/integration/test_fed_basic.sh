@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# test_fed_basic.sh — a city (dg), three towns (dg.humen, dg.changan, dg.dongcheng, each with
+# --parent the city) and village scopes, every broker on its own database, noop workers for
+# every department at every node and for consult, mediation and counsel at two villages of
+# each town:
+#   - orders of every service taken in at each town (and at its village desks) and 12348
+#     hotline orders taken in at the city with village localities all complete;
+#   - where the steps went: legal aid reviewed at the town, decided and assigned at the city;
+#     village consults at the village when it has a worker, else at the town; hotline orders
+#     at the town of their locality; prison video at the chosen site's town;
+#   - `plsctl --json show` at the origin, at every command center that handled the order and at
+#     the city give the same `state` and the same events (seq, kind, node);
+#   - the city holds exactly the towns' orders plus its own, and every town's copy of an order
+#     equals the city's; no (order, seq) twice, no order with two `completed` entries and no
+#     step completed twice in any node's database (SQL view event_entries);
+#   - `plsctl status` at the city lists the three links, connected, with empty outboxes, and
+#     `status --tree` has the three towns.
+#
+# Run: PLS_BUILD_DIR=build bash tests/integration/test_fed_basic.sh
+# Knobs: FED_ORDERS_PER_TOWN (default 40), FED_HOTLINE (default 15).
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/fed.sh"
+
+PER_TOWN=${FED_ORDERS_PER_TOWN:-40}
+HOTLINE=${FED_HOTLINE:-15}
+((HOTLINE >= 12)) || HOTLINE=12 # calls 10 and 12 are checked below
+TOWNS=(humen changan dongcheng)
+
+fed_setup
+fed_topology "${TOWNS[@]}"
+fed_start_city
+for t in "${TOWNS[@]}"; do
+    fed_start_town "$t"
+done
+fed_start_workers dg "${TOWNS[@]}"
+
+# ---- orders ------------------------------------------------------------------------------
+declare -A origin_of=() # order id -> broker name of its intake
+for t in "${TOWNS[@]}"; do
+    fed_gen_orders "$t" "$PER_TOWN" "basic-$t-" >"$T/$t.tsv"
+    fed_load "$t" "$T/$t.tsv" "$T/$t.acked"
+done
+fed_gen_hotline "$HOTLINE" "call-" "${TOWNS[@]}" >"$T/dg.tsv"
+fed_load dg "$T/dg.tsv" "$T/dg.acked"
+
+# A few through plsctl itself: a village desk's consult, a prison video at a chosen site,
+# a hotline legal-aid application of a detained person with a village locality.
+v1=$(fed_village humen 1)
+ctl_ids=()
+ctl_ids+=("$(pls_ctl_at humen submit --service consult --origin "$v1" --desc "宅基地边界问题咨询")")
+ctl_ids+=("$(pls_ctl_at changan submit --service prison_video --origin dg.changan \
+    --site dg.dongcheng --desc "预约与服刑亲属视频会见")")
+ctl_ids+=("$(pls_ctl_at dg submit --service legal_aid --origin dg --locality "$v1" \
+    --channel hotline --detained --priority urgent --desc "被羁押人员家属申请法律援助")")
+for id in "${ctl_ids[@]}"; do
+    [[ $id =~ ^[0-9a-f-]{36}$ ]] || fail "plsctl submit printed '$id', not an order id"
+done
+printf 'ctl-1 %s\n' "${ctl_ids[0]}" >>"$T/humen.acked"
+printf 'ctl-2 %s\n' "${ctl_ids[1]}" >>"$T/changan.acked"
+printf 'ctl-3 %s\n' "${ctl_ids[2]}" >>"$T/dg.acked"
+
+for name in "${TOWNS[@]}" dg; do
+    while read -r _ id; do origin_of[$id]=$name; done <"$T/$name.acked"
+done
+
+fed_wait_completed 180 humen=$((PER_TOWN + 1)) changan=$((PER_TOWN + 1)) \
+    dongcheng="$PER_TOWN" dg=$((HOTLINE + 1))
+for name in "${TOWNS[@]}" dg; do
+    fed_acked_present "$name" "$T/$name.acked"
+    fed_acked_present dg "$T/$name.acked"
+done
+
+# ---- where the steps went ----------------------------------------------------------------
+# scopes_of NAME ID: "service scopes nodes" of an order as `show --json` at NAME tells it: the
+# scope of each assignment (the `assigned` events' payload: where a step was really handled;
+# a village step without a village worker is handled at the town, while steps[].scope keeps
+# the planned village) and the command center that completed each step.
+scopes_of() {
+    pls_ctl_at "$1" --json show "$2" | jq -r '[.service,
+        ([.events[] | select(.kind == "assigned") | .payload.scope] | join(",")),
+        ([.events[] | select(.kind == "step_completed") | .node] | join(","))] | join(" ")'
+}
+key_id() { awk -v k="$2" '$1 == k {print $2}' "$T/$1.acked"; }
+
+# pattern 3: legal aid at dg.humen: review at the town, decide and assign at the city
+got=$(scopes_of humen "$(key_id humen basic-humen-3)")
+assert_eq "$got" "legal_aid dg.humen,dg,dg dg.humen,dg,dg" "legal aid from a town"
+# pattern 1: consult at village 1 (it has a worker): handled at the village scope, by the town
+got=$(scopes_of humen "$(key_id humen basic-humen-1)")
+assert_eq "$got" "consult $v1 dg.humen" "consult of a village with a worker"
+# pattern 2: consult with the locality village 3 (no worker there): the town scope
+got=$(scopes_of humen "$(key_id humen basic-humen-2)")
+assert_eq "$got" "consult dg.humen dg.humen" "consult of a village without a worker"
+# pattern 10: prison video from changan with the site dg.humen
+got=$(scopes_of changan "$(key_id changan basic-changan-10)")
+assert_eq "$got" "prison_video dg.humen dg.humen" "prison video at the chosen site"
+# pattern 13: exam (a city service) from dongcheng
+got=$(scopes_of dongcheng "$(key_id dongcheng basic-dongcheng-13)")
+assert_eq "$got" "exam dg dg" "exam taken in at a town"
+# hotline call 12: mediation with the locality of changan's first village (a worker there);
+# call 10: consult, locality humen's third village (no worker: the town)
+got=$(scopes_of dg "$(key_id dg call-12)")
+assert_eq "$got" "mediation $(fed_village changan 1) dg.changan" "hotline mediation, village locality"
+got=$(scopes_of dg "$(key_id dg call-10)")
+assert_eq "$got" "consult dg.humen dg.humen" "hotline consult, locality a village without worker"
+# the plsctl prison video: site dg.dongcheng
+got=$(scopes_of dg "${ctl_ids[1]}")
+assert_eq "$got" "prison_video dg.dongcheng dg.dongcheng" "prison video --site dg.dongcheng"
+# the detained applicant's legal aid at the city: the town review is skipped (received at
+# the city); decided and assigned at the city
+got=$(pls_ctl_at dg --json show "${ctl_ids[2]}" | jq -r '[.state, .origin, .locality,
+    ([.events[] | select(.kind == "step_completed") | .node] | join(","))] | join(" ")')
+assert_eq "$got" "completed dg $v1 dg,dg" "hotline legal aid of a detained applicant"
+
+# ---- the same order everywhere -----------------------------------------------------------
+# For every order: plsctl show --json at the origin and at each other command center named in
+# its events (the handling towns) equals the city's: the same state and events (seq, kind,
+# node).
+: >"$T/pairs"
+for id in "${!origin_of[@]}"; do
+    [[ ${origin_of[$id]} == dg ]] || echo "$id ${origin_of[$id]} dg" >>"$T/pairs"
+done
+fed_sql dg "SELECT DISTINCT e.order_id, e.node FROM event_entries e JOIN orders o ON o.id = e.order_id
+    WHERE e.node <> 'dg' AND e.node <> o.intake_node" -F ' ' |
+    while read -r id node; do
+        if [[ -n ${FED_DB[${node#dg.}]:-} ]]; then echo "$id ${node#dg.} dg"; fi
+    done >>"$T/pairs"
+fed_compare_shows "$T/pairs"
+pls_note "show --json identical at origin, handling nodes and city: ${#origin_of[@]} orders, $(wc -l <"$T/pairs") comparisons"
+
+fed_check_all
+
+# ---- status ------------------------------------------------------------------------------
+st=$(pls_ctl_at dg --json status)
+for t in "${TOWNS[@]}"; do
+    got=$(jq -c --arg p "dg.$t" '.links[] | select(.peer == $p) | {role, connected, outbox}' <<<"$st")
+    assert_eq "$got" '{"role":"child","connected":true,"outbox":0}' "city's link to dg.$t"
+    got=$(fed_link "$t" dg connected)
+    assert_eq "$got" true "dg.$t's link to the city"
+done
+total=$(jq '[.orders[]] | add' <<<"$st")
+assert_eq "$total" "$(fed_count dg)" "status orders at the city = its database"
+tree=$(pls_ctl_at dg --json status --tree)
+got=$(jq -r '[.nodes[].node] | sort | join(" ")' <<<"$tree")
+assert_eq "$got" "dg.changan dg.dongcheng dg.humen" "status --tree nodes at the city"
+pls_ctl_at dg status --tree >"$T/tree.txt" || fail "plsctl status --tree"
+assert_contains "$(cat "$T/tree.txt")" "== dg.humen ==" "status --tree text"
+pls_note "PASS: $((3 * PER_TOWN + HOTLINE + 3)) orders"
