@@ -6,3 +6,4 @@ pls_shell_test(test_single_lifecycle integration/test_single_lifecycle.sh TIMEOU
 pls_shell_test(test_single_broker_kill integration/test_single_broker_kill.sh TIMEOUT 300)
 pls_shell_test(test_single_worker_death integration/test_single_worker_death.sh TIMEOUT 180)
 pls_shell_test(test_single_staff_custody integration/test_single_staff_custody.sh TIMEOUT 180)
+pls_shell_test(test_single_pg_outage integration/test_single_pg_outage.sh TIMEOUT 240)

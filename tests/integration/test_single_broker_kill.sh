@@ -84,16 +84,16 @@ t_done=$(single_now_ms)
 # ---- none lost, none twice --------------------------------------------------------------------
 assert_eq "$(acked_count)" "$N" "orders acknowledged to pls-submitmany"
 single_check_acked "$acked" >/dev/null
-loop_acked=$T/loop_acked.txt
-cat "$T"/loop1.txt "$T"/loop2.txt | awk '$2 == 0 { print "- " $3 }' >"$loop_acked"
+loop_acked=$T/acked_by_plsctl.txt
+cat "$T"/loop1.txt "$T"/loop2.txt | awk '$3 == 0 { print "- " $4 }' >"$loop_acked"
 single_check_acked "$loop_acked" >/dev/null
 read -r l_ok l_refused l_timeout l_other <<<"$(cat "$T"/loop1.txt "$T"/loop2.txt |
-    awk '{ n[$2 == 0 ? 0 : $2 == 1 ? 1 : $2 == 3 ? 3 : 9]++ } END { print n[0]+0, n[1]+0, n[3]+0, n[9]+0 }')"
-assert_eq "$l_other" 0 "plsctl exit statuses other than 0, 1 or 3 ($(awk '$2 != 0 && $2 != 1 && $2 != 3' "$T"/loop*.txt | head -n 3))"
+    awk '{ n[$3 == 0 ? 0 : $3 == 1 ? 1 : $3 == 3 ? 3 : 9]++ } END { print n[0]+0, n[1]+0, n[3]+0, n[9]+0 }')"
+assert_eq "$l_other" 0 "plsctl exit statuses other than 0, 1 or 3 ($(awk '$3 != 0 && $3 != 1 && $3 != 3' "$T"/loop[12].txt | head -n 3))"
 if ((l_refused)); then
-    pls_note "plsctl refusals: $(awk '$2 == 1 { $1 = $2 = $3 = ""; print }' "$T"/loop*.txt | sort | uniq -c | sort -rn | head -n 3 | tr -s ' ' | paste -sd ';')"
+    pls_note "plsctl refusals: $(awk '$3 == 1 { $1 = $2 = $3 = $4 = ""; print }' "$T"/loop[12].txt | sort | uniq -c | sort -rn | head -n 3 | tr -s ' ' | paste -sd ';')"
 fi
-awk '$2 == 0 && $3 == "-"' "$T"/loop*.txt | grep -q . && fail "plsctl exit 0 without an order id"
+awk '$3 == 0 && $4 == "-"' "$T"/loop[12].txt | grep -q . && fail "plsctl exit 0 without an order id"
 
 assert_eq "$(single_completed_twice)" 0 "orders completed twice"
 assert_eq "$(pls_sql "SELECT count(*) FROM orders WHERE idem_key LIKE 'kill-$$-%'")" "$N" \

@@ -144,19 +144,20 @@ SQL
 # single_submit_loop OUT_FILE COUNT TIMEOUT_S TAG [SUBMIT ARGS...]: up to COUNT plsctl submits one
 # after the other (consult at dg unless ARGS say otherwise), stopping early once the file
 # $T/stop-loops exists; one line per submit in OUT_FILE:
-#   "<end ms> <exit status> <id or -> <first line of stderr>"
+#   "<start ms> <end ms> <exit status> <id or -> <first line of stderr>"
 # Run it in the background with & (and single_kill_at_exit its pid).
 single_submit_loop() {
-    local file=$1 count=$2 timeout=$3 tag=$4 i rc id err
+    local file=$1 count=$2 timeout=$3 tag=$4 i rc id err t0
     shift 4
     local args=("$@")
     ((${#args[@]})) || args=(--service consult --origin dg)
     for ((i = 0; i < count; i++)); do
         [[ -e $T/stop-loops ]] && break
         rc=0
+        t0=$(single_now_ms)
         id=$(pls_ctl --timeout "$timeout" submit "${args[@]}" --desc "$tag order $i" \
             2>"$file.err") || rc=$?
         err=$(head -n 1 "$file.err")
-        echo "$(single_now_ms) $rc ${id:--} $err" >>"$file"
+        echo "$t0 $(single_now_ms) $rc ${id:--} $err" >>"$file"
     done
 }
