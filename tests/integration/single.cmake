@@ -7,3 +7,4 @@ pls_shell_test(test_single_broker_kill integration/test_single_broker_kill.sh TI
 pls_shell_test(test_single_worker_death integration/test_single_worker_death.sh TIMEOUT 180)
 pls_shell_test(test_single_staff_custody integration/test_single_staff_custody.sh TIMEOUT 180)
 pls_shell_test(test_single_pg_outage integration/test_single_pg_outage.sh TIMEOUT 240)
+pls_shell_test(test_single_bad_input integration/test_single_bad_input.sh TIMEOUT 180)
