@@ -204,7 +204,13 @@ static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
         else
             pls_buf_adds(s, "NULL::timestamptz");
     }
-    pls_buf_printf(s, ",%d,%d,%d,", r->alarms, r->ext_days, r->ext_pending);
+    pls_buf_addc(s, ',');
+    pls_buf_add_i64(s, r->alarms);
+    pls_buf_addc(s, ',');
+    pls_buf_add_i64(s, r->ext_days);
+    pls_buf_addc(s, ',');
+    pls_buf_add_i64(s, r->ext_pending);
+    pls_buf_addc(s, ',');
     pls_buf_add_sql_str(s, r->notice_copy);
     pls_buf_adds(s, "::jsonb");
 }
@@ -272,14 +278,13 @@ void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
             add_ts(s, r->at_ms);
             pls_buf_adds(s, ",'[");
             /* entries are JSON built by us; single quotes doubled for SQL */
-            const char *p = r->entries.data, *run = p;
-            for (; *p; p++)
-                if (*p == '\'') {
-                    pls_buf_add(s, run, (size_t)(p - run) + 1);
-                    pls_buf_addc(s, '\'');
-                    run = p + 1;
-                }
-            pls_buf_add(s, run, (size_t)(p - run));
+            const char *p = r->entries.data, *end = p + r->entries.len, *q;
+            while ((q = memchr(p, '\'', (size_t)(end - p)))) {
+                pls_buf_add(s, p, (size_t)(q - p) + 1);
+                pls_buf_addc(s, '\'');
+                p = q + 1;
+            }
+            pls_buf_add(s, p, (size_t)(end - p));
             pls_buf_adds(s, "]'::jsonb)");
         }
         /* a row for a new order whose key turned out to exist is not written */

@@ -72,7 +72,7 @@ void pls_buf_reset(pls_buf_t *b)
         b->data[0] = '\0';
 }
 
-void pls_buf_reserve(pls_buf_t *b, size_t extra)
+void pls_buf_grow(pls_buf_t *b, size_t extra)
 {
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
@@ -92,6 +92,12 @@ void pls_buf_add(pls_buf_t *b, const void *p, size_t n)
     b->data[b->len] = '\0';
 }
 
+void pls_buf_reserve(pls_buf_t *b, size_t extra)
+{
+    if (b->len + extra + 1 > b->cap)
+        pls_buf_grow(b, extra);
+}
+
 void pls_buf_adds(pls_buf_t *b, const char *s)
 {
     pls_buf_add(b, s, strlen(s));
@@ -99,7 +105,8 @@ void pls_buf_adds(pls_buf_t *b, const char *s)
 
 void pls_buf_addc(pls_buf_t *b, char c)
 {
-    pls_buf_reserve(b, 1);
+    if (b->len + 2 > b->cap)
+        pls_buf_grow(b, 1);
     b->data[b->len++] = c;
     b->data[b->len] = '\0';
 }

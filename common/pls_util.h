@@ -33,6 +33,7 @@ void pls_buf_init(pls_buf_t *b);
 void pls_buf_cleanup(pls_buf_t *b);
 void pls_buf_reset(pls_buf_t *b); /* len = 0, keeps the allocation */
 void pls_buf_reserve(pls_buf_t *b, size_t extra);
+void pls_buf_grow(pls_buf_t *b, size_t extra); /* reserve's slow path */
 void pls_buf_add(pls_buf_t *b, const void *p, size_t n);
 void pls_buf_adds(pls_buf_t *b, const char *s);
 void pls_buf_addc(pls_buf_t *b, char c);

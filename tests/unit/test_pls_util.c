@@ -1,4 +1,5 @@
 /* Unit tests for pls_util: buffers, escapers, UTF-8 validation. */
+#include "pls_time.h"
 #include "pls_util.h"
 
 #include <setjmp.h>
@@ -71,12 +72,28 @@ static void test_parse_long(void **state)
     assert_int_not_equal(pls_parse_long("", 0, 100, &v), 0);
 }
 
+static void test_iso_format(void **state)
+{
+    (void)state;
+    char out[32];
+    pls_format_iso_ms(0, out, sizeof(out));
+    assert_string_equal(out, "1970-01-01T00:00:00.000Z");
+    pls_format_iso_ms(1795679610008LL, out, sizeof(out));
+    assert_string_equal(out, "2026-11-26T07:53:30.008Z");
+    pls_format_iso_ms(951782400000LL + 86399999LL, out, sizeof(out)); /* 2000-02-29 */
+    assert_string_equal(out, "2000-02-29T23:59:59.999Z");
+    pls_format_iso_ms(1798761599999LL, out, sizeof(out));
+    assert_string_equal(out, "2026-12-31T23:59:59.999Z");
+    pls_format_iso_ms(-1, out, sizeof(out));
+    assert_string_equal(out, "1969-12-31T23:59:59.999Z");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_escape),        cmocka_unit_test(test_sql_escape),
         cmocka_unit_test(test_numbers_and_printf), cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_parse_long),
+        cmocka_unit_test(test_parse_long),         cmocka_unit_test(test_iso_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
