@@ -338,7 +338,9 @@ static void on_submitter_msg(pls_zuv_t *z, zmq_msg_t *frames, int nframes)
     pls_proto_free(env);
 }
 
-/* Open loop: send what the schedule says is due. */
+/* Open loop: send what the schedule says is due, then sleep until the next
+ * order is due (a one-shot timer: a loop turn costs a ZMQ_EVENTS check per
+ * socket, so the timer does not tick faster than orders are due). */
 static void on_rate_timer(uv_timer_t *h)
 {
     bench_t *b = h->data;
@@ -356,8 +358,11 @@ static void on_rate_timer(uv_timer_t *h)
     }
     if (b->next_idx == b->m) {
         b->phase = PH_DRAIN;
-        uv_timer_stop(&b->rate_timer);
+        return;
     }
+    int64_t next = b->t0_us + (int64_t)((double)b->next_idx * 1e6 / b->o->rate);
+    int64_t wait_ms = (next - pls_mono_us() + 999) / 1000;
+    uv_timer_start(&b->rate_timer, on_rate_timer, wait_ms > 0 ? (uint64_t)wait_ms : 0, 0);
 }
 
 static void start_submitting(bench_t *b)
@@ -370,7 +375,7 @@ static void start_submitting(bench_t *b)
     getrusage(RUSAGE_SELF, &b->ru0);
     pls_info("submitting %zu orders", b->m);
     if (b->o->rate > 0) {
-        uv_timer_start(&b->rate_timer, on_rate_timer, 0, 1);
+        uv_timer_start(&b->rate_timer, on_rate_timer, 0, 0);
         return;
     }
     for (size_t i = 0; i < b->n_subs; i++)

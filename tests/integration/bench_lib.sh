@@ -46,16 +46,18 @@ bench_pg_cpu() {
 
 # bench_machine: a JSON object describing this machine and its load right now.
 bench_machine() {
-    local model load pgver
+    local model load pgver rev
     model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     pgver=$("$PLS_PGBIN/postgres" --version 2>/dev/null || echo unknown)
+    rev=$(git -C "$PLS_SOURCE_DIR" describe --always --dirty 2>/dev/null || echo unknown)
     jq -n --arg model "$model" --arg load "$load" --arg pg "$pgver" --arg kernel "$(uname -r)" \
+        --arg rev "$rev" \
         --argjson cpus "$(nproc)" \
         --argjson mem_mb "$(awk '/MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)" \
         --arg fsync "$(pls_sql "SHOW fsync") / synchronous_commit $(pls_sql "SHOW synchronous_commit")" \
         '{cpus: $cpus, cpu_model: $model, mem_mb: $mem_mb, kernel: $kernel, postgresql: $pg,
-          durability: $fsync, loadavg_before: $load}'
+          durability: $fsync, loadavg_before: $load, source: $rev}'
 }
 
 # bench_pgbench: PostgreSQL's own limit on this server, now: one-row INSERT per
@@ -70,19 +72,32 @@ bench_pgbench() {
     pls_sql_db "$db" "CREATE TABLE one_row (id bigserial PRIMARY KEY, at timestamptz NOT NULL
         DEFAULT now(), v text NOT NULL)" >/dev/null
     echo "INSERT INTO one_row (v) VALUES ('x');" >"$T/pgbench.sql"
-    local pgbench=$PLS_PGBIN/pgbench
+    local pgbench=$PLS_PGBIN/pgbench cpu0 cpu1 cpu2
+    cpu0=$(bench_pg_cpu)
     out1=$("$pgbench" -n -c 1 -j 1 -T "$secs" -f "$T/pgbench.sql" "$db" 2>&1) ||
         fail "pgbench -c 1 failed: $out1"
+    cpu1=$(bench_pg_cpu)
     out16=$("$pgbench" -n -c 16 -j 2 -T "$secs" -f "$T/pgbench.sql" "$db" 2>&1) ||
         fail "pgbench -c 16 failed: $out16"
+    cpu2=$(bench_pg_cpu)
+    # PostgreSQL's CPU per transaction: what one durable one-row commit costs the server
     jq -n --argjson secs "$secs" \
         --argjson c1 "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out1")" \
         --argjson l1 "$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out1")" \
+        --argjson n1 "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out1")" \
         --argjson c16 "$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out16")" \
         --argjson l16 "$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out16")" \
+        --argjson n16 "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out16")" \
+        --argjson cpu1 "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')" \
+        --argjson cpu16 "$(awk -v a="$cpu1" -v b="$cpu2" 'BEGIN { printf "%.2f", b - a }')" \
         '{script: "INSERT INTO one_row (v) VALUES (...) — one row per transaction",
-          seconds: $secs, clients_1: {tps: $c1, latency_ms: $l1},
-          clients_16: {tps: $c16, latency_ms: $l16}}'
+          seconds: $secs,
+          clients_1: {tps: $c1, latency_ms: $l1, postgres_cpu_s: $cpu1,
+                      postgres_cpu_us_per_tx: (if $n1 > 0 then ($cpu1 * 1e6 / $n1 | floor)
+                                               else null end)},
+          clients_16: {tps: $c16, latency_ms: $l16, postgres_cpu_s: $cpu16,
+                        postgres_cpu_us_per_tx: (if $n16 > 0 then ($cpu16 * 1e6 / $n16 | floor)
+                                                 else null end)}}'
 }
 
 # bench_checkpoint [CONNINFO]: CHECKPOINT, so a run does not start with a checkpoint due.

@@ -26,5 +26,8 @@ jq -n --argjson machine "$machine" --argjson pgbench "$pgbench" \
     --argjson pg_cpu "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')" \
     '{benchmark: "memory", command: $cmd, machine: $machine, pgbench: $pgbench,
       postgres_cpu_s: $pg_cpu, bench: $bench[0],
+      cpu_us_per_order: {postgres: ($pg_cpu * 1e6 / $bench[0].answered | floor),
+                         broker: ($bench[0].broker_cpu_s * 1e6 / $bench[0].answered | floor),
+                         pls_bench: ($bench[0].bench_cpu_s * 1e6 / $bench[0].answered | floor)},
       target: {queued_bytes_per_order: 300},
       meets_target: ($bench[0].queued_bytes_per_order <= 300)}'
