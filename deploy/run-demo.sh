@@ -1,32 +1,38 @@
 #!/usr/bin/env bash
-# run-demo.sh — build PLS Dispatch and run a small command center on this machine.
+# run-demo.sh — build PLS Dispatch and run a small network of command centers on this machine.
 #
-# Usage: bash deploy/run-demo.sh [start|stop|status|reset]
+# Usage: bash deploy/run-demo.sh [start] [--full | --towns SPEC] | stop | status | reset
 #
 #   start (default)  install dependencies, build (Release, in build-release/), start a
-#                    PostgreSQL 15 of our own, the city broker "dg" on tcp://127.0.0.1:7700
-#                    and noop workers for every department (A post and B post at the city,
-#                    and the town dg.humen), submit about 20 demonstration orders, show the
-#                    status and one order, and print what to try next.
-#                    Re-running it stops the old broker and workers first; the database
-#                    (and the orders in it) is kept.
-#   stop             stop the workers, the broker and PostgreSQL
-#   status           which processes run, and plsctl status
-#   reset            stop everything and delete the demo's database and logs
+#                    PostgreSQL 15 of our own and, with deploy/start-topology.sh, the city
+#                    broker "dg" on tcp://127.0.0.1:7700 and three town brokers (dg.humen on
+#                    :7724, dg.changan on :7723, dg.dongcheng on :7703; --parent the city),
+#                    each on its own database, with noop workers for every department (an A
+#                    post and a B post at the city, one at each town, consult/mediation/counsel
+#                    at two villages of each town); submit about 20 demonstration orders at the
+#                    towns, their village desks and the city's hotline, wait for them, show the
+#                    city's status with the whole tree and one order at its origin and at the
+#                    city, and print what to try next.
+#                    Re-running it stops the old brokers and workers first; the databases (and
+#                    the orders in them) are kept.
+#     --full         the Dongguan-sized network instead: the city and all 32 towns of
+#                    deploy/topology/dongguan.csv (590 village scopes), ports 7700-7732
+#     --towns SPEC   other towns: a number N (the first N of the CSV) or humen,changan,...
+#   stop             stop the workers, the brokers and PostgreSQL
+#   status           which processes run, and plsctl status at the city
+#   reset            stop everything and delete the demo's databases and logs
 #
-# Files: var/log/*.log (one per process), var/run/*.pid, var/pg (the PostgreSQL directory:
-# data, socket and port file). PostgreSQL runs as the "postgres" user when we are root, and
-# that user cannot enter a clone under /root: then var/pg is a symlink to /var/tmp/pls-demo/pg.
-# The database is pls_dg; authentication is "trust" on the socket and on 127.0.0.1 — a demo
-# on a single-user machine, not a deployment.
+# Files: var/log/*.log (one per process), var/run/*.pid, var/topology.csv and var/nodes.tsv
+# (the network, see deploy/start-topology.sh), var/pg (the PostgreSQL directory: data, socket
+# and port file). PostgreSQL runs as the "postgres" user when we are root, and that user cannot
+# enter a clone under /root: then var/pg is a symlink to /var/tmp/pls-demo/pg. The databases
+# are pls_dg, pls_dg_humen, ...; authentication is "trust" on the socket and on 127.0.0.1 — a
+# demo on a single-user machine, not a deployment.
 #
-# Environment: PLS_DEMO_PORT (broker port, default 7700), PLS_DEMO_PGPORT (PostgreSQL port on
-# first start, default 25432, never 5432), PLS_DEMO_WAIT (seconds to let the workers handle the
-# orders before the status is shown, default 3), PLS_JOBS (parallel build jobs, default 2).
-#
-# To extend (federation: town brokers with --parent), add start_broker / start_worker calls
-# to start_network and, if they need databases, create_db calls; stop_all stops whatever
-# var/run names.
+# Environment: PLS_DEMO_PORT (the city's port, default 7700; town i of the CSV gets PORT+i),
+# PLS_DEMO_PGPORT (PostgreSQL port on first start, default 25432, never 5432), PLS_DEMO_WAIT
+# (seconds to wait at least before the status is shown, default 3; the script also waits until
+# the network is idle, at most 60 s), PLS_JOBS (parallel build jobs, default 2).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,26 +47,15 @@ PG_SH=$ROOT/deploy/pg.sh
 PORT=${PLS_DEMO_PORT:-7700}
 CITY_EP=tcp://127.0.0.1:$PORT
 DB=pls_dg
-
-# Every department of the catalog (sql/002_catalog.sql).
-ALL_DEPTS=(consult legal_aid mediation lawyer notary_guide notary_admin forensic_guide
-    forensic_admin pro_mediation exam resettlement video_visit counsel lawyer_admin grassroots
-    discipline)
-# The departments a town command center has.
-TOWN_DEPTS=(consult mediation legal_aid lawyer notary_guide forensic_guide resettlement
-    video_visit)
+TOPO_SH=$ROOT/deploy/start-topology.sh
+DEMO_TOWNS=humen,changan,dongcheng
+FULL=0
 
 say() { echo "== run-demo: $*" >&2; }
 die() {
     echo "run-demo: $*" >&2
     exit 1
 }
-join_by() {
-    local IFS=$1
-    shift
-    echo "$*"
-}
-
 # ---- PostgreSQL --------------------------------------------------------------------------
 
 # Prints the PostgreSQL directory: var/pg, or (root, and user postgres cannot reach var/ or the
@@ -105,12 +100,6 @@ start_pg() {
     bash "$PG_SH" start "$PGDIR" ${port:+"$port"} >/dev/null
 }
 
-# create_db NAME: creates the database if needed and prints its conninfo.
-create_db() {
-    bash "$PG_SH" createdb "$PGDIR" "$1"
-    bash "$PG_SH" conninfo "$PGDIR" "$1"
-}
-
 # ---- processes ---------------------------------------------------------------------------
 
 # True if the pid file $1 names a running PLS process.
@@ -120,46 +109,6 @@ pid_running() {
     [[ $pid =~ ^[0-9]+$ ]] || return 1
     cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
     [[ $cmd == *pls-* ]]
-}
-
-# spawn NAME CMD...: runs CMD detached (own session), log var/log/NAME.log, pid var/run/NAME.pid.
-spawn() {
-    local name=$1
-    shift
-    mkdir -p "$LOGDIR" "$RUNDIR"
-    pid_running "$RUNDIR/$name.pid" && die "$name is already running"
-    echo "=== $(date '+%F %T') start: $*" >>"$LOGDIR/$name.log"
-    setsid "$@" </dev/null >>"$LOGDIR/$name.log" 2>&1 &
-    echo $! >"$RUNDIR/$name.pid"
-}
-
-# start_broker NAME NODE PORT [ARGS...]: starts a broker and waits until it listens.
-start_broker() {
-    local name=$1 node=$2 port=$3
-    shift 3
-    [[ -z $(ss -Htln "( sport = :$port )") ]] ||
-        die "port $port is taken by another program (ss -ltnp 'sport = :$port' shows which)"
-    local log=$LOGDIR/$name.log lines=0
-    [[ -f $log ]] && lines=$(wc -l <"$log")
-    spawn "$name" "$BROKER_BIN" --node "$node" --listen "tcp://127.0.0.1:$port" --insecure "$@"
-    local deadline=$((SECONDS + 30))
-    until [[ $(tail -n +$((lines + 1)) "$log") == *"listening on"* ]] ||
-        (: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
-        if ! pid_running "$RUNDIR/$name.pid"; then
-            tail -n 20 "$log" >&2
-            die "broker $name exited while starting (log: $log)"
-        fi
-        ((SECONDS < deadline)) || die "broker $name not listening after 30 s (log: $log)"
-        sleep 0.2
-    done
-    say "broker $name ($node) listening on tcp://127.0.0.1:$port"
-}
-
-# start_worker NAME ARGS...: starts a pls-worker.
-start_worker() {
-    local name=$1
-    shift
-    spawn "$name" "$WORKER_BIN" "$@"
 }
 
 # Stops what var/run names: workers first, then brokers; TERM, then KILL after 10 s.
@@ -201,27 +150,40 @@ check_workers() {
     return "$bad"
 }
 
-# The network: the city broker and its workers. (Federation adds town brokers here.)
+# The network: deploy/start-topology.sh starts the city, the towns and the workers, with
+# var/ as its directory (var/run/*.pid, var/log/*.log, var/nodes.tsv, var/topology.csv).
 start_network() {
-    local conn
-    conn=$(create_db "$DB")
-    start_broker broker-dg dg "$PORT" --db "$conn"
-    local all town
-    all=$(join_by , "${ALL_DEPTS[@]}")
-    town=$(join_by , "${TOWN_DEPTS[@]}")
-    start_worker worker-dg-a --broker "$CITY_EP" --node dg --dept "$all" --builtin noop --concurrency 8
-    start_worker worker-dg-b --broker "$CITY_EP" --node dg --dept "$all" --role B --builtin noop \
-        --concurrency 8
-    start_worker worker-humen --broker "$CITY_EP" --node dg.humen --dept "$town" --builtin noop \
-        --concurrency 8
-    sleep 1
+    local towns=$DEMO_TOWNS conc=8
+    if ((FULL)); then
+        towns=all
+        conc=4
+    fi
+    bash "$TOPO_SH" start --dir "$VAR" --build "$BUILD" --towns "$towns" --base-port "$PORT" \
+        --pg-conn "host=$PGDIR port=$(cat "$PGDIR/port") user=postgres" --db-prefix pls_ \
+        --city-b-post --concurrency "$conc" --village-workers 2 --log-level warn
     check_workers || say "some workers did not start (see above)"
+}
+
+# The broker endpoint that takes orders from desk NODE: its town's broker when the town runs
+# one, else the city's.
+endpoint_for() {
+    local town
+    town=$(cut -d. -f1-2 <<<"$1")
+    awk -F'\t' -v t="$town" -v c="$CITY_EP" '$1 == t {e = $2} END {print e ? e : c}' \
+        "$VAR/nodes.tsv"
 }
 
 # ---- demonstration orders ----------------------------------------------------------------
 
 ctl() {
     "$CTL_BIN" --broker "$CITY_EP" --operator "${PLS_OPERATOR:-demo-desk}" "$@"
+}
+
+# ctl_at ENDPOINT ARGS...: plsctl at another broker.
+ctl_at() {
+    local ep=$1
+    shift
+    "$CTL_BIN" --broker "$ep" --operator "${PLS_OPERATOR:-demo-desk}" "$@"
 }
 
 # A made-up resident ID number with a valid check digit (GB 11643): region 441900 (Dongguan).
@@ -238,6 +200,7 @@ fake_id() {
 N_OK=0
 N_FAIL=0
 IDS=()
+declare -A ORIGIN_EP=() # order id -> the endpoint of the broker that took it in
 # submit N SERVICE ORIGIN LOCALITY DESC [EXTRA ARGS...]: one order with made-up citizen data.
 submit() {
     local n=$1 service=$2 origin=$3 locality=$4 desc=$5
@@ -248,12 +211,14 @@ submit() {
         --name "${names[n % ${#names[@]}]}" --phone "1380769$(printf '%04d' "$n")"
         --id-type resident_id --id-number "$(fake_id "$n")")
     [[ $locality == - ]] || args+=(--locality "$locality")
-    local out err
+    local out err ep
+    ep=$(endpoint_for "$origin")
     err=$(mktemp)
-    if out=$(ctl submit "${args[@]}" "$@" 2>"$err"); then
+    if out=$(ctl_at "$ep" submit "${args[@]}" "$@" 2>"$err"); then
         N_OK=$((N_OK + 1))
         IDS+=("$out")
-        printf '  %-16s %-20s %s\n' "$service" "$origin" "$out" >&2
+        ORIGIN_EP[$out]=$ep
+        printf '  %-16s %-20s %-18s %s\n' "$service" "$origin" "${locality/#-/$origin}" "$out" >&2
     else
         N_FAIL=$((N_FAIL + 1))
         printf '  %-16s %-20s FAILED: %s\n' "$service" "$origin" "$(tr '\n' ' ' <"$err")" >&2
@@ -261,31 +226,50 @@ submit() {
     rm -f "$err"
 }
 
+# Orders at the towns' desks, at village desks (workstations attached to their town's broker)
+# and at the city (hotline, web), over every service: legal aid crosses from a town to the
+# city, a prison video goes to the chosen site's town, hotline orders with a village
+# locality go down to the village's town.
 submit_orders() {
-    say "submitting demonstration orders (service, intake desk, order id)"
-    submit 1 consult dg - "劳动合同到期不续签, 能否要求经济补偿? (labour contract not renewed)" --channel hotline
-    submit 2 consult dg.humen dg.humen "租房押金被房东扣留 (landlord keeps the deposit)"
-    submit 3 consult dg.humen.baisha dg.humen.baisha "宅基地边界问题咨询 (homestead boundary)"
-    submit 4 legal_aid dg.humen dg.humen "农民工追讨欠薪, 申请法律援助 (unpaid wages)" \
+    say "submitting demonstration orders (service, intake desk, locality, order id)"
+    submit 1 consult dg dg.humen.v01 "劳动合同到期不续签, 能否要求经济补偿? (labour contract not renewed)" --channel hotline
+    submit 2 consult dg.humen - "租房押金被房东扣留 (landlord keeps the deposit)"
+    submit 3 consult dg.humen.v01 - "宅基地边界问题咨询 (homestead boundary)"
+    submit 4 legal_aid dg.humen - "农民工追讨欠薪, 申请法律援助 (unpaid wages)" \
         --applicant-category migrant_worker --category wage_arrears --priority urgent
     submit 5 legal_aid dg - "被羁押人员家属申请法律援助 (detained applicant)" --detained --priority urgent
-    submit 6 mediation dg.humen dg.humen "邻里噪音纠纷 (neighbours' noise dispute)" --counterparty "楼上住户"
-    submit 7 mediation dg - "物业费纠纷 (property fee dispute)"
-    submit 8 lawyer dg.humen dg.humen "需要律师代写起诉状 (a statement of claim)"
-    submit 9 notary dg.humen dg.humen "办理继承公证需要哪些材料 (inheritance notarisation)"
-    submit 10 forensic dg.humen dg.humen "交通事故伤残等级鉴定 (disability appraisal)"
+    submit 6 mediation dg.humen - "邻里噪音纠纷 (neighbours' noise dispute)" --counterparty "楼上住户"
+    submit 7 mediation dg dg.changan.v02 "物业费纠纷 (property fee dispute)" --channel hotline
+    submit 8 lawyer dg.changan - "需要律师代写起诉状 (a statement of claim)"
+    submit 9 notary dg.dongcheng - "办理继承公证需要哪些材料 (inheritance notarisation)"
+    submit 10 forensic dg.humen - "交通事故伤残等级鉴定 (disability appraisal)"
     submit 11 pro_mediation dg - "医疗纠纷, 申请医调委调解 (medical dispute)"
     submit 12 exam dg - "法律职业资格考试报名条件 (exam eligibility)" --channel web
-    submit 13 resettlement dg.humen dg.humen "刑满释放人员就业帮扶 (help finding work)" --confidential
-    submit 14 prison_video dg.humen dg.humen "预约与服刑亲属视频会见 (video visit)" --site dg.humen
-    submit 15 village_counsel dg.humen.baisha dg.humen.baisha "村集体土地租赁合同审查 (lease review)"
+    submit 13 resettlement dg.changan - "刑满释放人员就业帮扶 (help finding work)" --confidential
+    submit 14 prison_video dg.changan - "预约与服刑亲属视频会见 (video visit)" --site dg.humen
+    submit 15 village_counsel dg.humen.v02 - "村集体土地租赁合同审查 (lease review)"
     submit 16 complaint dg - "律师收费后未出庭 (lawyer did not appear)" --subject lawyer
-    submit 17 consult dg - "工伤认定流程 (work injury)" --channel hotline --priority urgent
-    submit 18 mediation dg.humen dg.humen "工厂与多名工人工资纠纷 (group wage dispute)" \
+    submit 17 consult dg dg.dongcheng.v05 "工伤认定流程 (work injury)" --channel hotline --priority urgent
+    submit 18 mediation dg.humen - "工厂与多名工人工资纠纷 (group wage dispute)" \
         --group-risk --priority urgent
     submit 19 lawyer dg - "离婚诉讼律师服务 (divorce case)" --applicant-category women
-    submit 20 consult dg.humen dg.humen "老年人赡养问题 (support of an elderly parent)" \
-        --applicant-category elderly --channel platform --key "demo-platform-$(date +%Y%m%d)-20"
+    # A provincial-platform order number as the idempotency key; one per run (a key reused at
+    # a town after its order completed upsets the city: tests/integration/test_fed_dupkey.sh).
+    submit 20 consult dg.humen - "老年人赡养问题 (support of an elderly parent)" \
+        --applicant-category elderly --channel platform --key "demo-platform-$(date +%Y%m%d-%H%M%S)-20"
+    submit 21 mediation dg.dongcheng.v01 - "土地承包经营权纠纷 (land contract dispute)"
+    submit 22 legal_aid dg.changan.v01 - "工伤赔偿申请法律援助 (work injury compensation)" \
+        --applicant-category migrant_worker
+    if ((FULL)); then
+        # A consult at every other town's desk, and a prison video without a chosen site.
+        local t n=23
+        for t in $(awk -F'\t' 'NR > 1 {print $1}' "$VAR/nodes.tsv"); do
+            case $t in dg.humen | dg.changan | dg.dongcheng) continue ;; esac
+            submit "$n" consult "$t" - "${t#dg.}: 劳动争议咨询 (labour dispute)"
+            n=$((n + 1))
+        done
+        submit "$n" prison_video dg.qingxi - "预约远程视频会见 (video visit, nearest site)"
+    fi
     say "submitted $N_OK orders, $N_FAIL refused"
     printf '%s\n' "${IDS[@]}" >"$VAR/demo-orders.txt"
 }
@@ -293,30 +277,40 @@ submit_orders() {
 # ---- commands ----------------------------------------------------------------------------
 
 next_steps() {
-    local conn
+    local conn towns
     conn=$(bash "$PG_SH" conninfo "$PGDIR" "$DB")
+    towns=$(awk -F'\t' 'NR > 1 {printf "%s%s (%s)", (n++ ? ", " : ""), $1, $2}' "$VAR/nodes.tsv")
+    ((FULL)) && towns="$(($(wc -l <"$VAR/nodes.tsv") - 1)) towns on ports $((PORT + 1))-$((PORT + 32))"
     cat <<EOF
 
 PLS Dispatch demo is running.
-  broker:    dg (city command center) on $CITY_EP, database "$conn"
-  workers:   worker-dg-a, worker-dg-b (B post) at dg; worker-humen at dg.humen — all --builtin noop
+  city:      dg (city command center) on $CITY_EP, database "$conn"
+  towns:     $towns
+             (each with --parent $CITY_EP and its own database pls_dg_<town>; see $VAR/nodes.tsv)
+  workers:   worker-dg (A post) and worker-dg-b (B post) at dg, worker-<town> at each town,
+             worker-<town>-v01/-v02 (consult, mediation, counsel) at two villages; all --builtin noop
   logs:      $LOGDIR/*.log        order ids: $VAR/demo-orders.txt
 
 Try:
   export PLS_BROKER=$CITY_EP PATH=$BUILD/cli:\$PATH
-  plsctl status                            # orders by state, departments, workers
+  plsctl status                            # orders by state, departments, workers, links
+  plsctl status --tree                     # every town's status, as the city sees it
   plsctl list --state completed            # find orders (also --service, --node, --date)
-  plsctl show ${IDS[0]:-ID}
-  plsctl --json show ${IDS[0]:-ID} | jq .events
-  plsctl submit --service consult --origin dg.humen --desc "a question" --name 张三 --phone 13800000000
+  plsctl show ${IDS[3]:-ID}
+  plsctl --json show ${IDS[3]:-ID} | jq .events
+  plsctl --broker $(endpoint_for dg.humen) show ${IDS[3]:-ID}   # the same order at dg.humen
+  plsctl --broker $(endpoint_for dg.humen) submit --service legal_aid --origin dg.humen \\
+      --desc "追讨欠薪" --name 张三 --phone 13800000000
+  plsctl submit --service consult --origin dg --channel hotline --locality dg.changan.v01 \\
+      --desc "a 12348 call about a village matter"
   plsctl post away consult dg              # route consult at dg to the B post
   plsctl post back consult dg
-The database behind it:
+The databases behind it (pls_dg_humen, ... are on the same server):
   psql "$conn"
 Staff custody (a person signs and reports): start a worker with --custody staff, e.g.
   $WORKER_BIN --broker $CITY_EP --node dg --dept exam --custody staff --builtin noop &
   plsctl accept ID --as 王五 ; plsctl complete ID --outcome answered --note "已电话答复"
-Stop everything:  bash deploy/run-demo.sh stop      Start again: bash deploy/run-demo.sh
+Stop everything:  bash deploy/run-demo.sh stop      Start again: bash deploy/run-demo.sh$( ((FULL)) && echo " --full")
 EOF
 }
 
@@ -336,11 +330,27 @@ cmd_start() {
     start_network
     submit_orders
     sleep "${PLS_DEMO_WAIT:-3}"
-    say "plsctl status"
+    bash "$TOPO_SH" wait-idle 60 --dir "$VAR" ||
+        say "the network is not idle yet: some orders are still moving"
+    say "plsctl status (the city)"
     ctl status || say "plsctl status failed"
+    if ((FULL)); then
+        say "plsctl --json status --tree, summarised (the city's view of every town)"
+        ctl --json status --tree | jq -r '.nodes[] | [.node,
+            (if .connected then "up" else "DOWN" end), "orders=\([.orders[]] | add // 0)",
+            "workers=\(.workers | length)", "summary_age=\(.summary_age_s)s"] | join("  ")' ||
+            say "plsctl status --tree failed"
+        say "(all of it: plsctl --broker $CITY_EP status --tree)"
+    else
+        say "plsctl status --tree (the city's view of every town)"
+        ctl status --tree | sed -n '/^== /,$p' || say "plsctl status --tree failed"
+    fi
     if ((${#IDS[@]} >= 4)); then
-        say "plsctl show ${IDS[3]} (a legal aid order: town review, then city decision)"
-        ctl show "${IDS[3]}" || say "plsctl show failed"
+        local id=${IDS[3]}
+        say "plsctl show $id at its origin dg.humen (${ORIGIN_EP[$id]}): legal aid, reviewed at the town, decided and assigned at the city"
+        ctl_at "${ORIGIN_EP[$id]}" show "$id" || say "plsctl show failed"
+        say "plsctl show $id at the city: the same history"
+        ctl show "$id" || say "plsctl show failed"
     fi
     next_steps
 }
@@ -380,11 +390,35 @@ cmd_reset() {
     say "demo data removed"
 }
 
-case ${1:-start} in
+usage() { die "usage: run-demo.sh [start] [--full | --towns SPEC] | stop | status | reset"; }
+
+CMD=start
+case ${1:-} in
+start | stop | status | reset)
+    CMD=$1
+    shift
+    ;;
+-h | --help)
+    sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+esac
+while (($#)); do
+    [[ $CMD == start ]] || usage
+    case $1 in
+    --full) FULL=1 && shift ;;
+    --towns)
+        [[ -n ${2:-} ]] || usage
+        DEMO_TOWNS=$2
+        shift 2
+        ;;
+    *) usage ;;
+    esac
+done
+
+case $CMD in
 start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 reset) cmd_reset ;;
--h | --help) sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//' ;;
-*) die "usage: run-demo.sh [start|stop|status|reset]" ;;
 esac
