@@ -288,8 +288,9 @@ void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
             pls_buf_adds(s, "]'::jsonb)");
         }
         /* a row for a new order whose key turned out to exist is not written */
+        /* ON CONFLICT: a numbering fault never takes the whole batch down */
         pls_buf_adds(s, ") AS v(order_id, seq, n, at, entries) WHERE v.seq > 1 OR EXISTS "
-                        "(SELECT 1 FROM orders o WHERE o.id = v.order_id);");
+                        "(SELECT 1 FROM orders o WHERE o.id = v.order_id) ON CONFLICT DO NOTHING;");
         b->rows_written += with_entries;
     }
     if (b->n_rows) {

@@ -138,6 +138,7 @@ static void on_signal(uv_signal_t *h, int signum)
     broker_t *b = h->data;
     if (b->core.draining) {
         pls_warn("second signal: exiting now");
+        b->exit_code = 1;
         shutdown_now(b);
         return;
     }

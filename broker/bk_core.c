@@ -677,6 +677,7 @@ static void on_batch_done(void *arg, int ok)
     }
     c->stats.batches++;
     c->stats.rows_written += b->rows_written;
+    c->committed_gen = b->gen;
     /* orders whose key already existed: mark, then undo after sending */
     int phantoms = 0;
     for (uint32_t i = 0; i < b->n_news; i++) {
@@ -918,7 +919,9 @@ static void build_copy(bk_core_t *c, const bk_order_t *o, const Pls__SubmitReque
     bk__p_str(b, "intake", c->node);
     bk__p_str(b, "channel", channel_name((int)s->channel));
     bk__p_int(b, "priority", o->priority);
-    bk__p_str(b, "desc", c->cat.services[o->service].confidential ? "(confidential)" : s->desc);
+    int confidential =
+        c->cat.services[o->service].confidential || (s->fields && s->fields->confidential);
+    bk__p_str(b, "desc", confidential ? "(confidential)" : s->desc);
     bk__p_str(b, "about", s->about);
     bk__p_str(b, "subject", s->subject);
     bk__p_str(b, "site", s->site);
@@ -989,6 +992,7 @@ static int about_lookup(bk_core_t *c, const pls_uuid_t *id)
 
 typedef struct about_req {
     bk_core_t *core;
+    uint64_t corr;
     pls_uuid_t id;
     uint8_t ident[BK_IDENT_MAX];
     size_t ident_len;
@@ -1018,10 +1022,12 @@ static void on_about(void *arg, int ok, const bk_rows_t *rows, const char *err)
     free(r);
 }
 
-static void about_fetch(bk_core_t *c, const void *ident, size_t ident_len, const pls_uuid_t *id)
+static void about_fetch(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                        const pls_uuid_t *id)
 {
     about_req_t *r = pls_xcalloc(1, sizeof(*r));
     r->core = c;
+    r->corr = corr;
     r->id = *id;
     memcpy(r->ident, ident, ident_len < BK_IDENT_MAX ? ident_len : BK_IDENT_MAX);
     r->ident_len = ident_len;
@@ -1033,6 +1039,8 @@ static void about_fetch(bk_core_t *c, const void *ident, size_t ident_len, const
     const char *params[1] = {u};
     if (bk_store_query(c->store, "SELECT service FROM orders WHERE id = $1::uuid", 1, params,
                        on_about, r) != 0) {
+        bk_core_reply_now(c, ident, ident_len, corr, PLS_UNAVAILABLE, "store unavailable: retry",
+                          NULL);
         free(r->msg);
         free(r);
     }
@@ -1073,7 +1081,7 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
                 svc_about = ao ? ao->service : about_lookup(c, &about);
             }
             if (svc_about == ABOUT_UNKNOWN) {
-                about_fetch(c, ident, ident_len, &about);
+                about_fetch(c, ident, ident_len, env->corr, &about);
                 return; /* answered once the store says which service it was */
             }
             if (svc_about == ABOUT_MISSING) {
@@ -1755,7 +1763,10 @@ int bk__act(bk_core_t *c, bk_order_t *o, const Pls__ActionRequest *a, const char
     case PLS__VERB__VERB_NEED_INFO:
         if (o->state != BK_IN_PROGRESS) {
             st = PLS_CONFLICT;
-            snprintf(reason, reasonsz, "order %s is %s: sign for it first (plsctl accept)",
+            snprintf(reason, reasonsz,
+                     o->state == BK_WAITING_CITIZEN
+                         ? "order %s is %s: the notice was given; a supplement comes next"
+                         : "order %s is %s: sign for it first (plsctl accept)",
                      o->number, bk_state_name(o->state));
             break;
         }

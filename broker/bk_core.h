@@ -108,6 +108,12 @@ typedef struct bk_core {
         int used;
     } about[256]; /* services of orders complained about, from the store */
     size_t about_next;
+    uint32_t committed_gen; /* the last batch committed */
+    struct {
+        pls_uuid_t id;
+        uint32_t gen; /* the batch that changes it */
+    } offline[256];   /* orders changed outside memory (rating, sweep) */
+    size_t offline_next;
     bk_stats_t stats;
     void (*on_idle_after_drain)(struct bk_core *c); /* called when draining and nothing in flight */
 } bk_core_t;

@@ -15,6 +15,7 @@
 #include "pls_log.h"
 #include "pls_time.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -76,6 +77,9 @@ void bk_fed_cleanup(bk_fed_t *f)
     for (size_t i = 0; i < f->n_known; i++)
         free(f->known[i]);
     free(f->known);
+    for (size_t i = 0; i < f->n_codes; i++)
+        free(f->codes[i]);
+    free(f->codes);
     free(f->fwd);
     clear_asked(f);
     free(f->asked_from);
@@ -97,14 +101,16 @@ void bk_fed_reset(bk_core_t *c)
     bk_fed_t *f = &c->fed;
     char parent[132];
     snprintf(parent, sizeof(parent), "%s", f->parent_node);
-    char **known = f->known;
-    size_t n_known = f->n_known;
-    f->known = NULL;
-    f->n_known = 0;
+    char **known = f->known, **codes = f->codes;
+    size_t n_known = f->n_known, n_codes = f->n_codes;
+    f->known = f->codes = NULL;
+    f->n_known = f->n_codes = 0;
     bk_fed_cleanup(f);
     bk_fed_init(f, parent);
     f->known = known;
     f->n_known = n_known;
+    f->codes = codes;
+    f->n_codes = n_codes;
 }
 
 static bk_link_t *link_find(bk_fed_t *f, const char *peer)
@@ -141,6 +147,32 @@ static int known_child(const bk_core_t *c, const char *node)
     return link_find((bk_fed_t *)&c->fed, node) != NULL;
 }
 
+static void code_claim(bk_core_t *c, const char *id)
+{
+    char code[48];
+    pls_node_code(id, code, sizeof(code));
+    const char *label = strrchr(id, '.') + 1;
+    size_t base = (size_t)(strrchr(code, '-') - code) + 1;
+    for (size_t extra = 0;; extra++) {
+        int taken = 0;
+        for (size_t i = 0; i < c->fed.n_codes; i++)
+            taken |= strcmp(c->fed.codes[i], code) == 0;
+        if (!taken)
+            break;
+        /* one more letter of the label each round: HJ, HOUJ..., the whole label */
+        size_t n = strlen(label) < 2 + extra ? strlen(label) : 2 + extra;
+        snprintf(code + base, sizeof(code) - base, "%.*s", (int)n, label);
+        for (char *q = code + base; *q; q++)
+            *q = (char)toupper((unsigned char)*q);
+        if (n == strlen(label) && extra > strlen(label))
+            break;
+    }
+    c->fed.codes = pls_xrealloc(c->fed.codes, (c->fed.n_codes + 1) * sizeof(char *));
+    c->fed.codes[c->fed.n_codes++] = pls_xstrdup(code);
+    if (strcmp(id, c->node) == 0)
+        snprintf(c->node_code, sizeof(c->node_code), "%s", code);
+}
+
 int bk_fed_load_topology(bk_core_t *c, const char *path, char *err, size_t errsz)
 {
     FILE *fp = fopen(path, "r");
@@ -169,6 +201,11 @@ int bk_fed_load_topology(bk_core_t *c, const char *path, char *err, size_t errsz
             fclose(fp);
             return -EINVAL;
         }
+        /* order-number codes: the first of same-level nodes in the file keeps
+         * its initials, a later clash takes more letters (all brokers read the
+         * same file, so they agree) */
+        if (pls_node_depth(id) == depth && pls_node_depth(id) > 1)
+            code_claim(c, id);
         /* a child broker: one level below us, and not a village */
         if (pls_node_depth(id) == depth + 1 && pls_node_within(id, c->node) &&
             strcmp(kind, "village") != 0) {
@@ -296,11 +333,17 @@ static void pump(bk_core_t *c, bk_link_t *l)
         size_t n = 0;
         if (l->sent < l->acked)
             l->sent = l->acked;
+        size_t bytes = 0;
         while (l->sent + n < limit && n < 128) {
             uint64_t want = l->sent + n + 1;
             if (!l->q_len || l->q[l->q_head].seq > want || q_last(l) < want)
                 break;
             bk_lmsg_t *m = q_at(l, (size_t)(want - l->q[l->q_head].seq));
+            /* keep a batch under the envelope cap (a single big message goes alone) */
+            size_t sz = strlen(m->body) + strlen(m->to) + strlen(m->kind) + 96;
+            if (n && bytes + sz > BK_LINK_BATCH_BYTES)
+                break;
+            bytes += sz;
             pls__link_msg__init(&msgs[n]);
             msgs[n].seq = m->seq;
             msgs[n].from = m->from;
@@ -532,9 +575,12 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
     pls_buf_cleanup(&body);
     /* what applying link messages produced goes before the order statements */
     if (f->copy_events.len) {
-        pls_buf_adds(&b->pre, "INSERT INTO events (order_id, seq, n, at, entries) VALUES ");
+        /* rows of an order not held here wait for its Forward, which has them all */
+        pls_buf_adds(&b->pre, "INSERT INTO events (order_id, seq, n, at, entries) SELECT v.* "
+                              "FROM (VALUES ");
         pls_buf_add(&b->pre, f->copy_events.data, f->copy_events.len);
-        pls_buf_adds(&b->pre, " ON CONFLICT DO NOTHING;");
+        pls_buf_adds(&b->pre, ") AS v(order_id, seq, n, at, entries) WHERE EXISTS (SELECT 1 "
+                              "FROM orders o WHERE o.id = v.order_id) ON CONFLICT DO NOTHING;");
         pls_buf_reset(&f->copy_events);
     }
     for (size_t i = 0; i < f->n_copies; i++) {
@@ -920,10 +966,14 @@ static void upsert_order(bk_core_t *c, const char *id, json_t *ord, json_t *snap
     char *fields = json_dumps(json_object_get(ord, "fields"), JSON_COMPACT | JSON_ENCODE_ANY);
     char *att = json_dumps(json_object_get(ord, "attachments"), JSON_COMPACT | JSON_ENCODE_ANY);
     char *plan = json_dumps(json_object_get(ord, "plan"), JSON_COMPACT | JSON_ENCODE_ANY);
-    pls_buf_adds(x, "INSERT INTO orders (id, number, idem_key, content_hash, service, origin, "
-                    "locality, intake_node, channel, priority, descr, fields, attachments, about, "
-                    "subject, site, plan, actor, created_at, state, step, open, attempt, dept, "
-                    "scope, token, custody, flags, next_seq, due_at, owner, prev_owner) VALUES ('");
+    /* refresh the row we have, or insert it; an intake key this node already
+     * holds (a resubmission the intake node turned away) inserts nothing */
+#define UPSERT_COLS                                                                                \
+    "id, number, idem_key, content_hash, service, origin, locality, intake_node, channel, "        \
+    "priority, descr, fields, attachments, about, subject, site, plan, actor, created_at, "        \
+    "state, step, open, attempt, dept, scope, token, custody, flags, next_seq, due_at, owner, "    \
+    "prev_owner"
+    pls_buf_adds(x, "WITH v (" UPSERT_COLS ") AS (VALUES ('");
     pls_buf_adds(x, id);
     pls_buf_adds(x, "'::uuid,");
     pls_buf_add_sql_str(x, jstr(ord, "number"));
@@ -986,12 +1036,13 @@ static void upsert_order(bk_core_t *c, const char *id, json_t *ord, json_t *snap
     pls_buf_add_sql_str(x, owner);
     pls_buf_addc(x, ',');
     pls_buf_add_sql_str(x, *jstr(snap, "prev_owner") ? jstr(snap, "prev_owner") : NULL);
-    pls_buf_adds(x, ") ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, step = "
-                    "EXCLUDED.step, open = EXCLUDED.open, attempt = EXCLUDED.attempt, dept = "
-                    "EXCLUDED.dept, scope = EXCLUDED.scope, custody = EXCLUDED.custody, flags = "
-                    "EXCLUDED.flags, next_seq = EXCLUDED.next_seq, due_at = EXCLUDED.due_at, "
-                    "owner = EXCLUDED.owner, prev_owner = EXCLUDED.prev_owner WHERE "
-                    "orders.next_seq <= EXCLUDED.next_seq;");
+    pls_buf_adds(x, ")), u AS (UPDATE orders o SET state = v.state, step = v.step, open = "
+                    "v.open, attempt = v.attempt, dept = v.dept, scope = v.scope, custody = "
+                    "v.custody, flags = v.flags, next_seq = v.next_seq, due_at = v.due_at, "
+                    "owner = v.owner, prev_owner = v.prev_owner FROM v WHERE o.id = v.id AND "
+                    "o.next_seq <= v.next_seq RETURNING o.id) INSERT INTO orders (" UPSERT_COLS
+                    ") SELECT " UPSERT_COLS " FROM v WHERE NOT EXISTS (SELECT 1 FROM orders o "
+                    "WHERE o.id = v.id) ON CONFLICT DO NOTHING;");
     json_t *ct = json_object_get(ord, "citizen");
     if (open && json_is_object(ct)) {
         pls_buf_adds(x,
@@ -1144,12 +1195,15 @@ void bk_fed_want_forward(bk_core_t *c, const pls_uuid_t *id)
 static const char fwd_sql[] =
     "SELECT o.id, json_build_object('id', o.id, 'number', o.number, 'key', o.idem_key, "
     "'hash', o.content_hash, 'service', o.service, 'origin', o.origin, 'locality', o.locality, "
-    "'intake', o.intake_node, 'channel', o.channel, 'priority', o.priority, 'desc', o.descr, "
+    "'intake', o.intake_node, 'channel', o.channel, 'priority', o.priority, "
+    "'desc', CASE WHEN $2 OR NOT (SELECT s.confidential FROM services s WHERE s.code = "
+    "o.service) THEN o.descr ELSE '(confidential)' END, "
     "'fields', o.fields, 'attachments', o.attachments, 'about', o.about, 'subject', o.subject, "
     "'site', o.site, 'plan', o.plan, 'actor', o.actor, "
     "'created_ms', (extract(epoch FROM o.created_at) * 1000)::bigint, "
-    "'citizen', (SELECT json_build_object('name', c.name, 'id_type', c.id_type, 'id_number', "
-    "c.id_number, 'phone', c.phone) FROM citizens c WHERE c.order_id = o.id))::text, "
+    "'citizen', CASE WHEN $2 THEN (SELECT json_build_object('name', c.name, 'id_type', "
+    "c.id_type, 'id_number', c.id_number, 'phone', c.phone) FROM citizens c WHERE c.order_id = "
+    "o.id) END)::text, "
     "(SELECT json_agg(json_build_object('seq', e.seq, 'n', e.n, 'at', "
     "(extract(epoch FROM e.at) * 1000)::bigint, 'entries', e.entries) ORDER BY e.seq) "
     "FROM events e WHERE e.order_id = o.id)::text, o.state, o.step, o.attempt, o.dept, o.scope, "
@@ -1253,8 +1307,10 @@ static void read_forwards(bk_core_t *c, const pls_uuid_t *ids, size_t n, const c
     fwd_read_t *fr = pls_xcalloc(1, sizeof(*fr));
     fr->core = c;
     fr->asker = asker ? pls_xstrdup(asker) : NULL;
-    const char *params[1] = {arr.data};
-    if (bk_store_query(c->store, fwd_sql, 1, params, on_fwd_rows, fr) == 0) {
+    /* $2: the receiver becomes the owner (personal data and the full
+     * description go along); a copy gets the minimum */
+    const char *params[2] = {arr.data, asker ? "false" : "true"};
+    if (bk_store_query(c->store, fwd_sql, 2, params, on_fwd_rows, fr) == 0) {
         if (!asker)
             c->fed.fwd_reading = 1;
     } else {
@@ -1359,6 +1415,20 @@ void bk_fed_tick(bk_core_t *c)
         }
         if (l->is_parent && !l->connected && now - l->last_hello_ms >= 1000)
             send_hello(c, l, 0);
+        if (l->acked > l->ack_seen) {
+            l->ack_seen = l->acked;
+            l->ack_progress_ms = now;
+        }
+        if (l->connected && l->sent > l->acked && now - l->ack_progress_ms > 3000) {
+            /* sent but not acknowledged for 3 s: a send was dropped (queue full)
+             * or refused; resend from the acknowledged point (duplicates are
+             * ignored by the receiver) */
+            pls_info("link to %s: nothing acknowledged after %llu for 3 s: resending", l->peer,
+                     (unsigned long long)l->acked);
+            l->sent = l->acked;
+            l->ack_progress_ms = now;
+            pump(c, l);
+        }
         if (l->connected && now - l->last_tx_ms >= 1000) {
             l->ack_due = 1; /* keepalive */
             pump(c, l);

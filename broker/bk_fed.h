@@ -46,6 +46,7 @@
 #define BK_LINK_CACHE 20000 /* messages kept in memory per link */
 #define BK_LINK_PAGE 500    /* outbox rows read back at once */
 #define BK_LINK_TIMEOUT_MS 3500
+#define BK_LINK_BATCH_BYTES (192 * 1024) /* a LinkBatch stays under the envelope cap */
 
 typedef struct bk_core bk_core_t;
 typedef struct bk_batch bk_batch_t;
@@ -73,11 +74,13 @@ typedef struct bk_link {
     int64_t last_hello_ms;
     int64_t skew_ms; /* peer wall clock minus ours, from its Hello */
     /* sending */
-    uint64_t next_seq;  /* the next message gets this number */
-    uint64_t committed; /* messages up to here are in the store */
-    uint64_t acked;     /* the peer has applied up to here */
-    uint64_t sent;      /* sent on this connection up to here */
-    bk_lmsg_t *q;       /* owned ring: cached messages, consecutive numbers */
+    uint64_t next_seq;       /* the next message gets this number */
+    uint64_t committed;      /* messages up to here are in the store */
+    uint64_t acked;          /* the peer has applied up to here */
+    uint64_t sent;           /* sent on this connection up to here */
+    uint64_t ack_seen;       /* acked when last seen advancing ... */
+    int64_t ack_progress_ms; /* ... and when (monotonic) */
+    bk_lmsg_t *q;            /* owned ring: cached messages, consecutive numbers */
     size_t q_head, q_len, q_cap;
     bk_lmsg_t *pend; /* owned: messages of batches not yet committed */
     size_t n_pend, cap_pend;
@@ -109,6 +112,8 @@ typedef struct bk_fed {
     size_t n_links, cap_links;
     bk_link_t *parent; /* borrowed from links */
     char **known;      /* owned: child broker nodes from the topology */
+    char **codes;      /* owned: order-number codes of same-level nodes (topology) */
+    size_t n_codes;
     size_t n_known;
     /* orders to forward once their `forwarded` event is committed */
     pls_uuid_t *fwd;

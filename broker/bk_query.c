@@ -58,7 +58,8 @@ static const char show_sql[] =
     " 'priority', CASE o.priority WHEN 1 THEN 'urgent' ELSE 'normal' END,"
     " 'created_at', o.created_at, 'finished_at', o.finished_at, 'attempt', o.attempt,"
     " 'dept', o.dept, 'scope', o.scope, 'due_at', o.due_at, 'actor', o.actor,"
-    " 'description', CASE WHEN s.confidential THEN '(confidential)' ELSE o.descr END,"
+    " 'description', CASE WHEN s.confidential OR coalesce((o.fields ->> 'confidential')::boolean,"
+    "   false) THEN '(confidential)' ELSE o.descr END,"
     " 'fields', o.fields, 'attachments', o.attachments, 'about', o.about,"
     " 'limits', json_build_object('kind', CASE o.limit_kind WHEN 1 THEN 'sign' WHEN 2 THEN"
     "   'step' END, 'started_at', o.limit_start, 'due_at', o.due_at, 'whole_due_at', o.whole_due,"
@@ -191,7 +192,7 @@ static void query_list(bk_core_t *c, pending_t *p, const char *actor, const Pls_
             params[n++] = f->node;
             pls_buf_printf(&sql,
                            " AND (o.owner = $%d OR o.origin = $%d OR o.locality = $%d OR "
-                           "o.locality LIKE $%d || '.%%')",
+                           "starts_with(o.locality, $%d || '.'))",
                            n - 1, n - 1, n - 1, n);
         }
         if (f->date && *f->date) {
@@ -388,7 +389,8 @@ static const char status_sql[] =
     "SELECT 'orders', state, NULL, sum(n)::bigint FROM state_counts GROUP BY state HAVING sum(n) "
     "<> 0 UNION ALL SELECT 'owned', state, NULL, n FROM state_counts WHERE owned AND n <> 0 "
     "UNION ALL SELECT 'today', dept, scope, count(*) FROM orders WHERE finished_at >= "
-    "(date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai') AND "
+    "(date_trunc('day', $1::timestamptz AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE "
+    "'Asia/Shanghai') AND "
     "state IN ('completed', 'closed', 'rating_review') GROUP BY dept, scope "
     "UNION ALL SELECT 'supervised', s.dept, s.scope, count(DISTINCT s.order_id) FROM "
     "supervisions s JOIN orders o ON o.id = s.order_id WHERE o.state IN ('received', "
@@ -479,12 +481,20 @@ static void on_status(void *arg, int ok, const bk_rows_t *rows, const char *err)
     pending_free(p);
 }
 
+static int status_query(bk_core_t *c, pending_t *p)
+{
+    char now[40];
+    pls_format_iso_ms(pls_rule_ms(), now, sizeof(now)); /* "today" on the rule clock */
+    const char *params[1] = {now};
+    return bk_store_query(c->store, status_sql, 1, params, on_status, p);
+}
+
 void bk_query_send_summary(bk_core_t *c)
 {
     static const uint8_t none[1] = {0};
     pending_t *p = pending_new(c, none, 1, 0, KIND_SUMMARY);
     p->doc = status_from_memory(c);
-    if (bk_store_query(c->store, status_sql, 0, NULL, on_status, p) != 0)
+    if (status_query(c, p) != 0)
         pending_free(p);
 }
 
@@ -505,7 +515,7 @@ void bk_query_handle(bk_core_t *c, const void *ident, size_t ident_len, uint64_t
     case PLS__QUERY_KIND__QUERY_STATUS:
         p->tree = q->tree;
         p->doc = status_from_memory(c);
-        if (bk_store_query(c->store, status_sql, 0, NULL, on_status, p) != 0) {
+        if (status_query(c, p) != 0) {
             bk_core_reply_now(c, ident, ident_len, corr, PLS_UNAVAILABLE,
                               "store unavailable: retry", NULL);
             pending_free(p);

@@ -261,6 +261,24 @@ static const char offline_sql[] =
     "owner, priority, (extract(epoch FROM created_at) * 1000)::bigint, dept, scope, flags, site "
     "FROM orders ";
 
+/* Orders changed offline in a batch not yet committed: their next_seq in
+ * the store is stale until then, so a second change waits (409, retry). */
+static int offline_busy(bk_core_t *c, const pls_uuid_t *id)
+{
+    uint32_t done = c->committed_gen;
+    for (size_t i = 0; i < PLS_ARRAY_LEN(c->offline); i++)
+        if (c->offline[i].gen > done && memcmp(c->offline[i].id.b, id->b, 16) == 0)
+            return 1;
+    return 0;
+}
+
+static void offline_mark(bk_core_t *c, const pls_uuid_t *id)
+{
+    size_t slot = c->offline_next++ % PLS_ARRAY_LEN(c->offline);
+    c->offline[slot].id = *id;
+    c->offline[slot].gen = c->cur->gen;
+}
+
 /* A transient order from a row of offline_sql (not in the open-order table). */
 static bk_order_t *transient(bk_core_t *c, const bk_rows_t *r, int i)
 {
@@ -370,12 +388,13 @@ static void on_offline(void *arg, int ok, const bk_rows_t *rows, const char *err
     if (d->sweep) {
         for (int i = 0; ok && rows && i < bk_rows_count(rows); i++) {
             bk_order_t *o = transient(c, rows, i);
-            if (!o || bk_orders_get(&c->orders, &o->id)) {
+            if (!o || bk_orders_get(&c->orders, &o->id) || offline_busy(c, &o->id)) {
                 if (o)
                     bk_order_free(o);
                 continue;
             }
             close_unrated(c, o);
+            offline_mark(c, &o->id);
             bk_order_free(o);
         }
         free(d);
@@ -418,6 +437,15 @@ static void on_offline(void *arg, int ok, const bk_rows_t *rows, const char *err
         free(d);
         return;
     }
+    if (offline_busy(c, &o->id)) {
+        snprintf(reason, sizeof(reason), "another change to order %s is being saved: retry",
+                 o->number);
+        bk_core_reply_now(c, d->ident, d->ident_len, d->corr, PLS_UNAVAILABLE, reason, NULL);
+        bk_order_free(o);
+        free(d);
+        return;
+    }
+    offline_mark(c, &o->id);
     int st = d->verb == PLS__VERB__VERB_RATE ? rate(c, o, d, reason, sizeof(reason))
                                              : review(c, &o, d, reason, sizeof(reason));
     if (st)
@@ -655,6 +683,11 @@ static int decide_notice(bk_core_t *c, bk_order_t *o, int approve, const char *n
         snprintf(reason, n, "order %s has no held notice", o->number);
         return PLS_CONFLICT;
     }
+    if (approve && o->state != BK_IN_PROGRESS && o->state != BK_QUEUED && o->state != BK_ASSIGNED) {
+        snprintf(reason, n, "order %s is %s: the held notice can no longer be sent (refuse it)",
+                 o->number, bk_state_name(o->state));
+        return PLS_CONFLICT;
+    }
     json_t *nt = json_loads(o->notice, 0, NULL);
     free(o->notice);
     o->notice = NULL;
@@ -666,12 +699,6 @@ static int decide_notice(bk_core_t *c, bk_order_t *o, int approve, const char *n
         json_decref(nt);
         snprintf(reason, n, "held notice refused: the step continues");
         return 0;
-    }
-    if (o->state != BK_IN_PROGRESS && o->state != BK_QUEUED && o->state != BK_ASSIGNED) {
-        json_decref(nt);
-        snprintf(reason, n, "order %s is %s: the notice can no longer be sent", o->number,
-                 bk_state_name(o->state));
-        return PLS_CONFLICT;
     }
     char *items[PLS_MAX_ITEMS];
     size_t k = 0, i;

@@ -146,6 +146,34 @@ static int is_vowel(char c)
     return c == 'a' || c == 'e' || c == 'i' || c == 'o' || c == 'u' || c == 'v';
 }
 
+/* Initials of the pinyin syllables of a label: "humen" -> "HM",
+ * "dalingshan" -> "DLS", "changan" -> "CG" (a final n/ng goes to the next
+ * syllable when a vowel follows). Not every pair is unique ("houjie" and
+ * "huangjiang" both give "HJ"): brokers with a topology resolve clashes. */
+static void initials(const char *p, size_t len, pls_buf_t *b)
+{
+    size_t i = 0;
+    while (i < len) {
+        pls_buf_addc(b, (char)toupper((unsigned char)p[i]));
+        if (i + 1 < len && (p[i] == 'z' || p[i] == 'c' || p[i] == 's') && p[i + 1] == 'h')
+            i += 2;
+        else if (!is_vowel(p[i]))
+            i++;
+        while (i < len && is_vowel(p[i]))
+            i++;
+        if (i < len && p[i] == 'n') {
+            if (i + 1 < len && p[i + 1] == 'g' && !(i + 2 < len && is_vowel(p[i + 2])))
+                i += 2; /* -ng */
+            else if (!(i + 1 < len && is_vowel(p[i + 1])))
+                i++; /* -n */
+        } else if (i < len && p[i] == 'r' && !(i + 1 < len && is_vowel(p[i + 1]))) {
+            i++; /* -r (er) */
+        }
+        while (i < len && !isalpha((unsigned char)p[i]))
+            i++;
+    }
+}
+
 void pls_node_code(const char *node, char *out, size_t outsz)
 {
     pls_buf_t b;
@@ -161,14 +189,7 @@ void pls_node_code(const char *node, char *out, size_t outsz)
             for (size_t i = 0; i < len && i < 4; i++)
                 pls_buf_addc(&b, (char)toupper((unsigned char)p[i]));
         } else {
-            pls_buf_addc(&b, (char)toupper((unsigned char)p[0]));
-            size_t i = 1;
-            while (i < len && !is_vowel(p[i]))
-                i++;
-            while (i < len && is_vowel(p[i]))
-                i++;
-            if (i < len && p[i] != '_')
-                pls_buf_addc(&b, (char)toupper((unsigned char)p[i]));
+            initials(p, len, &b);
         }
         first = 0;
         p += len;

@@ -13,9 +13,10 @@
 
 Pls__Envelope *pls_proto_unpack(const void *data, size_t len, char *reason, size_t reasonsz)
 {
-    if (len > PLS_MAX_ENVELOPE) {
-        snprintf(reason, reasonsz, "envelope of %zu bytes is larger than %d", len,
-                 PLS_MAX_ENVELOPE);
+    /* links between brokers may carry up to the transport cap; every other
+     * message is held to the envelope cap by pls_proto_validate */
+    if (len > PLS_MAX_FRAME) {
+        snprintf(reason, reasonsz, "envelope of %zu bytes is larger than %d", len, PLS_MAX_FRAME);
         return NULL;
     }
     Pls__Envelope *e = pls__envelope__unpack(NULL, len, data);
@@ -352,6 +353,12 @@ int pls_proto_validate(const Pls__Envelope *e, char *reason, size_t reasonsz)
 {
     vctx_t v = {0, reason, reasonsz};
     reason[0] = '\0';
+    if (e->body_case != PLS__ENVELOPE__BODY_LINK && e->body_case != PLS__ENVELOPE__BODY_REPLY &&
+        pls__envelope__get_packed_size(e) > PLS_MAX_ENVELOPE) {
+        char what[64];
+        snprintf(what, sizeof(what), "larger than %d bytes", PLS_MAX_ENVELOPE);
+        fail(&v, PLS_TOO_LARGE, "envelope", what);
+    }
     if (e->version != PLS_PROTO_VERSION)
         fail(&v, PLS_BAD_REQUEST, "version", "unsupported protocol version (want 1)");
     text(&v, "actor", e->actor, PLS_MAX_NAME, 0);

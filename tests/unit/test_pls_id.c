@@ -64,6 +64,14 @@ static void test_number(void **state)
     assert_string_equal(code, "DG-HM");
     pls_node_code("dg", code, sizeof(code));
     assert_string_equal(code, "DG");
+    pls_node_code("dg.dongcheng", code, sizeof(code));
+    assert_string_equal(code, "DG-DC");
+    pls_node_code("dg.dongkeng", code, sizeof(code));
+    assert_string_equal(code, "DG-DK");
+    pls_node_code("dg.dalingshan", code, sizeof(code));
+    assert_string_equal(code, "DG-DLS");
+    pls_node_code("dg.changan", code, sizeof(code));
+    assert_string_equal(code, "DG-CG");
     pls_order_number(num, sizeof(num), "DG-HM", 20261126, 42);
     assert_string_equal(num, "DG-HM-20261126-0042");
 }
