@@ -19,7 +19,7 @@ LEASE_MS=2000
 
 single_setup
 pls_start_broker dg dg --lease-ms "$LEASE_MS"
-pls_start_worker staff --node dg --dept consult --custody staff --builtin sign --name staff-desk
+pls_start_worker staff --node dg --dept consult --custody staff --builtin sign --name staff-desk --heartbeat-ms 500
 pls_wait_log staff 20 'ready at' || fail "staff worker not ready"
 
 id=$(pls_ctl submit --service consult --origin dg --desc "房屋租赁合同纠纷，需要律师当面解答")
@@ -47,7 +47,7 @@ sleep $((2 * LEASE_MS / 1000))
 assert_eq "$(facts)" "$want" "order $id $(($(single_now_ms) - t_kill)) ms after its worker was killed"
 pls_note "worker killed: after $(($(single_now_ms) - t_kill)) ms (lease $LEASE_MS ms) the order is still: $(facts)"
 
-pls_start_worker staff --node dg --dept consult --custody staff --builtin sign --name staff-desk
+pls_start_worker staff --node dg --dept consult --custody staff --builtin sign --name staff-desk --heartbeat-ms 500
 pls_wait_log staff 20 'ready at' || fail "restarted staff worker not ready"
 sleep $((2 * LEASE_MS / 1000))
 assert_eq "$(facts)" "$want" "order $id after its worker restarted"

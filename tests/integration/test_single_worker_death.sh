@@ -19,9 +19,9 @@ MARGIN_MS=${SINGLE_LEASE_MARGIN_MS:-5000} # heartbeat interval, the broker's tic
 
 single_setup
 pls_start_broker dg dg --lease-ms "$LEASE_MS"
-pls_start_worker wa --node dg --dept consult --role A --concurrency 3 --name post-a \
+pls_start_worker wa --node dg --dept consult --role A --concurrency 3 --name post-a --heartbeat-ms 1000 \
     --exec 'exec sleep 120'
-pls_start_worker wb --node dg --dept consult --role B --builtin noop --name post-b
+pls_start_worker wb --node dg --dept consult --role B --builtin noop --name post-b --heartbeat-ms 1000
 pls_wait_log wa 20 'ready at' || fail "A worker not ready"
 pls_wait_log wb 20 'ready at' || fail "B worker not ready"
 
@@ -85,7 +85,7 @@ assert_eq "$(jq -r '.workers[] | select(.name == "post-b") | .alive' <<<"$st")" 
 pls_note "status after the kill: post-a $a_alive, post-b alive"
 
 # ---- post away: new orders go to B at once, though a live A worker has room -----------------
-pls_start_worker wa2 --node dg --dept consult --role A --concurrency 2 --builtin noop --name post-a2
+pls_start_worker wa2 --node dg --dept consult --role A --concurrency 2 --builtin noop --name post-a2 --heartbeat-ms 1000
 pls_wait_log wa2 20 'ready at' || fail "second A worker not ready"
 
 control=$(pls_ctl submit --service consult --origin dg --desc "post present")
