@@ -76,9 +76,9 @@ pls_note "${#ids[@]} orders of ${#SINGLE_SERVICES[@]} services completed in $(($
 # ---- what show --json says about each ---------------------------------------------------------
 # The default outcome of each step, and the steps each service goes through from a dg desk.
 declare -A default_outcomes=(
-    [consult]=answered [legal_aid]="- granted assigned" [mediation]=settled [lawyer]=done
+    [consult]=answered [legal_aid]="- granted assigned" [mediation]=settled [lawyer]="done"
     [notary]="guided referred" [forensic]="guided referred" [pro_mediation]=settled
-    [exam]=answered [resettlement]=done [prison_video]=booked [village_counsel]=given
+    [exam]=answered [resettlement]="done" [prison_video]=booked [village_counsel]=given
     [complaint]=upheld)
 declare -A step_depts=(
     [consult]=consult [legal_aid]="legal_aid legal_aid legal_aid" [mediation]=mediation

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # single.sh — helpers of the single-node integration tests (tests/integration/test_single_*.sh),
 # on top of harness.sh. Source it after harness.sh and call single_setup instead of pls_setup:
 #

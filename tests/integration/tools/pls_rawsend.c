@@ -35,9 +35,9 @@
 
 typedef struct raw {
     void *ctx;
-    void *sock;     /* DEALER to the broker */
-    void *mon;      /* PAIR receiving the DEALER's monitor events */
-    int connected;  /* a CONNECTED event was seen */
+    void *sock;    /* DEALER to the broker */
+    void *mon;     /* PAIR receiving the DEALER's monitor events */
+    int connected; /* a CONNECTED event was seen */
     int disconnected;
     int timeout_ms;
 } raw_t;
