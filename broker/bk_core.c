@@ -1254,7 +1254,11 @@ static void handle_ready(bk_core_t *c, const void *ident, size_t ident_len,
         }
         expire_lease(c, o, "worker no longer holds it");
     }
-    w->credit = r->credit;
+    /* the worker's capacity is what it has free plus everything it holds,
+     * including assignments this broker no longer counts (done, withdrawn,
+     * or from before a restart): those slots come free here now */
+    w->capacity = r->credit + (uint32_t)r->n_held;
+    w->credit = w->capacity > w->n_held ? w->capacity - w->n_held : 0;
     for (int i = 0; i < w->n_queues; i++) {
         bk_queue_t *q = w->queues[i];
         if (!q->seen) {
@@ -1273,7 +1277,13 @@ static void handle_ready(bk_core_t *c, const void *ident, size_t ident_len,
              r->name, r->n_depts, r->scope, r->role ? "B" : "A", r->custody ? "staff" : "auto",
              r->credit, attached);
     snprintf(reason, sizeof(reason), "ready: %u assignments re-attached", attached);
-    bk__reply_ok(c, ident, ident_len, env->corr, reason, NULL);
+    /* the worker heartbeats at a third of the lease at most */
+    char json[64];
+    snprintf(json, sizeof(json), "{\"lease_ms\":%lld}", (long long)c->cfg.lease_ms);
+    uint8_t *msg;
+    size_t len;
+    pls_proto_pack_reply(env->corr, PLS_OK, reason, NULL, NULL, 0, json, &msg, &len);
+    bk_batch_out(c->cur, BK_OUT_REPLY, ident, ident_len, msg, len, env->corr, -1);
 }
 
 static void handle_heartbeat(bk_core_t *c, const void *ident, size_t ident_len,
@@ -1289,7 +1299,70 @@ static void handle_heartbeat(bk_core_t *c, const void *ident, size_t ident_len,
         w->drain = 1;
         pls_info("worker %s is draining", w->name);
     }
+    /* reconcile the credit with what the worker says it has: an assignment
+     * in flight to it is held here and not yet there, so count ours */
+    uint32_t capacity = env->heartbeat->credit + (uint32_t)env->heartbeat->n_held;
+    uint32_t credit = capacity > w->n_held ? capacity - w->n_held : 0;
+    w->capacity = capacity;
+    if (credit > w->credit)
+        for (int i = 0; i < w->n_queues; i++)
+            bk_dispatch_mark(&c->disp, w->queues[i]);
+    w->credit = credit;
     bk_core_reply_now(c, ident, ident_len, env->corr, PLS_OK, "ok", NULL);
+}
+
+/* A report about an order no longer in memory (finished, handed over, or
+ * from before a restart): the store says whether it was this assignment's
+ * last word, already applied (its original answer, 200) or stale (409). */
+typedef struct stale_req {
+    bk_core_t *core;
+    uint8_t ident[BK_IDENT_MAX];
+    size_t ident_len;
+    uint64_t corr;
+    uint32_t attempt;
+    uint64_t token;
+    char order[PLS_UUID_STR];
+} stale_req_t;
+
+static void on_stale(void *arg, int ok, const bk_rows_t *rows, const char *err)
+{
+    stale_req_t *r = arg;
+    char reason[REASON_MAX];
+    PLS_UNUSED(err);
+    if (!ok || !rows) {
+        bk_core_reply_now(r->core, r->ident, r->ident_len, r->corr, PLS_UNAVAILABLE,
+                          "store unavailable: retry", NULL);
+    } else if (bk_rows_count(rows) == 1 && (uint32_t)atoi(bk_rows_get(rows, 0, 1)) == r->attempt &&
+               bk_rows_get(rows, 0, 2) &&
+               (uint64_t)strtoll(bk_rows_get(rows, 0, 2), NULL, 10) == r->token) {
+        snprintf(reason, sizeof(reason), "already applied: order is %s", bk_rows_get(rows, 0, 0));
+        bk_core_reply_now(r->core, r->ident, r->ident_len, r->corr, PLS_OK, reason, NULL);
+    } else {
+        snprintf(reason, sizeof(reason), "order %s is not open at this node (%s)", r->order,
+                 bk_rows_count(rows) ? bk_rows_get(rows, 0, 0) : "unknown");
+        bk_core_reply_now(r->core, r->ident, r->ident_len, r->corr, PLS_CONFLICT, reason, NULL);
+    }
+    free(r);
+}
+
+static void stale_lookup(bk_core_t *c, const void *ident, size_t ident_len, uint64_t corr,
+                         const char *order, uint32_t attempt, uint64_t token)
+{
+    stale_req_t *r = pls_xcalloc(1, sizeof(*r));
+    r->core = c;
+    memcpy(r->ident, ident, ident_len < BK_IDENT_MAX ? ident_len : BK_IDENT_MAX);
+    r->ident_len = ident_len;
+    r->corr = corr;
+    r->attempt = attempt;
+    r->token = token;
+    snprintf(r->order, sizeof(r->order), "%s", order);
+    const char *params[1] = {r->order};
+    if (bk_store_query(c->store, "SELECT state, attempt, token FROM orders WHERE id = $1::uuid", 1,
+                       params, on_stale, r) != 0) {
+        bk_core_reply_now(c, ident, ident_len, corr, PLS_UNAVAILABLE, "store unavailable: retry",
+                          NULL);
+        free(r);
+    }
 }
 
 /* Common checks for a message about one order's current assignment. */
@@ -1314,7 +1387,7 @@ static bk_order_t *check_assignment(bk_core_t *c, const void *ident, size_t iden
             bk__reply_later(c, ident, ident_len, corr, PLS_OK, reason, NULL, 0, BK_OUT_REPLY, -1);
             return NULL;
         }
-        reject(c, ident, ident_len, corr, PLS_CONFLICT, "order %s is not open at this node", order);
+        stale_lookup(c, ident, ident_len, corr, order, attempt, token);
         return NULL;
     }
     if (attempt != o->attempt) {

@@ -578,6 +578,15 @@ static void on_ready_reply(plw_worker_t *w, uint64_t seq, const Pls__Reply *rep)
         return; /* an answer to an earlier round */
     if (rep->status == PLS_OK) {
         int64_t now = now_ms(w);
+        /* the broker says its lease: beat at least three times within it */
+        const char *lease = rep->json ? strstr(rep->json, "\"lease_ms\":") : NULL;
+        if (lease) {
+            long ms = strtol(lease + 11, NULL, 10);
+            if (ms >= 30 && (long)w->heartbeat_ms > ms / 3) {
+                pls_info("broker lease is %ld ms: heartbeat every %ld ms", ms, ms / 3);
+                w->heartbeat_ms = (unsigned)(ms / 3);
+            }
+        }
         w->state = PLW_STATE_RUNNING;
         w->session_seq = seq;
         w->last_rx_at = now;

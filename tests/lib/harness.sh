@@ -497,7 +497,7 @@ pls__proc_key() {
 pls__note_descendants() {
     local c key
     for c in $(pls__descendants "$1"); do
-        key=$(pls__proc_key "$c") && PLS__LEFTOVERS+=("$key")
+        key=$(pls__proc_key "$c") && PLS__LEFTOVERS+=("$key") || true # it may have exited meanwhile
     done
 }
 
