@@ -23,6 +23,8 @@
 #   --village-workers K   villages per town with a worker of consult,mediation,counsel (the
 #                         first K of the town's villages in the CSV; default 2)
 #   --concurrency N       credit of each worker (default 4)
+#   --city-concurrency N  credit of the city's worker (default 32: every town's city steps --
+#                         legal aid decisions, referrals, exam, complaints -- meet there)
 #   --log-level L         brokers' and workers' log level (default warn)
 #   --city-b-post         also a B-post worker at the city (as the single-node demo had)
 #
@@ -70,6 +72,7 @@ PG_DIR=
 DB_PREFIX=pls_
 VILLAGE_WORKERS=2
 CONCURRENCY=4
+CITY_CONCURRENCY=32
 LOG_LEVEL=warn
 CITY_B=0
 WAIT_S=300
@@ -85,10 +88,11 @@ while (($#)); do
     --db-prefix) DB_PREFIX=${2:?--db-prefix P} && shift 2 ;;
     --village-workers) VILLAGE_WORKERS=${2:?--village-workers K} && shift 2 ;;
     --concurrency) CONCURRENCY=${2:?--concurrency N} && shift 2 ;;
+    --city-concurrency) CITY_CONCURRENCY=${2:?--city-concurrency N} && shift 2 ;;
     --log-level) LOG_LEVEL=${2:?--log-level L} && shift 2 ;;
     --city-b-post) CITY_B=1 && shift ;;
     -h | --help)
-        sed -n '3,46p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '3,47p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     [0-9]*) [[ $CMD == wait-idle ]] || die "unexpected argument '$1'"; WAIT_S=$1 && shift ;;
@@ -313,15 +317,25 @@ start_worker() { # start_worker NAME SCOPE EP DEPTS [ARGS...]
         "$LOGDIR/$name.log" >>"$DIR/workers.tsv"
 }
 
-# wait_workers EP N: until the broker at EP lists N live workers.
+# wait_workers EP N: until the broker at EP lists N live workers (120 s; then the workers of
+# EP that are not listed are named, with the end of their logs).
 wait_workers() {
-    local ep=$1 n=$2 deadline=$((SECONDS + 60)) got=0
+    local ep=$1 n=$2 deadline=$((SECONDS + 120)) got=0 listed name scope wep pid log
     while :; do
-        got=$(ctl --broker "$ep" --json status 2>/dev/null |
-            jq '[.workers[] | select(.alive)] | length' 2>/dev/null || echo 0)
+        listed=$(ctl --broker "$ep" --json status 2>/dev/null |
+            jq -r '.workers[] | select(.alive) | .name' 2>/dev/null || true)
+        got=$(grep -c . <<<"$listed" || true)
         ((got >= n)) && return 0
-        ((SECONDS < deadline)) || die "the broker at $ep lists $got of $n workers after 60 s"
-        sleep 0.3
+        if ((SECONDS >= deadline)); then
+            while IFS=$'\t' read -r name scope wep pid log; do
+                [[ $wep == "$ep" ]] || continue
+                grep -qxF "$name" <<<"$listed" && continue
+                say "worker $name ($scope, pid $pid$(kill -0 "$pid" 2>/dev/null || echo ", exited")) is not listed by $ep; its log ends:"
+                tail -n 5 "$log" >&2
+            done <"$DIR/workers.tsv"
+            die "the broker at $ep lists $got of $n workers after 120 s"
+        fi
+        sleep 0.5
     done
 }
 
@@ -372,9 +386,10 @@ EOF
     # Workers: every department at every broker's own node; consult, mediation and counsel at
     # the first VILLAGE_WORKERS villages of each town.
     local n_city=1 v k ep nw=0
-    start_worker "worker-$CITY" "$CITY" "$city_ep" "$ALL_DEPTS"
+    start_worker "worker-$CITY" "$CITY" "$city_ep" "$ALL_DEPTS" --concurrency "$CITY_CONCURRENCY"
     if ((CITY_B)); then
-        start_worker "worker-$CITY-b" "$CITY" "$city_ep" "$ALL_DEPTS" --role B
+        start_worker "worker-$CITY-b" "$CITY" "$city_ep" "$ALL_DEPTS" --role B \
+            --concurrency "$CITY_CONCURRENCY"
         n_city=2
     fi
     declare -A expect=()
@@ -464,6 +479,6 @@ start) cmd_start ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
 wait-idle) cmd_wait_idle ;;
--h | --help | help) sed -n '3,46p' "$0" | sed 's/^# \{0,1\}//' ;;
+-h | --help | help) sed -n '3,47p' "$0" | sed 's/^# \{0,1\}//' ;;
 *) die "usage: start-topology.sh start|stop|status|wait-idle [options] (see --help)" ;;
 esac

@@ -198,7 +198,9 @@ static void on_reply(run_t *r, const Pls__Envelope *e)
         printf("%s %s\n", o->f[0], rep->order);
         fflush(stdout);
     } else if (rep->status == PLS_UNAVAILABLE) {
-        r->unavailable++;
+        if (r->unavailable++ == 0)
+            fprintf(stderr, "fedload: %s: 503 %s (resending; only the first 503 is shown)\n",
+                    o->f[0], rep->reason);
         o->state = ST_RETRY;
         o->when_ms = pls_mono_ms() + 200;
     } else {
