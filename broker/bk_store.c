@@ -330,7 +330,7 @@ static void handle_result(conn_t *c, PGresult *res)
         if (c->which == CONN_WRITE) {
             if (c->on_rows && !c->error[0])
                 c->on_rows(c->batch_arg, &rows);
-        } else if (c->cur && !c->error[0]) {
+        } else if (c->cur && c->cur->cb && !c->error[0]) {
             c->cur->cb(c->cur->arg, 1, &rows, NULL);
             c->cur->cb = NULL; /* answered */
         }
