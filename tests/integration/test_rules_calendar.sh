@@ -12,8 +12,8 @@
 #   - calendar days count holidays: a mediation (30 days) signed for on 2026-09-30 ends with
 #     2026-10-30; an urgent order's 签收 limit is one hour, even on a holiday;
 #   - a year without calendar data falls back to Monday–Friday (a 签收 limit from Friday
-#     2028-09-29 ends with Monday 2028-10-02) and `status --json` warns about 2028 and 2029;
-#     in 2025 (2025 and 2026 known) there is no warning;
+#     2035-09-28 ends with Monday 2035-10-01, which will be 国庆) and `status --json` warns about
+#     2035 and 2036; in 2025 (2025 and 2026 known) there is no warning;
 #   - `plsctl clock` on a broker started without --test-clock is refused (403, with why).
 #
 # Run: PLS_BUILD_DIR=build bash tests/integration/test_rules_calendar.sh
@@ -83,15 +83,15 @@ id=$(submit_at 2026-03-13T17:30:00 consult)
 check_due "$id" sign 2026-03-17T00:00:00 "consult queued Fri 2026-03-13 (签收 over a weekend)"
 
 # ---- a year without calendar data: Monday–Friday, with a warning ------------------------------
-id=$(submit_at 2028-09-29T10:00:00 consult)
-check_due "$id" sign 2028-10-03T00:00:00 "consult queued Fri 2028-09-29 (no 2028 data: Mon 10-02 works)"
+id=$(submit_at 2035-09-28T10:00:00 consult)
+check_due "$id" sign 2035-10-02T00:00:00 "consult queued Fri 2035-09-28 (no 2035 data: Mon 10-01 works)"
 warnings=$(pls_ctl_at dg --json status | jq -r '.warnings | join("\n")')
-assert_contains "$warnings" "no holiday calendar for 2028: working days count Monday to Friday" \
-    "status warning for 2028"
-assert_contains "$warnings" "no holiday calendar for 2029" "status warning for the next year"
-pls_note "status warnings in 2028: $warnings"
+assert_contains "$warnings" "no holiday calendar for 2035: working days count Monday to Friday" \
+    "status warning for 2035"
+assert_contains "$warnings" "no holiday calendar for 2036" "status warning for the next year"
+pls_note "status warnings in 2035: $warnings"
 # the plain status says it too
-assert_contains "$(pls_ctl_at dg status)" "no holiday calendar for 2028" "plsctl status (text)"
+assert_contains "$(pls_ctl_at dg status)" "no holiday calendar for 2035" "plsctl status (text)"
 
 # ---- the rule clock is moved only on a test broker --------------------------------------------
 pls_start_broker plain dg --db "$(pls_createdb plain)"
