@@ -14,7 +14,9 @@
 # the origin, and the brokers' total memory (sum of VmRSS now and of VmHWM, the peak).
 #
 # Knobs: FED_ORDERS (20000), FED_PER_TOWN (600), FED_WINDOW (outstanding submits per client,
-# 32), FED_DONE_S (seconds for completion, 1800), FED_VILLAGE_WORKERS (2).
+# 32), FED_RATE (orders/s over all clients, open loop; default 0: as fast as the windows
+# allow, which measures capacity, the latencies then being mostly queueing), FED_DONE_S
+# (seconds for completion, 1800), FED_VILLAGE_WORKERS (2).
 # Run: PLS_BUILD_DIR=build-release bash tests/integration/test_fed_dongguan.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/fed.sh"
@@ -22,6 +24,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/fed.sh"
 ORDERS=${FED_ORDERS:-20000}
 PER_TOWN=${FED_PER_TOWN:-600}
 WINDOW=${FED_WINDOW:-32}
+RATE=${FED_RATE:-0}
 DONE_S=${FED_DONE_S:-1800}
 TOPO=$PLS_SOURCE_DIR/deploy/start-topology.sh
 CSV=$PLS_SOURCE_DIR/deploy/topology/dongguan.csv
@@ -83,8 +86,13 @@ pls_note "submitting $ORDERS orders: $PER_TOWN at each of the 32 towns, $HOTLINE
 t_load=$SECONDS
 for name in "${FED_NAMES[@]}"; do
     [[ -s $T/$name.tsv ]] || continue
+    rate=()
+    if [[ $RATE != 0 ]]; then
+        rate=(--rate "$(awk -v r="$RATE" -v n="$(wc -l <"$T/$name.tsv")" -v t="$ORDERS" \
+            'BEGIN {printf "%.3f", r * n / t}')")
+    fi
     fed_load_start "load_$name" "$name" "$T/$name.tsv" "$T/$name.acked" --window "$WINDOW" \
-        --deadline-s "$DONE_S"
+        --deadline-s "$DONE_S" "${rate[@]}"
 done
 for name in "${FED_NAMES[@]}"; do
     [[ -s $T/$name.tsv ]] || continue
@@ -126,7 +134,9 @@ ops=$(awk -v n="$ORDERS" -v f="$first" -v l="$last" 'BEGIN {printf "%.0f", n * 1
 read -r p50 p99 pmax < <(awk '{print $2 - $1}' "$T/latency" | sort -n |
     awk '{a[NR] = $1} END {i50 = int(NR * 0.50); i99 = int(NR * 0.99); if (i50 < 1) i50 = 1;
         if (i99 < 1) i99 = 1; print a[i50], a[i99], a[NR]}')
-figures="Dongguan-sized network: 33 brokers ($(wc -l <"$DIR/workers.tsv") workers, \
+mode="closed loop, window $WINDOW per client"
+[[ $RATE == 0 ]] || mode="open loop at $RATE orders/s"
+figures="Dongguan-sized network ($mode): 33 brokers ($(wc -l <"$DIR/workers.tsv") workers, \
 $(grep -c ',village$' "$DIR/topology.csv") village scopes), $ORDERS orders ($PER_TOWN at each town, \
 $HOTLINE hotline at the city): $ops orders/s (first received to last completed: \
 $(((last - first) / 1000)) s); received -> completed at the origin p50 ${p50} ms, p99 ${p99} ms, \
