@@ -50,7 +50,8 @@ bench_machine() {
     model=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
     load=$(cut -d' ' -f1-3 /proc/loadavg)
     pgver=$("$PLS_PGBIN/postgres" --version 2>/dev/null || echo unknown)
-    rev=$(git -C "$PLS_SOURCE_DIR" describe --always --dirty 2>/dev/null || echo unknown)
+    rev=$(git -C "$PLS_SOURCE_DIR" describe --always --dirty 2>/dev/null ||
+        cat "$PLS_SOURCE_DIR/REVISION" 2>/dev/null || echo unknown)
     jq -n --arg model "$model" --arg load "$load" --arg pg "$pgver" --arg kernel "$(uname -r)" \
         --arg rev "$rev" \
         --argjson cpus "$(nproc)" \

@@ -99,12 +99,17 @@ pls_note "database: $open_now open, $closed_now closed orders, $db_size MiB (mad
 port=$(pls_free_port)
 ep=tcp://127.0.0.1:$port
 pls_start_worker w --broker "$ep" --node dg --dept consult --builtin noop --concurrency 1
+pg_cpu0=$(bench_pg_cpu)
 t0_ms=$(date +%s%3N)
 pls_start_broker r dg --listen "$ep"
 wlog=$(pls_logfile w)
 blog=$(pls_logfile r)
 assigned() { grep -q 'assigned step' "$wlog"; }
 pls_wait_for 600 assigned || fail "no Assign within 600 s of the broker's start"
+pg_cpu1=$(bench_pg_cpu)
+# the broker's CPU so far: nearly all of it is loading the open orders
+broker_cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ s = $0; sub(/.*\) /, "", s); split(s, f, " ");
+    printf "%.2f", (f[12] + f[13]) / hz }' "/proc/$(pls_pid r)/stat")
 
 # log lines start with an ISO 8601 UTC time with milliseconds
 line_ms() {
@@ -127,10 +132,13 @@ jq -n --argjson machine "$machine" --argjson pgbench "$pgbench" \
     --argjson gen_s "$gen_s" --argjson first_assign_ms "$((assign_ms - t0_ms))" \
     --argjson ready_ms "$([[ $ready_ms == null ]] && echo null || echo $((ready_ms - t0_ms)))" \
     --arg loaded "$loaded_line" --argjson rss "$rss_kb" --argjson hwm "$hwm_kb" \
+    --argjson broker_cpu "$broker_cpu" \
+    --argjson pg_cpu "$(awk -v a="$pg_cpu0" -v b="$pg_cpu1" 'BEGIN { printf "%.2f", b - a }')" \
     '{benchmark: "restart", machine: $machine, pgbench: $pgbench,
       database: {open_orders: $open, closed_orders: $closed, size_mb: $db_mb,
                  generated_in_s: $gen_s},
       broker_ready_ms: $ready_ms, first_assign_ms: $first_assign_ms,
       broker_log_load_line: $loaded, broker_rss_kb: $rss, broker_peak_rss_kb: $hwm,
+      broker_cpu_s_until_assign: $broker_cpu, postgres_cpu_s_until_assign: $pg_cpu,
       target: {first_assign_ms: 10000},
       meets_target: ($first_assign_ms <= 10000)}'
