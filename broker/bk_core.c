@@ -1070,8 +1070,8 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
         return;
     }
     int dept = c->cat.services[svc].steps[0].dept;
+    const char *subject = s->subject && *s->subject ? s->subject : NULL;
     if (strcmp(s->service, "complaint") == 0) {
-        const char *subject = s->subject && *s->subject ? s->subject : NULL;
         if (!subject && s->about && *s->about) {
             /* the subject follows the service of the order complained about */
             pls_uuid_t about;
@@ -1151,10 +1151,13 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
     bk_orders_add(&c->orders, o);
     int idx = bk_batch_new_order(c->cur, o);
     bk_new_t *n = &c->cur->news[idx];
-    build_insert(c, o, s, env->actor, dept, &n->insert);
+    /* the stored subject is the one routing used (given, or from --about) */
+    Pls__SubmitRequest stored = *s;
+    stored.subject = (char *)(uintptr_t)(subject ? subject : "");
+    build_insert(c, o, &stored, env->actor, dept, &n->insert);
     build_citizen(o, s->citizen, &n->citizen);
     if (c->fed.parent || c->fed.n_links || c->fed.n_known)
-        build_copy(c, o, s, env->actor, dept, &n->fields);
+        build_copy(c, o, &stored, env->actor, dept, &n->fields);
     pls_buf_t *p = bk__payload_begin(c);
     bk__p_str(p, "service", s->service);
     bk__p_str(p, "origin", s->origin);
@@ -1425,11 +1428,11 @@ static int need_info(bk_core_t *c, bk_order_t *o, char **items, size_t n_items, 
     int from = o->state;
     o->flags |= BK_OF_NEED_INFO_USED;
     bk__set_state(c, o, BK_WAITING_CITIZEN);
+    bk_rules_paused(c, o); /* before the event: its row stores the pause */
     pls_buf_t *p = bk__payload_begin(c);
     bk__p_items(p, "items", items, n_items);
     bk__p_str(p, "note", note);
     bk__event(c, o, "need_info", from, actor, bk__payload_end(p));
-    bk_rules_paused(c, o);
     return 0;
 }
 
@@ -1536,6 +1539,13 @@ static void handle_report(bk_core_t *c, const void *ident, size_t ident_len,
         }
     } else if (strcmp(r->outcome, "extend") == 0) {
         st = bk_rules_extension_request(c, o, r->days, r->note, actor, reason, sizeof(reason));
+        if (st == 0 && o->custody == 0) {
+            /* an automatic handler that needs more time hands the step to the
+             * department's people: its attempt ends, the order stays signed
+             * for (staff custody) and the decision applies to its limit */
+            bk__release(c, o);
+            o->custody = 1;
+        }
     } else {
         st = bk__apply_outcome(c, o, r->outcome, r->note, actor, reason, sizeof(reason));
     }
@@ -1848,9 +1858,9 @@ int bk__act(bk_core_t *c, bk_order_t *o, const Pls__ActionRequest *a, const char
         st = need_info(c, o, a->items, a->n_items, a->note, actor, reason, reasonsz);
         if (!st)
             snprintf(reason, reasonsz,
-                     "one-time notice recorded: %zu items; the clock is paused until the "
+                     "one-time notice recorded: %zu item%s; the clock is paused until the "
                      "supplement",
-                     a->n_items);
+                     a->n_items, a->n_items == 1 ? "" : "s");
         if (st == -1)
             st = 0; /* held: reason says so */
         break;

@@ -81,7 +81,6 @@ void bk_rules_accepted(bk_core_t *c, bk_order_t *o)
     else
         o->due_ms = s->limit_n ? bk_limits_due(c->cal, now, s->limit_n, s->limit_unit) : 0;
     o->alarms &= (uint8_t) ~(BK_AL_YELLOW | BK_AL_RED | BK_AL_REPORTED);
-    o->ext_pending = 0;
     bk_rules_schedule(c, o);
 }
 
@@ -168,6 +167,10 @@ static void supervise(bk_core_t *c, bk_order_t *o, const char *kind, const char 
 
 void bk_rules_failed(bk_core_t *c, bk_order_t *o)
 {
+    /* no more alarms for a step nobody works on: 督办 is raised instead */
+    o->limit_kind = BK_LIMIT_NONE;
+    o->due_ms = 0;
+    bk_rules_schedule(c, o);
     char why[REASON_MAX];
     snprintf(why, sizeof(why), "handling failed %u times", o->attempt);
     supervise(c, o, "failed", why);
@@ -445,9 +448,11 @@ static void on_offline(void *arg, int ok, const bk_rows_t *rows, const char *err
         free(d);
         return;
     }
-    offline_mark(c, &o->id);
+    pls_uuid_t id = o->id;
     int st = d->verb == PLS__VERB__VERB_RATE ? rate(c, o, d, reason, sizeof(reason))
                                              : review(c, &o, d, reason, sizeof(reason));
+    if (st == 0)
+        offline_mark(c, &id); /* a refusal changed nothing */
     if (st)
         bk_core_reply_now(c, d->ident, d->ident_len, d->corr, (uint32_t)st, reason, NULL);
     else
@@ -714,15 +719,16 @@ static int decide_notice(bk_core_t *c, bk_order_t *o, int approve, const char *n
     bk__release(c, o);
     int from = o->state;
     bk__set_state(c, o, BK_WAITING_CITIZEN);
+    bk_rules_paused(c, o); /* before the event: its row stores the pause */
     pls_buf_t *p = bk__payload_begin(c);
     bk__p_items(p, "items", items, k);
     bk__p_str(p, "note", json_string_value(json_object_get(nt, "note")));
     bk__p_str(p, "approved_by", actor);
     bk__p_raw(p, "second", "true");
     bk__event(c, o, "need_info", from, actor, bk__payload_end(p));
-    bk_rules_paused(c, o);
     json_decref(nt);
-    snprintf(reason, n, "second notice approved and sent: %zu items; the clock is paused", k);
+    snprintf(reason, n, "second notice approved and sent: %zu item%s; the clock is paused", k,
+             k == 1 ? "" : "s");
     return 0;
 }
 

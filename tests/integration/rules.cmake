@@ -20,3 +20,6 @@ pls_shell_test(test_rules_rating integration/test_rules_rating.sh TIMEOUT 240)
 pls_shell_test(test_rules_complaint integration/test_rules_complaint.sh TIMEOUT 180)
 # A city and two towns: status yellow/red/supervised per node = the scenario = the databases.
 pls_shell_test(test_rules_fed_status integration/test_rules_fed_status.sh TIMEOUT 300)
+pls_shell_test(test_rules_extend_handler integration/test_rules_extend_handler.sh TIMEOUT 180)
+pls_shell_test(test_rules_pause_durable integration/test_rules_pause_durable.sh TIMEOUT 180)
+pls_shell_test(test_rules_rating_retry integration/test_rules_rating_retry.sh TIMEOUT 180)
