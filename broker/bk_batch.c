@@ -107,24 +107,6 @@ void bk_batch_out(bk_batch_t *b, int kind, const void *ident, size_t ident_len, 
     o->new_idx = new_idx;
 }
 
-static void add_uuid(pls_buf_t *s, const pls_uuid_t *id)
-{
-    char u[PLS_UUID_STR];
-    pls_uuid_format(id, u);
-    pls_buf_addc(s, '\'');
-    pls_buf_add(s, u, 36);
-    pls_buf_adds(s, "'::uuid");
-}
-
-static void add_ts(pls_buf_t *s, int64_t ms)
-{
-    char t[40];
-    pls_format_iso_ms(ms, t, sizeof(t));
-    pls_buf_addc(s, '\'');
-    pls_buf_adds(s, t);
-    pls_buf_adds(s, "'::timestamptz");
-}
-
 void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept, const char *owner)
 {
     r->owner = owner;
@@ -154,173 +136,179 @@ void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept, const char 
     }
 }
 
-#define STATE_COLUMNS                                                                              \
-    "state, step, open, finished_at, attempt, dept, scope, token, custody, flags, next_seq, "      \
-    "due_at, owner, prev_owner, limit_kind, limit_start, whole_due, paused_at, alarms, "           \
-    "ext_days, ext_pending, held_notice"
+/* JSON helpers: members are separated by commas except after an opening brace. */
+static void sep(pls_buf_t *s)
+{
+    if (s->len && s->data[s->len - 1] != '{' && s->data[s->len - 1] != '[')
+        pls_buf_addc(s, ',');
+}
 
-/* The changing columns of a snapshot, in STATE_COLUMNS order. */
+static void j_str(pls_buf_t *s, const char *k, const char *v)
+{
+    sep(s);
+    pls_buf_addc(s, '"');
+    pls_buf_adds(s, k);
+    pls_buf_adds(s, "\":");
+    if (v)
+        pls_buf_add_json_str(s, v);
+    else
+        pls_buf_adds(s, "null");
+}
+
+static void j_int(pls_buf_t *s, const char *k, int64_t v)
+{
+    sep(s);
+    pls_buf_addc(s, '"');
+    pls_buf_adds(s, k);
+    pls_buf_adds(s, "\":");
+    pls_buf_add_i64(s, v);
+}
+
+static void j_ts(pls_buf_t *s, const char *k, int64_t ms)
+{
+    sep(s);
+    pls_buf_addc(s, '"');
+    pls_buf_adds(s, k);
+    pls_buf_adds(s, "\":");
+    if (!ms) {
+        pls_buf_adds(s, "null");
+        return;
+    }
+    char t[40];
+    pls_format_iso_ms(ms, t, sizeof(t));
+    pls_buf_addc(s, '"');
+    pls_buf_adds(s, t);
+    pls_buf_addc(s, '"');
+}
+
+/* The changing columns of an `orders` row from a snapshot, as JSON members. */
 static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
 {
+    j_str(s, "state", bk_state_name(r->state));
+    j_int(s, "step", r->step);
+    sep(s);
+    pls_buf_adds(s, r->open ? "\"open\":true" : "\"open\":false");
+    j_ts(s, "finished_at", bk_state_open(r->state) ? 0 : now_ms);
+    j_int(s, "attempt", r->attempt);
+    j_str(s, "dept", r->dept);
+    j_str(s, "scope", r->scope);
+    j_int(s, "token", (int64_t)r->token);
+    j_int(s, "custody", r->custody);
+    j_int(s, "flags", r->flags);
+    j_int(s, "next_seq", r->seq + r->n);
+    j_ts(s, "due_at", r->due_ms);
+    j_str(s, "owner", r->owner);
+    j_str(s, "prev_owner", r->prev_owner);
+    j_int(s, "limit_kind", r->limit_kind);
+    j_ts(s, "limit_start", r->limit_start_ms);
+    j_ts(s, "whole_due", r->whole_due_ms);
+    j_ts(s, "paused_at", r->paused_ms);
+    j_int(s, "alarms", r->alarms);
+    j_int(s, "ext_days", r->ext_days);
+    j_int(s, "ext_pending", r->ext_pending);
+    sep(s);
+    pls_buf_adds(s, "\"held_notice\":");
+    pls_buf_adds(s, r->notice_copy ? r->notice_copy : "null");
+}
+
+/* `text` as an SQL string literal (quotes doubled) typed json. */
+static void add_json_literal(pls_buf_t *s, const pls_buf_t *doc)
+{
     pls_buf_addc(s, '\'');
-    pls_buf_adds(s, bk_state_name(r->state));
-    pls_buf_adds(s, "',");
-    pls_buf_add_i64(s, r->step);
-    pls_buf_adds(s, r->open ? ",true," : ",false,");
-    if (bk_state_open(r->state))
-        pls_buf_adds(s, "NULL::timestamptz");
-    else
-        add_ts(s, now_ms);
-    pls_buf_addc(s, ',');
-    pls_buf_add_u64(s, r->attempt);
-    pls_buf_addc(s, ',');
-    pls_buf_add_sql_str(s, r->dept);
-    pls_buf_addc(s, ',');
-    pls_buf_add_sql_str(s, r->scope);
-    pls_buf_addc(s, ',');
-    pls_buf_add_i64(s, (int64_t)r->token);
-    pls_buf_adds(s, "::bigint,");
-    pls_buf_add_i64(s, r->custody);
-    pls_buf_addc(s, ',');
-    pls_buf_add_i64(s, r->flags);
-    pls_buf_addc(s, ',');
-    pls_buf_add_u64(s, r->seq + r->n);
-    pls_buf_addc(s, ',');
-    if (r->due_ms)
-        add_ts(s, r->due_ms);
-    else
-        pls_buf_adds(s, "NULL::timestamptz");
-    pls_buf_addc(s, ',');
-    pls_buf_add_sql_str(s, r->owner);
-    pls_buf_addc(s, ',');
-    pls_buf_add_sql_str(s, r->prev_owner);
-    pls_buf_addc(s, ',');
-    pls_buf_add_i64(s, r->limit_kind);
-    int64_t ts[3] = {r->limit_start_ms, r->whole_due_ms, r->paused_ms};
-    for (int i = 0; i < 3; i++) {
-        pls_buf_addc(s, ',');
-        if (ts[i])
-            add_ts(s, ts[i]);
-        else
-            pls_buf_adds(s, "NULL::timestamptz");
+    const char *p = doc->data ? doc->data : "[]", *end = p + doc->len, *q;
+    if (!doc->data)
+        end = p + 2;
+    while ((q = memchr(p, '\'', (size_t)(end - p)))) {
+        pls_buf_add(s, p, (size_t)(q - p) + 1);
+        pls_buf_addc(s, '\'');
+        p = q + 1;
     }
-    pls_buf_addc(s, ',');
-    pls_buf_add_i64(s, r->alarms);
-    pls_buf_addc(s, ',');
-    pls_buf_add_i64(s, r->ext_days);
-    pls_buf_addc(s, ',');
-    pls_buf_add_i64(s, r->ext_pending);
-    pls_buf_addc(s, ',');
-    pls_buf_add_sql_str(s, r->notice_copy);
-    pls_buf_adds(s, "::jsonb");
+    pls_buf_add(s, p, (size_t)(end - p));
+    pls_buf_adds(s, "'::json");
 }
 
 void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
 {
     int64_t now = pls_rule_ms(); /* finished_at is read by the rule sweeps */
+    pls_buf_t news, cits, evs, chg;
+    pls_buf_init(&news);
+    pls_buf_init(&cits);
+    pls_buf_init(&evs);
+    pls_buf_init(&chg);
+    pls_buf_adds(&news, "[");
+    pls_buf_adds(&cits, "[");
+    pls_buf_adds(&evs, "[");
+    pls_buf_adds(&chg, "[");
+    for (uint32_t i = 0; i < b->n_news; i++) {
+        bk_new_t *n = &b->news[i];
+        sep(&news);
+        pls_buf_addc(&news, '{');
+        pls_buf_add(&news, n->insert.data ? n->insert.data : "", n->insert.len);
+        add_state(&news, &b->rows[n->row], now);
+        pls_buf_addc(&news, '}');
+        b->rows_written++;
+        if (n->citizen.len) {
+            sep(&cits);
+            pls_buf_addc(&cits, '{');
+            pls_buf_add(&cits, n->citizen.data, n->citizen.len);
+            pls_buf_addc(&cits, '}');
+            b->rows_written++;
+        }
+    }
+    for (uint32_t i = 0; i < b->n_rows; i++) {
+        bk_row_t *r = &b->rows[i];
+        if (r->n) {
+            /* a row without entries only carries a new owner for the orders row */
+            char id[PLS_UUID_STR];
+            pls_uuid_format(&r->id, id);
+            sep(&evs);
+            pls_buf_adds(&evs, "{\"order_id\":\"");
+            pls_buf_adds(&evs, id);
+            pls_buf_adds(&evs, "\"");
+            j_int(&evs, "seq", r->seq);
+            j_int(&evs, "n", r->n);
+            j_ts(&evs, "at", r->at_ms);
+            pls_buf_adds(&evs, ",\"entries\":[");
+            pls_buf_add(&evs, r->entries.data ? r->entries.data : "", r->entries.len);
+            pls_buf_adds(&evs, "]}");
+            b->rows_written++;
+        }
+        if (!r->is_new) {
+            char id[PLS_UUID_STR];
+            pls_uuid_format(&r->id, id);
+            sep(&chg);
+            pls_buf_adds(&chg, "{\"id\":\"");
+            pls_buf_adds(&chg, id);
+            pls_buf_adds(&chg, "\"");
+            add_state(&chg, r, now);
+            pls_buf_addc(&chg, '}');
+            b->rows_written++;
+        }
+    }
+    pls_buf_adds(&news, "]");
+    pls_buf_adds(&cits, "]");
+    pls_buf_adds(&evs, "]");
+    pls_buf_adds(&chg, "]");
     pls_buf_reset(s);
     pls_buf_adds(s, "BEGIN;");
     pls_buf_add(s, b->pre.data ? b->pre.data : "", b->pre.len);
-    if (b->n_news) {
-        pls_buf_adds(s,
-                     "INSERT INTO orders (id, number, idem_key, content_hash, service, origin, "
-                     "locality, intake_node, channel, priority, descr, fields, attachments, "
-                     "about, subject, site, plan, actor, created_at, " STATE_COLUMNS ") VALUES ");
-        for (uint32_t i = 0; i < b->n_news; i++) {
-            bk_new_t *n = &b->news[i];
-            if (i)
-                pls_buf_addc(s, ',');
-            pls_buf_add(s, n->insert.data, n->insert.len);
-            pls_buf_addc(s, ',');
-            add_state(s, &b->rows[n->row], now);
-            pls_buf_addc(s, ')');
-        }
-        pls_buf_adds(s, " ON CONFLICT (intake_node, idem_key) DO NOTHING RETURNING id;");
-        b->rows_written += b->n_news;
-        int any = 0;
-        for (uint32_t i = 0; i < b->n_news; i++) {
-            bk_new_t *n = &b->news[i];
-            if (!n->citizen.len)
-                continue;
-            pls_buf_adds(s, any ? ","
-                                : "INSERT INTO citizens (order_id, name, id_type, "
-                                  "id_number, phone) SELECT v.* FROM (VALUES ");
-            pls_buf_add(s, n->citizen.data, n->citizen.len);
-            any = 1;
-            b->rows_written++;
-        }
-        if (any)
-            pls_buf_adds(s, ") AS v(order_id, name, id_type, id_number, phone) WHERE EXISTS "
-                            "(SELECT 1 FROM orders o WHERE o.id = v.order_id);");
+    if (b->n_news || b->n_rows) {
+        /* one statement for every order row and event row of the batch; the ids
+         * of the orders really inserted come back */
+        pls_buf_adds(s, "SELECT id FROM pls_batch(");
+        add_json_literal(s, &news);
+        pls_buf_addc(s, ',');
+        add_json_literal(s, &cits);
+        pls_buf_addc(s, ',');
+        add_json_literal(s, &evs);
+        pls_buf_addc(s, ',');
+        add_json_literal(s, &chg);
+        pls_buf_adds(s, ") AS id;");
     }
-    uint32_t with_entries = 0;
-    for (uint32_t i = 0; i < b->n_rows; i++)
-        with_entries += b->rows[i].n > 0;
-    if (with_entries) {
-        /* a row without entries only carries a new owner for the orders row */
-        int first = 1;
-        pls_buf_adds(s, "INSERT INTO events (order_id, seq, n, at, entries) SELECT v.* FROM "
-                        "(VALUES ");
-        for (uint32_t i = 0; i < b->n_rows; i++) {
-            bk_row_t *r = &b->rows[i];
-            if (!r->n)
-                continue;
-            if (!first)
-                pls_buf_addc(s, ',');
-            first = 0;
-            pls_buf_addc(s, '(');
-            add_uuid(s, &r->id);
-            pls_buf_addc(s, ',');
-            pls_buf_add_u64(s, r->seq);
-            pls_buf_addc(s, ',');
-            pls_buf_add_u64(s, r->n);
-            pls_buf_addc(s, ',');
-            add_ts(s, r->at_ms);
-            pls_buf_adds(s, ",'[");
-            /* entries are JSON built by us; single quotes doubled for SQL */
-            const char *p = r->entries.data, *end = p + r->entries.len, *q;
-            while ((q = memchr(p, '\'', (size_t)(end - p)))) {
-                pls_buf_add(s, p, (size_t)(q - p) + 1);
-                pls_buf_addc(s, '\'');
-                p = q + 1;
-            }
-            pls_buf_add(s, p, (size_t)(end - p));
-            pls_buf_adds(s, "]'::jsonb)");
-        }
-        /* a row for a new order whose key turned out to exist is not written */
-        /* ON CONFLICT: a numbering fault never takes the whole batch down */
-        pls_buf_adds(s, ") AS v(order_id, seq, n, at, entries) WHERE v.seq > 1 OR EXISTS "
-                        "(SELECT 1 FROM orders o WHERE o.id = v.order_id) ON CONFLICT DO NOTHING;");
-        b->rows_written += with_entries;
-    }
-    if (b->n_rows) {
-        int any = 0;
-        for (uint32_t i = 0; i < b->n_rows; i++) {
-            bk_row_t *r = &b->rows[i];
-            if (r->is_new)
-                continue;
-            pls_buf_adds(s, any ? ",("
-                                : "UPDATE orders o SET state = v.state, step = v.step, "
-                                  "open = v.open, finished_at = v.finished_at, "
-                                  "attempt = v.attempt, dept = v.dept, scope = v.scope, "
-                                  "token = v.token, custody = v.custody, flags = v.flags, "
-                                  "next_seq = v.next_seq, due_at = v.due_at, "
-                                  "owner = v.owner, prev_owner = v.prev_owner, "
-                                  "limit_kind = v.limit_kind, limit_start = v.limit_start, "
-                                  "whole_due = v.whole_due, paused_at = v.paused_at, "
-                                  "alarms = v.alarms, ext_days = v.ext_days, "
-                                  "ext_pending = v.ext_pending, held_notice = v.held_notice "
-                                  "FROM (VALUES (");
-            add_uuid(s, &r->id);
-            pls_buf_addc(s, ',');
-            add_state(s, r, now);
-            pls_buf_addc(s, ')');
-            any = 1;
-            b->rows_written++;
-        }
-        if (any)
-            pls_buf_adds(s, ") AS v(id, " STATE_COLUMNS ") WHERE o.id = v.id;");
-    }
+    pls_buf_cleanup(&news);
+    pls_buf_cleanup(&cits);
+    pls_buf_cleanup(&evs);
+    pls_buf_cleanup(&chg);
     if (b->day_seq) {
         pls_buf_printf(s,
                        "INSERT INTO counters (k, v) VALUES ('day:%lld', %u) ON CONFLICT (k) DO "

@@ -783,123 +783,77 @@ static const char *channel_name(int ch)
     return ch >= 0 && ch < 4 ? names[ch] : "desk";
 }
 
-static void add_sql_uuid(pls_buf_t *b, const pls_uuid_t *id)
-{
-    char u[PLS_UUID_STR];
-    pls_uuid_format(id, u);
-    pls_buf_addc(b, '\'');
-    pls_buf_adds(b, u);
-    pls_buf_adds(b, "'::uuid");
-}
-
-static void add_sql_text_or_null(pls_buf_t *b, const char *s)
-{
-    pls_buf_add_sql_str(b, s && *s ? s : NULL);
-}
-
-/* The INSERT values of a new order (19 columns, see bk_batch_sql). */
+/* The new order's content columns as JSON members (the `orders` columns
+ * that never change; bk_batch adds the state columns): pls_batch() turns the
+ * document into rows. */
 static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *s,
                          const char *actor, int dept, pls_buf_t *b)
 {
-    char ts[40];
+    char id[PLS_UUID_STR], ts[40];
+    pls_uuid_format(&o->id, id);
     pls_format_iso_ms(o->created_ms, ts, sizeof(ts));
-    pls_buf_addc(b, '(');
-    add_sql_uuid(b, &o->id);
-    pls_buf_addc(b, ',');
-    pls_buf_add_sql_str(b, o->number);
-    pls_buf_addc(b, ',');
-    pls_buf_add_sql_str(b, o->key);
-    pls_buf_addc(b, ',');
-    pls_buf_add_i64(b, (int64_t)o->content_hash);
-    pls_buf_addc(b, ',');
-    pls_buf_add_sql_str(b, c->cat.services[o->service].code);
-    pls_buf_addc(b, ',');
-    pls_buf_add_sql_str(b, o->origin);
-    pls_buf_addc(b, ',');
-    pls_buf_add_sql_str(b, o->locality);
-    pls_buf_addc(b, ',');
-    pls_buf_add_sql_str(b, c->node);
-    pls_buf_addc(b, ',');
-    pls_buf_add_sql_str(b, channel_name((int)s->channel));
-    pls_buf_addc(b, ',');
-    pls_buf_add_i64(b, o->priority);
-    pls_buf_addc(b, ',');
-    pls_buf_add_sql_str(b, s->desc);
-    pls_buf_addc(b, ',');
-    /* fields */
-    pls_buf_t j;
-    pls_buf_init(&j);
+    bk__p_str(b, "id", id);
+    bk__p_str(b, "number", o->number);
+    bk__p_str(b, "idem_key", o->key);
+    bk__p_int(b, "content_hash", (int64_t)o->content_hash);
+    bk__p_str(b, "service", c->cat.services[o->service].code);
+    bk__p_str(b, "origin", o->origin);
+    bk__p_str(b, "locality", o->locality);
+    bk__p_str(b, "intake_node", c->node);
+    bk__p_str(b, "channel", channel_name((int)s->channel));
+    bk__p_int(b, "priority", o->priority);
+    bk__p_str(b, "descr", s->desc);
     if (s->fields) {
         const Pls__OrderFields *f = s->fields;
-        pls_buf_addc(&j, '{');
-        bk__p_str(&j, "category", f->category);
-        bk__p_str(&j, "applicant_category", f->applicant_category);
-        bk__p_str(&j, "counterparty", f->counterparty);
+        pls_buf_adds(b, ",\"fields\":{");
+        size_t mark = b->len;
+        bk__p_str(b, "category", f->category);
+        bk__p_str(b, "applicant_category", f->applicant_category);
+        bk__p_str(b, "counterparty", f->counterparty);
         if (f->confidential)
-            bk__p_raw(&j, "confidential", "true");
+            bk__p_raw(b, "confidential", "true");
         if (f->group_risk)
-            bk__p_raw(&j, "group_risk", "true");
+            bk__p_raw(b, "group_risk", "true");
         if (f->detained)
-            bk__p_raw(&j, "detained", "true");
-        pls_buf_addc(&j, '}');
-        pls_buf_add_sql_str(b, j.data);
-        pls_buf_adds(b, "::jsonb,");
-    } else {
-        pls_buf_adds(b, "NULL::jsonb,");
+            bk__p_raw(b, "detained", "true");
+        PLS_UNUSED(mark);
+        pls_buf_addc(b, '}');
     }
     if (s->n_attachments) {
-        pls_buf_reset(&j);
-        pls_buf_addc(&j, '[');
+        pls_buf_adds(b, ",\"attachments\":[");
         for (size_t i = 0; i < s->n_attachments; i++) {
             const Pls__Attachment *a = s->attachments[i];
-            pls_buf_adds(&j, i ? ",{" : "{");
-            bk__p_str(&j, "sha256", a->sha256);
-            bk__p_str(&j, "type", a->type);
-            bk__p_int(&j, "size", (int64_t)a->size);
-            bk__p_str(&j, "location", a->location);
-            pls_buf_addc(&j, '}');
+            pls_buf_adds(b, i ? ",{" : "{");
+            bk__p_str(b, "sha256", a->sha256);
+            bk__p_str(b, "type", a->type);
+            bk__p_int(b, "size", (int64_t)a->size);
+            bk__p_str(b, "location", a->location);
+            pls_buf_addc(b, '}');
         }
-        pls_buf_addc(&j, ']');
-        pls_buf_add_sql_str(b, j.data);
-        pls_buf_adds(b, "::jsonb,");
-    } else {
-        pls_buf_adds(b, "NULL::jsonb,");
+        pls_buf_addc(b, ']');
     }
-    if (s->about && *s->about) {
-        pls_buf_add_sql_str(b, s->about);
-        pls_buf_adds(b, "::uuid,");
-    } else {
-        pls_buf_adds(b, "NULL::uuid,");
-    }
-    add_sql_text_or_null(b, s->subject);
-    pls_buf_addc(b, ',');
-    add_sql_text_or_null(b, s->site);
-    pls_buf_addc(b, ',');
+    bk__p_str(b, "about", s->about);
+    bk__p_str(b, "subject", s->subject);
+    bk__p_str(b, "site", s->site);
     /* the resolved plan: where each step goes (DESIGN §5) */
     const bk_service_t *svc = &c->cat.services[o->service];
-    pls_buf_reset(&j);
-    pls_buf_addc(&j, '[');
+    pls_buf_adds(b, ",\"plan\":[");
     for (int i = 0; i < svc->n_steps; i++) {
         char scope[PLS_NODE_MAX];
         bk_catalog_scope(&svc->steps[i], o->locality, s->site, c->node, c->cfg.has_parent, scope,
                          sizeof(scope));
         int d = i == 0 ? dept : svc->steps[i].dept;
-        pls_buf_adds(&j, i ? ",{" : "{");
-        bk__p_str(&j, "name", svc->steps[i].name);
-        bk__p_str(&j, "dept", bk__dept_name(c, d));
-        bk__p_str(&j, "scope", scope);
+        pls_buf_adds(b, i ? ",{" : "{");
+        bk__p_str(b, "name", svc->steps[i].name);
+        bk__p_str(b, "dept", bk__dept_name(c, d));
+        bk__p_str(b, "scope", scope);
         if (bk__next_live_step(c, o, i) != i)
-            bk__p_raw(&j, "skip", "true");
-        pls_buf_addc(&j, '}');
+            bk__p_raw(b, "skip", "true");
+        pls_buf_addc(b, '}');
     }
-    pls_buf_addc(&j, ']');
-    pls_buf_add_sql_str(b, j.data);
-    pls_buf_adds(b, "::jsonb,");
-    pls_buf_cleanup(&j);
-    pls_buf_add_sql_str(b, actor && *actor ? actor : "desk");
-    pls_buf_adds(b, ",'");
-    pls_buf_adds(b, ts);
-    pls_buf_adds(b, "'::timestamptz");
+    pls_buf_addc(b, ']');
+    bk__p_str(b, "actor", actor && *actor ? actor : "desk");
+    bk__p_str(b, "created_at", ts);
 }
 
 /* The order's content for copies at other command centers (no personal data),
@@ -947,21 +901,18 @@ static void build_copy(bk_core_t *c, const bk_order_t *o, const Pls__SubmitReque
     pls_buf_addc(b, ']');
 }
 
+/* The citizen's data as JSON members of a `citizens` row, or nothing. */
 static void build_citizen(const bk_order_t *o, const Pls__Citizen *ct, pls_buf_t *b)
 {
     if (!ct || (!*ct->name && !*ct->id_number && !*ct->phone))
         return;
-    pls_buf_addc(b, '(');
-    add_sql_uuid(b, &o->id);
-    pls_buf_addc(b, ',');
-    add_sql_text_or_null(b, ct->name);
-    pls_buf_addc(b, ',');
-    add_sql_text_or_null(b, ct->id_type);
-    pls_buf_addc(b, ',');
-    add_sql_text_or_null(b, ct->id_number);
-    pls_buf_addc(b, ',');
-    add_sql_text_or_null(b, ct->phone);
-    pls_buf_addc(b, ')');
+    char id[PLS_UUID_STR];
+    pls_uuid_format(&o->id, id);
+    bk__p_str(b, "order_id", id);
+    bk__p_str(b, "name", ct->name);
+    bk__p_str(b, "id_type", ct->id_type);
+    bk__p_str(b, "id_number", ct->id_number);
+    bk__p_str(b, "phone", ct->phone);
 }
 
 static void next_number(bk_core_t *c, char *out, size_t outsz)

@@ -873,7 +873,7 @@ static void add_rows(bk_core_t *c, const char *order, json_t *rows)
         add_ts_ms(v, jint(r, "at"));
         pls_buf_addc(v, ',');
         pls_buf_add_sql_str(v, entries);
-        pls_buf_adds(v, "::jsonb)");
+        pls_buf_adds(v, "::json)");
         free(entries);
     }
 }
@@ -1007,7 +1007,7 @@ static void upsert_order(bk_core_t *c, const char *id, json_t *ord, json_t *snap
     pls_buf_add_sql_str(x, *jstr(ord, "site") ? jstr(ord, "site") : NULL);
     pls_buf_addc(x, ',');
     pls_buf_add_sql_str(x, plan ? plan : "[]");
-    pls_buf_adds(x, "::jsonb,");
+    pls_buf_adds(x, "::json,");
     pls_buf_add_sql_str(x, jstr(ord, "actor"));
     pls_buf_addc(x, ',');
     add_ts_ms(x, jint(ord, "created_ms"));

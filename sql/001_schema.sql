@@ -105,7 +105,7 @@ CREATE TABLE orders (
     about        uuid,                -- complaint: the order complained about
     subject      text,
     site         text,
-    plan         jsonb NOT NULL,      -- resolved steps: [{"name","dept","scope"}]
+    plan         json NOT NULL,       -- resolved steps: [{"name","dept","scope"}]
     actor        text NOT NULL,       -- desk / operator who submitted
     created_at   timestamptz NOT NULL,
     -- changing columns (not indexed, for HOT updates), written once per batch
@@ -159,7 +159,7 @@ CREATE TABLE events (
     seq      int NOT NULL,
     n        smallint NOT NULL,
     at       timestamptz NOT NULL,
-    entries  jsonb NOT NULL,
+    entries  json NOT NULL,   -- json, not jsonb: written far more often than searched
     PRIMARY KEY (order_id, seq)
 );
 
@@ -197,7 +197,7 @@ SELECT e.order_id, e.seq + (x.i - 1)::int AS seq,
        x.entry ->> 'kind' AS kind, x.entry ->> 'from' AS from_state,
        x.entry ->> 'to' AS to_state, (x.entry ->> 'step')::int AS step,
        (x.entry ->> 'attempt')::int AS attempt, x.entry -> 'payload' AS payload
-FROM events e, jsonb_array_elements(e.entries) WITH ORDINALITY AS x(entry, i);
+FROM events e, json_array_elements(e.entries) WITH ORDINALITY AS x(entry, i);
 
 -- Orders by state, exact in the same transaction as every change (so status
 -- never scans the orders table); owned = this node owns the order. Kept by

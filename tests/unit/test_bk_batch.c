@@ -43,7 +43,7 @@ static void test_rows_and_sql(void **state)
     /* a new order */
     int idx = bk_batch_new_order(&b, n);
     assert_int_equal(idx, 0);
-    pls_buf_adds(&b.news[0].insert, "('x'");
+    pls_buf_adds(&b.news[0].insert, "\"id\":\"x\"");
     bk_row_t *rn = bk_batch_row(&b, n);
     assert_int_equal(rn->is_new, 1);
     pls_buf_adds(&rn->entries, "{\"kind\":\"received\"}");
@@ -55,13 +55,14 @@ static void test_rows_and_sql(void **state)
     bk_batch_sql(&b, &sql);
     assert_true(strncmp(sql.data, "BEGIN;", 6) == 0);
     assert_non_null(strstr(sql.data, "COMMIT;"));
-    assert_int_equal(count(sql.data, "INSERT INTO events"), 1);
-    assert_int_equal(count(sql.data, "UPDATE orders"), 1); /* only the existing order */
-    assert_non_null(strstr(sql.data, "ON CONFLICT (intake_node, idem_key) DO NOTHING"));
+    /* every order and event row goes through one call of pls_batch() */
+    assert_int_equal(count(sql.data, "pls_batch("), 1);
     /* the quote inside the JSON is doubled for SQL */
     assert_non_null(strstr(sql.data, "it''s"));
-    /* the existing order's row is updated to its snapshot */
-    assert_non_null(strstr(sql.data, "'completed',"));
+    /* the existing order's row changes to its snapshot; the new one is inserted */
+    assert_non_null(strstr(sql.data, "\"state\":\"completed\""));
+    assert_non_null(strstr(sql.data, "\"state\":\"queued\""));
+    assert_int_equal(count(sql.data, "\"order_id\""), 2); /* two event rows */
     pls_buf_cleanup(&sql);
     bk_batch_cleanup(&b);
     free(a);
