@@ -363,7 +363,7 @@ static void assign(bk_core_t *c, bk_queue_t *q, bk_worker_t *w)
     bk_order_t *o = bk_queue_pop(q);
     int from = o->state;
     o->attempt++;
-    o->token = pls_random_u64() | 1;
+    o->token = pls_fast_u64() | 1;
     o->custody = (uint8_t)w->custody;
     o->flags &= (uint8_t)~BK_OF_ORPHAN;
     bk__set_state(c, o, BK_ASSIGNED);
@@ -1943,6 +1943,16 @@ void bk_core_message(bk_core_t *c, const void *ident, size_t ident_len, const vo
                      size_t len)
 {
     char reason[REASON_MAX];
+    /* only brokers (the parent, or a child whose routing id says link:) may
+     * send more than the envelope cap */
+    int link_peer = !ident || (ident_len > 5 && memcmp(ident, "link:", 5) == 0);
+    if (len > PLS_MAX_ENVELOPE && !link_peer) {
+        snprintf(reason, sizeof(reason), "envelope of %zu bytes is larger than %d", len,
+                 PLS_MAX_ENVELOPE);
+        pls_warn("refused a frame of %zu bytes: %s", len, reason);
+        bk_core_reply_now(c, ident, ident_len, 0, PLS_TOO_LARGE, reason, NULL);
+        return;
+    }
     Pls__Envelope *env = pls_proto_unpack(data, len, reason, sizeof(reason));
     if (!env) {
         pls_warn("refused a frame of %zu bytes: %s", len, reason);

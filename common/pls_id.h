@@ -25,6 +25,8 @@ typedef struct pls_uuid {
 /* Fill buf with n random bytes from getrandom(2). */
 void pls_random(void *buf, size_t n);
 uint64_t pls_random_u64(void);
+/* Fast non-cryptographic 64-bit values (seeded from getrandom once). */
+uint64_t pls_fast_u64(void);
 
 /* A UUIDv7 for the given epoch milliseconds. */
 void pls_uuid7(pls_uuid_t *out, int64_t wall_ms);

@@ -67,31 +67,40 @@ static void on_idle(uv_idle_t *h)
     PLS_UNUSED(h); /* only keeps the loop from blocking; reading is in check */
 }
 
+/* After polling: read when the socket signalled, or input was left over, or a
+ * send may have consumed the edge. Idle sockets cost nothing per turn. */
 static void on_check(uv_check_t *h)
 {
     pls_zuv_t *z = h->data;
-    if (z->closing)
+    if (z->closing || !z->pending)
         return;
     read_burst(z);
-    if (has_input(z))
+    z->pending = has_input(z);
+    if (z->pending)
         uv_idle_start(&z->idle, on_idle);
     else
         uv_idle_stop(&z->idle);
 }
 
+/* Before blocking: a send since the last look may have eaten the edge. */
 static void on_prepare(uv_prepare_t *h)
 {
     pls_zuv_t *z = h->data;
-    if (!z->closing && has_input(z))
+    if (z->closing || !z->sent)
+        return;
+    z->sent = 0;
+    if (has_input(z)) {
+        z->pending = 1;
         uv_idle_start(&z->idle, on_idle);
+    }
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
-    PLS_UNUSED(h);
     PLS_UNUSED(status);
     PLS_UNUSED(events);
     /* The readiness edge only wakes the loop; on_check reads. */
+    ((pls_zuv_t *)h->data)->pending = 1;
 }
 
 int pls_zuv_init(pls_zuv_t *z, uv_loop_t *loop, void *sock, pls_zuv_msg_cb on_msg)
@@ -113,6 +122,8 @@ int pls_zuv_init(pls_zuv_t *z, uv_loop_t *loop, void *sock, pls_zuv_msg_cb on_ms
     uv_poll_start(&z->poll, UV_READABLE, on_poll);
     uv_prepare_start(&z->prepare, on_prepare);
     uv_check_start(&z->check, on_check);
+    z->pending = 1; /* look once: messages may be waiting already */
+    uv_idle_start(&z->idle, on_idle);
     return 0;
 }
 
@@ -146,8 +157,7 @@ int pls_zuv_send(pls_zuv_t *z, const void *const *parts, const size_t *lens, int
             return -errno;
         }
     }
-    /* a send may consume the readiness edge: make sure the loop re-checks */
-    if (!z->closing && has_input(z))
-        uv_idle_start(&z->idle, on_idle);
+    /* a send may consume the readiness edge: the next prepare looks */
+    z->sent = 1;
     return 0;
 }

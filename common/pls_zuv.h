@@ -7,10 +7,13 @@
  * per poll callback loses messages. This adapter:
  *   - drains while ZMQ_EVENTS has ZMQ_POLLIN, at most PLS_ZUV_BURST messages
  *     per loop turn so one busy peer cannot starve timers and the store;
- *   - checks ZMQ_EVENTS again in a uv_prepare before the loop blocks (a send
- *     elsewhere may have eaten the edge) and keeps a uv_idle running while
- *     input is pending, so the loop does not block with messages waiting;
- *   - reads in uv_check, after I/O polling, so one turn = one read burst.
+ *   - checks ZMQ_EVENTS again in a uv_prepare before the loop blocks when it
+ *     sent since the last look (a send may have eaten the edge), and keeps a
+ *     uv_idle running while input is pending, so the loop does not block
+ *     with messages waiting;
+ *   - reads in uv_check, after I/O polling, so one turn = one read burst,
+ *     and only on sockets that signalled or had input left: many idle
+ *     sockets in one loop cost nothing per turn.
  *
  * Frames of one multipart message are handed to the callback together; a
  * message with more than PLS_ZUV_MAX_FRAMES frames is drained and reported
@@ -41,6 +44,8 @@ struct pls_zuv {
     pls_zuv_msg_cb on_msg;
     void *data; /* the owner's pointer */
     int closing;
+    int pending;       /* input may be waiting: read in the next check */
+    int sent;          /* sent since the last look at ZMQ_EVENTS */
     int pending_close; /* handles still to close */
     void (*on_closed)(pls_zuv_t *z);
 };
