@@ -253,10 +253,10 @@ submit_orders() {
     submit 18 mediation dg.humen - "工厂与多名工人工资纠纷 (group wage dispute)" \
         --group-risk --priority urgent
     submit 19 lawyer dg - "离婚诉讼律师服务 (divorce case)" --applicant-category women
-    # A provincial-platform order number as the idempotency key; one per run (a key reused at
-    # a town after its order completed upsets the city: tests/integration/test_fed_dupkey.sh).
+    # A provincial-platform order number as the idempotency key: a second run on the same day
+    # gets the same order back (a duplicate), as the platform resending it would.
     submit 20 consult dg.humen - "老年人赡养问题 (support of an elderly parent)" \
-        --applicant-category elderly --channel platform --key "demo-platform-$(date +%Y%m%d-%H%M%S)-20"
+        --applicant-category elderly --channel platform --key "demo-platform-$(date +%Y%m%d)-20"
     submit 21 mediation dg.dongcheng.v01 - "土地承包经营权纠纷 (land contract dispute)"
     submit 22 legal_aid dg.changan.v01 - "工伤赔偿申请法律援助 (work injury compensation)" \
         --applicant-category migrant_worker

@@ -13,6 +13,8 @@ pls_shell_test(test_fed_start_topology integration/test_fed_start_topology.sh TI
 # City + 3 towns + village scopes, every service, hotline orders at the city: same history at
 # origin, handling node and city; the city holds every order once; no double completion.
 pls_shell_test(test_fed_basic integration/test_fed_basic.sh TIMEOUT 300)
+# A key used again at a town after its order completed: a duplicate, the city unharmed.
+pls_shell_test(test_fed_dupkey integration/test_fed_dupkey.sh TIMEOUT 180)
 # 3 towns x 300 orders while the city is killed (-9) for 10 s and restarted.
 pls_shell_test(test_fed_city_kill integration/test_fed_city_kill.sh TIMEOUT 600)
 # The issue's full size: 3 towns x 2,000 orders, the city killed for 20 s.

@@ -8,10 +8,10 @@
 #   - the city holds one order for the key, with the town's id; no outbox row at the town is
 #     left for an order that does not exist there.
 #
-# NOT REGISTERED in fed.cmake: it fails with the broker as of this commit (the town writes a
-# Forward for the new order that lost the key conflict; the city's copy insert then violates
-# orders_key and the city fails that batch again and again: every link down, 503 for
-# everything). Register it once the broker is fixed.
+# Found by run-demo.sh run twice on one day (its platform key is per day): the town wrote a
+# Forward for the new order that lost the key conflict, the city's copy insert then violated
+# orders_key and the city failed that batch again and again (every link down, 503 for
+# everything). Fixed in the broker by c478da0 (the test passes from there on); it keeps it fixed.
 #
 # Run: PLS_BUILD_DIR=build bash tests/integration/test_fed_dupkey.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
