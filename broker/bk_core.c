@@ -1208,11 +1208,9 @@ static void handle_ready(bk_core_t *c, const void *ident, size_t ident_len,
         }
         expire_lease(c, o, "worker no longer holds it");
     }
-    /* the worker's capacity is what it has free plus everything it holds,
-     * including assignments this broker no longer counts (done, withdrawn,
-     * or from before a restart): those slots come free here now */
-    w->capacity = r->credit + (uint32_t)r->n_held;
-    w->credit = w->capacity > w->n_held ? w->capacity - w->n_held : 0;
+    /* what the worker says it has free: what it holds and we do not count
+     * (finished, or from before a restart) is not free until it says so */
+    w->credit = r->credit;
     for (int i = 0; i < w->n_queues; i++) {
         bk_queue_t *q = w->queues[i];
         if (!q->seen) {
@@ -1253,11 +1251,19 @@ static void handle_heartbeat(bk_core_t *c, const void *ident, size_t ident_len,
         w->drain = 1;
         pls_info("worker %s is draining", w->name);
     }
-    /* reconcile the credit with what the worker says it has: an assignment
-     * in flight to it is held here and not yet there, so count ours */
-    uint32_t capacity = env->heartbeat->credit + (uint32_t)env->heartbeat->n_held;
-    uint32_t credit = capacity > w->n_held ? capacity - w->n_held : 0;
-    w->capacity = capacity;
+    /* its credit is what it says it has free, less what we assigned and it
+     * does not list yet (on the way to it) */
+    const Pls__Heartbeat *hb = env->heartbeat;
+    uint32_t unseen = 0;
+    for (uint32_t i = 0; i < w->n_held; i++) {
+        char id[PLS_UUID_STR];
+        pls_uuid_format(&w->held[i]->id, id);
+        int listed = 0;
+        for (size_t k = 0; k < hb->n_held && !listed; k++)
+            listed = strcmp(hb->held[k]->order, id) == 0;
+        unseen += !listed;
+    }
+    uint32_t credit = hb->credit > unseen ? hb->credit - unseen : 0;
     if (credit > w->credit)
         for (int i = 0; i < w->n_queues; i++)
             bk_dispatch_mark(&c->disp, w->queues[i]);

@@ -35,7 +35,6 @@ struct bk_worker {
     int custody;       /* 0 auto, 1 staff */
     int drain;
     uint32_t credit;   /* free slots as the broker counts them */
-    uint32_t capacity; /* all its slots, as the worker last said (free + held) */
     bk_order_t **held; /* owned array of borrowed orders under its lease */
     uint32_t n_held, cap_held;
     int64_t last_seen_ms;                /* monotonic */

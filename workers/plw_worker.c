@@ -447,6 +447,13 @@ static void pump(plw_worker_t *w)
         report_t *r = t->q_head;
         if (r && !r->in_flight && r->due <= now)
             send_report(w, t, r);
+        /* a signature and the outcome right behind it travel together, so
+         * the broker records both in one transaction (its answers come back
+         * in order: the outcome's answer finds it at the head) */
+        report_t *n = r ? r->next : NULL;
+        if (r && r->in_flight && r->kind == PLS__REPORT_KIND__REPORT_ACCEPT && n && !n->in_flight &&
+            n->kind == PLS__REPORT_KIND__REPORT_OUTCOME && n->due <= now)
+            send_report(w, t, n);
     }
 }
 
