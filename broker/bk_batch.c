@@ -68,7 +68,7 @@ bk_row_t *bk_batch_row(bk_batch_t *b, bk_order_t *o)
     return r;
 }
 
-int bk_batch_new_order(bk_batch_t *b, bk_order_t *o)
+int bk_batch_new_order(bk_batch_t *b, bk_order_t *o, const char *key)
 {
     if (b->n_news == b->cap_news) {
         b->cap_news = b->cap_news ? b->cap_news * 2 : 64;
@@ -78,7 +78,7 @@ int bk_batch_new_order(bk_batch_t *b, bk_order_t *o)
     bk_new_t *n = &b->news[idx];
     memset(n, 0, sizeof(*n));
     n->id = o->id;
-    n->key = pls_xstrdup(o->key);
+    n->key = pls_xstrdup(key);
     pls_buf_init(&n->insert);
     pls_buf_init(&n->citizen);
     pls_buf_init(&n->fields);

@@ -106,7 +106,7 @@ bk_row_t *bk_batch_row(bk_batch_t *b, bk_order_t *o);
 void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept, const char *owner);
 
 /* Register a new order; returns its index in news. */
-int bk_batch_new_order(bk_batch_t *b, bk_order_t *o);
+int bk_batch_new_order(bk_batch_t *b, bk_order_t *o, const char *key);
 
 /* Queue a message for after the commit (copies ident and takes msg). */
 void bk_batch_out(bk_batch_t *b, int kind, const void *ident, size_t ident_len, uint8_t *msg,

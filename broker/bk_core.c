@@ -13,6 +13,7 @@
 #include "pls_time.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -786,7 +787,7 @@ static const char *channel_name(int ch)
 /* The new order's content columns as JSON members (the `orders` columns
  * that never change; bk_batch adds the state columns): pls_batch() turns the
  * document into rows. */
-static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *s,
+static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *s, const char *key,
                          const char *actor, int dept, pls_buf_t *b)
 {
     char id[PLS_UUID_STR], ts[40];
@@ -794,7 +795,7 @@ static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *
     pls_format_iso_ms(o->created_ms, ts, sizeof(ts));
     bk__p_str(b, "id", id);
     bk__p_str(b, "number", o->number);
-    bk__p_str(b, "idem_key", o->key);
+    bk__p_str(b, "idem_key", key);
     bk__p_int(b, "content_hash", (int64_t)o->content_hash);
     bk__p_str(b, "service", c->cat.services[o->service].code);
     bk__p_str(b, "origin", o->origin);
@@ -859,13 +860,13 @@ static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *
 /* The order's content for copies at other command centers (no personal data),
  * as the members of a JSON object. */
 static void build_copy(bk_core_t *c, const bk_order_t *o, const Pls__SubmitRequest *s,
-                       const char *actor, int dept, pls_buf_t *b)
+                       const char *key, const char *actor, int dept, pls_buf_t *b)
 {
     char id[PLS_UUID_STR];
     pls_uuid_format(&o->id, id);
     bk__p_str(b, "id", id);
     bk__p_str(b, "number", o->number);
-    bk__p_str(b, "key", o->key);
+    bk__p_str(b, "key", key);
     bk__p_int(b, "hash", (int64_t)o->content_hash);
     bk__p_str(b, "service", c->cat.services[o->service].code);
     bk__p_str(b, "origin", o->origin);
@@ -1076,13 +1077,14 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
     bk_order_t *o = bk_order_new();
     o->created_ms = pls_rule_ms(); /* limits count on the rule clock */
     pls_uuid7(&o->id, o->created_ms);
+    /* a generated key is never sent again: not indexed */
+    char key[PLS_MAX_KEY + 8];
     if (s->key && *s->key) {
-        o->key = pls_xstrdup(s->key);
+        snprintf(key, sizeof(key), "%s", s->key);
+        o->key_hash = bk_key_hash(s->key);
     } else {
-        char k[PLS_UUID_STR + 4];
-        memcpy(k, "gen:", 4);
-        pls_uuid_format(&o->id, k + 4);
-        o->key = pls_xstrdup(k);
+        memcpy(key, "gen:", 4);
+        pls_uuid_format(&o->id, key + 4);
     }
     o->content_hash = hash;
     o->service = (uint8_t)svc;
@@ -1100,15 +1102,15 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
     next_number(c, o->number, sizeof(o->number));
     bk_rules_received(c, o);
     bk_orders_add(&c->orders, o);
-    int idx = bk_batch_new_order(c->cur, o);
+    int idx = bk_batch_new_order(c->cur, o, key);
     bk_new_t *n = &c->cur->news[idx];
     /* the stored subject is the one routing used (given, or from --about) */
     Pls__SubmitRequest stored = *s;
     stored.subject = (char *)(uintptr_t)(subject ? subject : "");
-    build_insert(c, o, &stored, env->actor, dept, &n->insert);
+    build_insert(c, o, &stored, key, env->actor, dept, &n->insert);
     build_citizen(o, s->citizen, &n->citizen);
     if (c->fed.parent || c->fed.n_links || c->fed.n_known)
-        build_copy(c, o, &stored, env->actor, dept, &n->fields);
+        build_copy(c, o, &stored, key, env->actor, dept, &n->fields);
     pls_buf_t *p = bk__payload_begin(c);
     bk__p_str(p, "service", s->service);
     bk__p_str(p, "origin", s->origin);
@@ -1527,6 +1529,54 @@ typedef struct closed_lookup {
 
 static const char *verb_name(int verb);
 
+/* Apply a lookup's action (kept as its Request body) to an open order. */
+static void act_from_json(bk_core_t *c, closed_lookup_t *d, bk_order_t *o)
+{
+    json_t *body = json_loads(d->request, 0, NULL);
+    char reason[REASON_MAX];
+    if (!body) {
+        bk_core_reply_now(c, d->ident, d->ident_len, d->corr, PLS_BAD_REQUEST, "bad request", NULL);
+        return;
+    }
+    Pls__ActionRequest a;
+    pls__action_request__init(&a);
+    char id[PLS_UUID_STR];
+    pls_uuid_format(&o->id, id);
+#define JS(k)                                                                                      \
+    ((char *)(uintptr_t)(json_string_value(json_object_get(body, k))                               \
+                             ? json_string_value(json_object_get(body, k))                         \
+                             : ""))
+    a.verb = (Pls__Verb)json_integer_value(json_object_get(body, "code"));
+    a.order = id;
+    a.dept = JS("dept");
+    a.scope = JS("scope");
+    a.outcome = JS("outcome");
+    a.note = JS("note");
+    a.person = JS("person");
+    a.to = JS("to");
+#undef JS
+    a.days = (uint32_t)json_integer_value(json_object_get(body, "days"));
+    a.pct = (uint32_t)json_integer_value(json_object_get(body, "pct"));
+    char *items[PLS_MAX_ITEMS];
+    size_t n = 0, i;
+    json_t *it;
+    json_array_foreach(json_object_get(body, "items"), i, it)
+    {
+        if (n < PLS_MAX_ITEMS && json_is_string(it))
+            items[n++] = (char *)(uintptr_t)json_string_value(it);
+    }
+    a.items = items;
+    a.n_items = n;
+    const char *actor = json_string_value(json_object_get(body, "actor"));
+    pls_uuid_t oid = o->id; /* the order may leave memory (withdrawn, completed) */
+    int st = bk__act(c, o, &a, actor ? actor : "operator", reason, sizeof(reason));
+    if (st)
+        bk_core_reply_now(c, d->ident, d->ident_len, d->corr, (uint32_t)st, reason, NULL);
+    else
+        bk__reply_ok(c, d->ident, d->ident_len, d->corr, reason, bk_orders_get(&c->orders, &oid));
+    json_decref(body);
+}
+
 static void on_closed_lookup(void *arg, int ok, const bk_rows_t *rows, const char *err)
 {
     closed_lookup_t *d = arg;
@@ -1544,8 +1594,12 @@ static void on_closed_lookup(void *arg, int ok, const bk_rows_t *rows, const cha
         const char *owner = bk_rows_get(rows, 0, 2), *id = bk_rows_get(rows, 0, 3);
         int st = bk_state_parse(state);
         pls_uuid_t uid;
-        if (strcmp(owner, c->node) != 0 && st >= 0 && bk_state_open(st) && c->ready &&
-            pls_uuid_parse(id, &uid) == 0) {
+        bk_order_t *o = pls_uuid_parse(id, &uid) == 0 ? bk_orders_get(&c->orders, &uid) : NULL;
+        if (o && c->ready) {
+            /* named by its number: open here after all */
+            act_from_json(c, d, o);
+        } else if (strcmp(owner, c->node) != 0 && st >= 0 && bk_state_open(st) && c->ready &&
+                   pls_uuid_parse(id, &uid) == 0) {
             bk_fed_emit(c, owner, NULL, "request", &uid, d->request);
             snprintf(reason, sizeof(reason),
                      "sent to %s, which owns order %s: it applies the change or records why "
@@ -2178,7 +2232,7 @@ static int boot_order(void *arg, char **v, int n)
         return 0;
     }
     snprintf(o->number, sizeof(o->number), "%s", v[1]);
-    o->key = pls_xstrdup(v[2]);
+    o->key_hash = bk_key_hash(v[2]);
     o->content_hash = (uint64_t)strtoll(v[3], NULL, 10);
     o->service = (uint8_t)svc;
     o->origin = bk_dispatch_intern(&c->disp, v[5]);
@@ -2209,10 +2263,8 @@ static int boot_order(void *arg, char **v, int n)
     o->ext_pending = (uint8_t)atoi(v[28]);
     o->notice = v[29] ? pls_xstrdup(v[29]) : NULL;
     bk_rules_schedule(c, o);
-    if (strcmp(o->intake, c->node) != 0) {
-        free(o->key); /* keys are unique per intake node: index only ours */
-        o->key = NULL;
-    }
+    if (strcmp(o->intake, c->node) != 0 || strncmp(v[2], "gen:", 4) == 0)
+        o->key_hash = 0; /* keys are unique per intake node: index only ours, not generated */
     bk_orders_add(&c->orders, o);
     if (st == BK_FORWARDED) {
         /* its Forward was not written before the restart */

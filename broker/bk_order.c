@@ -40,21 +40,19 @@ static int eq_id(const void *e, const void *key)
 {
     return memcmp(((const bk_order_t *)e)->id.b, key, 16) == 0;
 }
+uint64_t bk_key_hash(const char *key)
+{
+    uint64_t h = bk_hash_str(key);
+    return h ? h : 1;
+}
+
 static uint64_t hash_key(const void *e)
 {
-    return bk_hash_str(((const bk_order_t *)e)->key);
+    return ((const bk_order_t *)e)->key_hash;
 }
 static int eq_key(const void *e, const void *key)
 {
-    return strcmp(((const bk_order_t *)e)->key, key) == 0;
-}
-static uint64_t hash_number(const void *e)
-{
-    return bk_hash_str(((const bk_order_t *)e)->number);
-}
-static int eq_number(const void *e, const void *key)
-{
-    return strcmp(((const bk_order_t *)e)->number, key) == 0;
+    return ((const bk_order_t *)e)->key_hash == *(const uint64_t *)key;
 }
 
 void bk_orders_init(bk_orders_t *t)
@@ -62,12 +60,10 @@ void bk_orders_init(bk_orders_t *t)
     memset(t, 0, sizeof(*t));
     bk_index_init(&t->by_id, hash_id);
     bk_index_init(&t->by_key, hash_key);
-    bk_index_init(&t->by_number, hash_number);
 }
 
 static void order_free(bk_order_t *o)
 {
-    free(o->key);
     free(o->notice);
     free(o);
 }
@@ -79,7 +75,6 @@ void bk_orders_cleanup(bk_orders_t *t)
         order_free(o);
     bk_index_cleanup(&t->by_id);
     bk_index_cleanup(&t->by_key);
-    bk_index_cleanup(&t->by_number);
 }
 
 void bk_order_free(bk_order_t *o)
@@ -101,12 +96,8 @@ bk_order_t *bk_orders_get(const bk_orders_t *t, const pls_uuid_t *id)
 
 bk_order_t *bk_orders_by_key(const bk_orders_t *t, const char *key)
 {
-    return bk_index_find(&t->by_key, bk_hash_str(key), eq_key, key);
-}
-
-bk_order_t *bk_orders_by_number(const bk_orders_t *t, const char *number)
-{
-    return bk_index_find(&t->by_number, bk_hash_str(number), eq_number, number);
+    uint64_t h = bk_key_hash(key);
+    return bk_index_find(&t->by_key, h, eq_key, &h);
 }
 
 bk_order_t *bk_orders_find(const bk_orders_t *t, const char *ref)
@@ -114,24 +105,22 @@ bk_order_t *bk_orders_find(const bk_orders_t *t, const char *ref)
     pls_uuid_t id;
     if (pls_uuid_parse(ref, &id) == 0)
         return bk_orders_get(t, &id);
-    return bk_orders_by_number(t, ref);
+    return NULL;
 }
 
 void bk_orders_add(bk_orders_t *t, bk_order_t *o)
 {
     bk_index_put(&t->by_id, o);
-    if (o->key)
+    if (o->key_hash)
         bk_index_put(&t->by_key, o);
-    bk_index_put(&t->by_number, o);
     t->count[o->state]++;
 }
 
 void bk_orders_remove(bk_orders_t *t, bk_order_t *o)
 {
     bk_index_del(&t->by_id, o);
-    if (o->key)
+    if (o->key_hash)
         bk_index_del(&t->by_key, o);
-    bk_index_del(&t->by_number, o);
     t->count[o->state]--;
     order_free(o);
 }

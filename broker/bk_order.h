@@ -83,7 +83,7 @@ typedef struct bk_order {
     int64_t paused_ms;      /* waiting for the citizen since, 0 = not paused */
     int64_t alarm_at_ms;    /* its entry in the alarm heap (stale entries are skipped) */
     char *notice;           /* owned: a held second notice (JSON), or NULL */
-    char *key;              /* owned idempotency key */
+    uint64_t key_hash;      /* idempotency key hash; 0 = not indexed (generated, or not ours) */
     bk_worker_t *worker;    /* borrowed: holder of the current lease, or NULL */
     uint32_t next_seq;      /* sequence number of its next event */
     uint32_t heap_idx;      /* position in its queue's heap, or BK_NO_HEAP */
@@ -108,11 +108,11 @@ typedef struct bk_order {
 
 #define BK_NO_HEAP UINT32_MAX
 
-/* The table of open orders. */
+/* The table of open orders. By number, orders are found through the store
+ * (an index less per order in memory). */
 typedef struct bk_orders {
     bk_index_t by_id;
     bk_index_t by_key;
-    bk_index_t by_number;
     size_t count[BK_STATE_COUNT]; /* open orders by state */
 } bk_orders_t;
 
@@ -121,9 +121,10 @@ void bk_orders_init(bk_orders_t *t);
 void bk_orders_cleanup(bk_orders_t *t);
 bk_order_t *bk_orders_get(const bk_orders_t *t, const pls_uuid_t *id);
 bk_order_t *bk_orders_by_key(const bk_orders_t *t, const char *key);
-bk_order_t *bk_orders_by_number(const bk_orders_t *t, const char *number);
-/* An id or a number. */
+/* By id (a number is not found here: ask the store). */
 bk_order_t *bk_orders_find(const bk_orders_t *t, const char *ref);
+/* The key hash of an idempotency key (never 0). */
+uint64_t bk_key_hash(const char *key);
 void bk_orders_add(bk_orders_t *t, bk_order_t *o);
 /* Removes and frees. */
 void bk_orders_remove(bk_orders_t *t, bk_order_t *o);

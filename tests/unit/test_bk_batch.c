@@ -29,7 +29,6 @@ static void test_rows_and_sql(void **state)
     a->state = BK_ASSIGNED;
     n->id.b[0] = 2;
     n->next_seq = 1;
-    n->key = strdup("k-1");
     /* an existing order gets one row however many entries */
     bk_row_t *r1 = bk_batch_row(&b, a);
     pls_buf_adds(&r1->entries, "{\"kind\":\"accepted\",\"note\":\"it's\"}");
@@ -41,7 +40,7 @@ static void test_rows_and_sql(void **state)
     a->state = BK_COMPLETED;
     bk_row_snap(r1, a, "consult", "dg");
     /* a new order */
-    int idx = bk_batch_new_order(&b, n);
+    int idx = bk_batch_new_order(&b, n, "k-1");
     assert_int_equal(idx, 0);
     pls_buf_adds(&b.news[0].insert, "\"id\":\"x\"");
     bk_row_t *rn = bk_batch_row(&b, n);
@@ -66,7 +65,6 @@ static void test_rows_and_sql(void **state)
     pls_buf_cleanup(&sql);
     bk_batch_cleanup(&b);
     free(a);
-    free(n->key);
     free(n);
 }
 
