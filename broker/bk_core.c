@@ -2204,6 +2204,18 @@ static int boot_counter(void *arg, char **v, int n)
     return 0;
 }
 
+static int boot_reserve(void *arg, char **v, int n)
+{
+    bk_core_t *c = arg;
+    PLS_UNUSED(n);
+    long long open = v[0] ? atoll(v[0]) : 0;
+    if (open > 0) {
+        bk_index_reserve(&c->orders.by_id, (size_t)open);
+        bk_index_reserve(&c->orders.by_key, (size_t)open);
+    }
+    return 0;
+}
+
 static const char boot_orders_sql[] =
     "SELECT id, number, idem_key, content_hash, service, origin, locality, priority, "
     "(extract(epoch FROM created_at) * 1000)::bigint, state, step, attempt, dept, scope, token, "
@@ -2337,6 +2349,15 @@ static int on_boot(bk_store_t *s, void *arg)
         bk_fed_boot_link(c, (char *[]){c->fed.parent_node, "1", "0", "1", "0"}, 5);
         c->fed.parent->is_new = 1;
         c->fed.parent->state_dirty = 1;
+    }
+    /* room for every open order at once */
+    if (bk_store_boot_query(s,
+                            "SELECT coalesce(sum(n), 0) FROM state_counts WHERE owned AND state "
+                            "IN ('received', 'forwarded', 'queued', 'assigned', 'in_progress', "
+                            "'waiting_citizen', 'returned', 'failed')",
+                            boot_reserve, c, err, sizeof(err)) != 0) {
+        pls_error("could not count open orders: %s", err);
+        return -EIO;
     }
     if (bk_store_boot_query(s, boot_orders_sql, boot_order, c, err, sizeof(err)) != 0) {
         pls_error("could not load open orders: %s", err);

@@ -60,6 +60,26 @@ static void raw_put(void **slots, size_t cap, void *entry, uint64_t hash)
     slots[i] = entry;
 }
 
+static void rehash(bk_index_t *x, size_t ncap)
+{
+    void **ns = pls_xcalloc(ncap, sizeof(void *));
+    for (size_t i = 0; i < x->cap; i++)
+        if (x->slots[i])
+            raw_put(ns, ncap, x->slots[i], x->hash_entry(x->slots[i]));
+    free(x->slots);
+    x->slots = ns;
+    x->cap = ncap;
+}
+
+void bk_index_reserve(bk_index_t *x, size_t n)
+{
+    size_t cap = x->cap;
+    while (n * 4 > cap * 3)
+        cap *= 2;
+    if (cap != x->cap)
+        rehash(x, cap);
+}
+
 void bk_index_put(bk_index_t *x, void *entry)
 {
     if ((x->n + 1) * 4 > x->cap * 3) {

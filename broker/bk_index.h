@@ -24,6 +24,8 @@ typedef struct bk_index {
 void bk_index_init(bk_index_t *x, bk_index_hash_fn hash_entry);
 void bk_index_cleanup(bk_index_t *x);
 void *bk_index_find(const bk_index_t *x, uint64_t hash, bk_index_eq_fn eq, const void *key);
+/* Make room for n entries at once (a restart knows how many come). */
+void bk_index_reserve(bk_index_t *x, size_t n);
 /* Insert an entry that is not present yet. */
 void bk_index_put(bk_index_t *x, void *entry);
 /* Remove this entry (by pointer); no-op when absent. */

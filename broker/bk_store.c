@@ -203,6 +203,7 @@ static int is_connection_error(const PGresult *res)
 }
 
 static int run_migrations(bk_store_t *s, PGconn *pg, char *err, size_t errsz);
+static int exec_ok(PGconn *pg, const char *sql, char *err, size_t errsz);
 
 static int boot(conn_t *c)
 {
@@ -580,32 +581,40 @@ int bk_store_query(bk_store_t *s, const char *sql, int nparams, const char *cons
 int bk_store_boot_query(bk_store_t *s, const char *sql, int (*row_cb)(void *arg, char **v, int n),
                         void *arg, char *err, size_t errsz)
 {
+    /* a cursor read in chunks: one result per 10,000 rows (single-row mode
+     * makes a result per row, a fifth of a large restart) */
     PGconn *pg = s->conns[CONN_WRITE].pg;
-    if (!PQsendQuery(pg, sql) || !PQsetSingleRowMode(pg)) {
-        snprintf(err, errsz, "%s", PQerrorMessage(pg));
-        return -EIO;
-    }
-    int rc = 0;
+    pls_buf_t q;
+    pls_buf_init(&q);
+    pls_buf_printf(&q, "BEGIN; DECLARE pls_boot NO SCROLL CURSOR FOR %s", sql);
+    int rc = exec_ok(pg, q.data, err, errsz) ? 0 : -EIO;
+    pls_buf_cleanup(&q);
     char *vals[64];
-    PGresult *res;
-    while ((res = PQgetResult(pg))) {
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_SINGLE_TUPLE && rc == 0) {
-            int n = PQnfields(res);
-            if (n > 64)
-                n = 64;
-            for (int i = 0; i < n; i++)
-                vals[i] = PQgetisnull(res, 0, i) ? NULL : PQgetvalue(res, 0, i);
-            rc = row_cb(arg, vals, n);
-            if (rc)
-                snprintf(err, errsz, "bad row in: %.80s", sql);
-        } else if (st != PGRES_TUPLES_OK && st != PGRES_SINGLE_TUPLE && rc == 0) {
+    while (rc == 0) {
+        PGresult *res = PQexec(pg, "FETCH 10000 FROM pls_boot");
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             snprintf(err, errsz, "%s", PQresultErrorMessage(res));
             err[strcspn(err, "\n")] = '\0';
+            PQclear(res);
             rc = -EIO;
+            break;
+        }
+        int rows = PQntuples(res), n = PQnfields(res);
+        if (n > 64)
+            n = 64;
+        for (int r = 0; r < rows && rc == 0; r++) {
+            for (int i = 0; i < n; i++)
+                vals[i] = PQgetisnull(res, r, i) ? NULL : PQgetvalue(res, r, i);
+            if (row_cb(arg, vals, n) != 0) {
+                snprintf(err, errsz, "bad row in: %.80s", sql);
+                rc = -EINVAL;
+            }
         }
         PQclear(res);
+        if (rows == 0)
+            break;
     }
+    PQclear(PQexec(pg, rc == 0 ? "CLOSE pls_boot; COMMIT" : "ROLLBACK"));
     return rc;
 }
 
