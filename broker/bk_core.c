@@ -317,7 +317,6 @@ void bk__route(bk_core_t *c, bk_order_t *o, int step, int dept, const char *wher
     o->scope = bk_dispatch_intern(&c->disp, scope);
     o->worker = NULL;
     o->flags &= (uint8_t)~BK_OF_BACKOFF;
-    o->queued_wall_ms = pls_rule_ms();
     pls_buf_t *p = bk__payload_begin(c);
     bk__p_str(p, "dept", bk__dept_name(c, dept));
     bk__p_str(p, "scope", o->scope);
@@ -325,7 +324,6 @@ void bk__route(bk_core_t *c, bk_order_t *o, int step, int dept, const char *wher
     if (!local) {
         bk__p_str(p, "to", dest);
         bk__set_state(c, o, BK_FORWARDED);
-        o->fwd_to = dest;
         bk__event(c, o, strcmp(kind, "queued") == 0 ? "forwarded" : kind, from, actor,
                   bk__payload_end(p));
         bk_fed_want_forward(c, &o->id);
@@ -510,7 +508,7 @@ static void fail_attempt(bk_core_t *c, bk_order_t *o, const char *why, const cha
         backoff = 60000;
     bk__set_state(c, o, BK_QUEUED);
     o->flags |= BK_OF_BACKOFF;
-    o->not_before_ms = pls_mono_ms() + backoff;
+    int64_t retry_at = pls_mono_ms() + backoff;
     pls_buf_t *p = bk__payload_begin(c);
     bk__p_str(p, "reason", "attempt failed");
     bk__p_str(p, "note", why);
@@ -518,7 +516,7 @@ static void fail_attempt(bk_core_t *c, bk_order_t *o, const char *why, const cha
     bk__p_str(p, "dept", bk__dept_name(c, o->dept));
     bk__p_str(p, "scope", o->scope);
     bk__event(c, o, "requeued", from, actor, bk__payload_end(p));
-    timer_push(c, o->not_before_ms, &o->id);
+    timer_push(c, retry_at, &o->id);
 }
 
 /* Lease expired or the holder died: back to the queue (DESIGN §6). */
@@ -1409,7 +1407,6 @@ static void return_order(bk_core_t *c, bk_order_t *o, const char *why, const cha
     bk__event(c, o, "returned", from, actor, bk__payload_end(p));
     if (o->prev_owner && strcmp(o->prev_owner, c->node) != 0) {
         /* 退单 goes back to the command center that sent it here */
-        o->fwd_to = o->prev_owner;
         o->flags |= BK_OF_HANDBACK;
         bk_row_snap(bk_batch_row(c->cur, o), o, bk__dept_name(c, o->dept), c->node);
         bk_fed_want_forward(c, &o->id);
@@ -2240,7 +2237,7 @@ static int boot_order(void *arg, char **v, int n)
     }
     bk_order_t *o = bk_order_new();
     if (pls_uuid_parse(v[0], &o->id) != 0) {
-        free(o);
+        bk_order_free(o);
         return 0;
     }
     snprintf(o->number, sizeof(o->number), "%s", v[1]);
@@ -2280,12 +2277,10 @@ static int boot_order(void *arg, char **v, int n)
     bk_orders_add(&c->orders, o);
     if (st == BK_FORWARDED) {
         /* its Forward was not written before the restart */
-        o->fwd_to = bk_fed_broker_of(c, o->scope);
         bk_fed_want_forward(c, &o->id);
         return 0;
     }
     if (st == BK_RETURNED && (o->flags & BK_OF_HANDBACK) && o->prev_owner) {
-        o->fwd_to = o->prev_owner;
         bk_fed_want_forward(c, &o->id);
         return 0;
     }

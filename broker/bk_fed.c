@@ -1238,9 +1238,14 @@ static void on_fwd_rows(void *arg, int ok, const bk_rows_t *rows, const char *er
         bk_order_t *o = NULL;
         if (!to) {
             o = bk_orders_get(&c->orders, &id);
-            if (!o || !o->fwd_to || (o->state != BK_FORWARDED && o->state != BK_RETURNED))
+            /* where it goes: the broker of its step's scope, or (退单) back to
+             * the command center that sent it */
+            if (o && o->state == BK_FORWARDED)
+                to = bk_fed_broker_of(c, o->scope);
+            else if (o && o->state == BK_RETURNED && (o->flags & BK_OF_HANDBACK) && o->prev_owner)
+                to = o->prev_owner;
+            else
                 continue;
-            to = o->fwd_to;
             owner = to;
         } else {
             owner = bk_rows_get(rows, i, 12);

@@ -62,10 +62,54 @@ void bk_orders_init(bk_orders_t *t)
     bk_index_init(&t->by_key, hash_key);
 }
 
+/* Orders come from slabs of 4096 without a malloc header each (memory per
+ * queued order is a target, DESIGN §11). Sanitizer builds use malloc so that
+ * use-after-free stays visible. */
+#ifndef PLS_SANITIZE
+#define SLAB_ORDERS 4096
+typedef union slot {
+    union slot *next;
+    bk_order_t order;
+} slot_t;
+static slot_t *free_slots;
+
+static bk_order_t *order_alloc(void)
+{
+    if (!free_slots) {
+        slot_t *slab = pls_xmalloc(SLAB_ORDERS * sizeof(*slab));
+        for (size_t i = 0; i < SLAB_ORDERS; i++) {
+            slab[i].next = free_slots;
+            free_slots = &slab[i];
+        }
+    }
+    slot_t *s = free_slots;
+    free_slots = s->next;
+    memset(&s->order, 0, sizeof(s->order));
+    return &s->order;
+}
+
+static void order_release(bk_order_t *o)
+{
+    slot_t *s = (slot_t *)(void *)o;
+    s->next = free_slots;
+    free_slots = s;
+}
+#else
+static bk_order_t *order_alloc(void)
+{
+    return pls_xcalloc(1, sizeof(bk_order_t));
+}
+
+static void order_release(bk_order_t *o)
+{
+    free(o);
+}
+#endif
+
 static void order_free(bk_order_t *o)
 {
     free(o->notice);
-    free(o);
+    order_release(o);
 }
 
 void bk_orders_cleanup(bk_orders_t *t)
@@ -84,7 +128,7 @@ void bk_order_free(bk_order_t *o)
 
 bk_order_t *bk_order_new(void)
 {
-    bk_order_t *o = pls_xcalloc(1, sizeof(*o));
+    bk_order_t *o = order_alloc();
     o->heap_idx = BK_NO_HEAP;
     return o;
 }

@@ -68,15 +68,12 @@ typedef struct bk_order {
     uint64_t content_hash;  /* of the submitted content, for idempotent intake */
     int64_t created_ms;     /* wall ms of intake */
     int64_t due_ms;         /* rule-clock due time of the current step; 0 = none */
-    int64_t not_before_ms;  /* monotonic: retry backoff ends */
     const char *scope;      /* interned: the (dept, scope) queue of the current step */
     const char *origin;     /* interned */
     const char *locality;   /* interned */
     const char *intake;     /* interned: the broker that received it (a copy holder) */
     const char *prev_owner; /* interned: who handed it to us (gets a 退单 back), or NULL */
-    const char *fwd_to;     /* interned: where it is being handed over, or NULL */
     const char *site;       /* interned: the citizen's chosen site (designated steps) */
-    int64_t queued_wall_ms; /* rule-clock time it entered its current queue (escalation) */
     /* time limits (bk_limits.h), rule-clock ms */
     int64_t limit_start_ms; /* the current limit (签收 or step) started */
     int64_t whole_due_ms;   /* whole-order limit, 0 = none */

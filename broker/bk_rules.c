@@ -24,9 +24,10 @@ static void view_of(const bk_core_t *c, const bk_order_t *o, bk_limits_view_t *v
 {
     const bk_step_t *s = &c->cat.services[o->service].steps[o->step];
     /* an unclaimed order is offered one level up (a consult after 4 h) */
-    v->escalate_ms = o->state == BK_QUEUED && s->escalate_after_ms && o->queued_wall_ms &&
+    /* while queued, the 签收 limit started when it entered the queue */
+    v->escalate_ms = o->state == BK_QUEUED && s->escalate_after_ms && o->limit_start_ms &&
                              pls_node_depth(o->scope) > 1
-                         ? o->queued_wall_ms + s->escalate_after_ms
+                         ? o->limit_start_ms + s->escalate_after_ms
                          : 0;
     v->limit_start_ms = o->limit_start_ms;
     v->due_ms = o->due_ms;

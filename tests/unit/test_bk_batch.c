@@ -64,8 +64,8 @@ static void test_rows_and_sql(void **state)
     assert_int_equal(count(sql.data, "\"order_id\""), 2); /* two event rows */
     pls_buf_cleanup(&sql);
     bk_batch_cleanup(&b);
-    free(a);
-    free(n);
+    bk_order_free(a);
+    bk_order_free(n);
 }
 
 static void test_empty(void **state)

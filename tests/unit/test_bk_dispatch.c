@@ -44,11 +44,11 @@ static void test_queue_order(void **state)
     assert_ptr_equal(bk_queue_pop(q), old);
     assert_ptr_equal(bk_queue_pop(q), young);
     assert_null(bk_queue_pop(q));
-    free(old);
-    free(young);
-    free(due);
-    free(urgent);
-    free(gone);
+    bk_order_free(old);
+    bk_order_free(young);
+    bk_order_free(due);
+    bk_order_free(urgent);
+    bk_order_free(gone);
     bk_dispatch_cleanup(&d);
 }
 
@@ -123,7 +123,7 @@ static void test_hold_release(void **state)
     for (int i = 1; i < 3; i++)
         assert_ptr_equal(w->held[o[i]->held_idx], o[i]);
     for (int i = 0; i < 3; i++)
-        free(o[i]);
+        bk_order_free(o[i]);
     bk_dispatch_cleanup(&d);
 }
 
