@@ -144,6 +144,19 @@ max ${pmax} ms; brokers' memory: VmRSS total $((rss / 1024)) MiB, VmHWM total $(
 workers' VmRSS total $((wrss / 1024)) MiB"
 echo "$figures" >"$T/figures.txt"
 pls_note "$figures"
+# Where the time went: the gaps between consecutive events of the orders, by the node that
+# logged the later one and the transition, slowest first (from the city's copies, which have
+# every order's history).
+fed_sql dg "WITH e AS (SELECT node, kind, at, lag(at) OVER w AS prev, lag(kind) OVER w AS pk
+        FROM event_entries WINDOW w AS (PARTITION BY order_id ORDER BY seq))
+    SELECT node, pk || ' -> ' || kind, count(*),
+        round(avg(extract(epoch FROM at - prev))::numeric, 3) AS avg_s,
+        round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM at - prev))::numeric, 3),
+        round(max(extract(epoch FROM at - prev))::numeric, 3)
+    FROM e WHERE prev IS NOT NULL GROUP BY 1, 2 ORDER BY 4 DESC LIMIT 8" -F ' ' |
+    awk 'BEGIN {print "  node  transition  count  avg_s  p99_s  max_s"} {print "  " $0}' >"$T/breakdown.txt"
+pls_note "slowest transitions (by average; at the node of the later event):"
+cat "$T/breakdown.txt" >&2
 
 fed_check_all
 for name in "${FED_NAMES[@]}"; do
