@@ -62,9 +62,9 @@ for ns in "$NS_C" "$NS_T"; do
 done
 ip -n "$NS_C" link set vc up
 ip -n "$NS_T" link set vt up
-CUT_WITH=nft
+CUT_WITH="nft"
 if ! command -v nft >/dev/null || ! ip netns exec "$NS_T" nft list tables >/dev/null 2>&1; then
-    CUT_WITH=link
+    CUT_WITH="link"
 fi
 
 fed_setup

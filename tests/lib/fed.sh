@@ -385,7 +385,7 @@ fed_latency() {
 # brokers must give the same state, owner, origin and events (seq, kind, node). Runs 4 at a
 # time; fails naming the first differences.
 fed_compare_shows() {
-    local list=$1 line id a b
+    local list=$1 id a b
     while read -r id a b; do
         echo "$id $(pls_endpoint "$a") $(pls_endpoint "$b") $a $b"
     done <"$list" >"$list.ep"

@@ -121,8 +121,8 @@ static long read_orders(run_t *r)
         }
         int ch;
         if (channel_of(o->f[4], &ch) != 0 ||
-            (strcmp(o->f[6], "normal") != 0 && strcmp(o->f[6], "urgent") != 0) ||
-            !field(o, 0) || !field(o, 1) || !field(o, 2)) {
+            (strcmp(o->f[6], "normal") != 0 && strcmp(o->f[6], "urgent") != 0) || !field(o, 0) ||
+            !field(o, 1) || !field(o, 2)) {
             fprintf(stderr, "fedload: stdin:%ld: bad key, service, origin, channel or priority\n",
                     lineno);
             free(line);
@@ -155,7 +155,7 @@ static int send_one(run_t *r, long i)
     s.channel = (Pls__Channel)ch;
     s.site = field(o, 5);
     s.priority = strcmp(o->f[6], "urgent") == 0 ? PLS__PRIORITY__PRIORITY_URGENT
-                                                 : PLS__PRIORITY__PRIORITY_NORMAL;
+                                                : PLS__PRIORITY__PRIORITY_NORMAL;
     s.desc = field(o, 7) ? field(o, 7) : "-";
     env.version = PLS_PROTO_VERSION;
     env.corr = (++r->seq << IDX_BITS) | (uint64_t)i;
