@@ -111,19 +111,30 @@ void bn_args_usage(void *file)
            "                      (default 60)\n"
            "  --broker-log FILE   our broker's log (default /tmp/pls-bench-broker.PID.log)\n"
            "  --log-level L       pls-bench's own log: error, warn (default), info, debug\n"
-           "  --federation        submit at a town for a service whose steps cross to the city:\n"
-           "                      not available yet (federation is not built)\n"
-           "  -h, --help          this text\n"
-           "\n"
-           "Latencies (milliseconds, p50/p90/p99/max) are taken per order from the moment its\n"
-           "first submit was sent: submit_ack_ms until the broker's answer (after its commit),\n"
-           "submit_to_assign_ms until a worker here got the order's first Assign,\n"
-           "submit_to_complete_ms until the broker answered the OUTCOME report of its last\n"
-           "step (seen at the loop turn in which the worker released the assignment).\n"
-           "\n"
-           "Exit status: 0 every order completed (or, with --queue-only, was queued); 1 the\n"
-           "run failed (refusals, a stall, an interrupt; the JSON says why); 2 usage;\n"
-           "3 the broker could not be started or reached.\n");
+           "\n");
+    fprintf(
+        f,
+        "Federation (DESIGN §7): a town broker under its city broker, each on its own\n"
+        "database; orders are submitted at the town for a service whose steps cross to the\n"
+        "city, and the run ends when the city completed them and the town's copies say so:\n"
+        "  --federation        --node is the town (default dg.humen), its parent the city;\n"
+        "                      --service defaults to legal_aid (初审 at the town, 审批 and 指派\n"
+        "                      at the city); the workers are split: the first half serve\n"
+        "                      the town, the rest the city (--workers at least 2)\n"
+        "  --city-db CONNINFO  with --db: the city broker's database (not the town's), so\n"
+        "                      pls-bench starts the city, then the town with --parent\n"
+        "  --city-broker EP    with --broker: the running city broker the town links to\n"
+        "  -h, --help          this text\n"
+        "\n"
+        "Latencies (milliseconds, p50/p90/p99/max) are taken per order from the moment its\n"
+        "first submit was sent: submit_ack_ms until the broker's answer (after its commit),\n"
+        "submit_to_assign_ms until a worker here got the order's first Assign,\n"
+        "submit_to_complete_ms until the broker answered the OUTCOME report of its last\n"
+        "step (seen at the loop turn in which the worker released the assignment).\n"
+        "\n"
+        "Exit status: 0 every order completed (or, with --queue-only, was queued); 1 the\n"
+        "run failed (refusals, a stall, an interrupt; the JSON says why); 2 usage;\n"
+        "3 the broker could not be started or reached.\n");
 }
 
 static int num_err(char *err, size_t errsz, const char *opt, const char *what, const char *got)
@@ -191,6 +202,8 @@ enum {
     OPT_BROKER_LOG,
     OPT_LOG_LEVEL,
     OPT_FEDERATION,
+    OPT_CITY_DB,
+    OPT_CITY_BROKER,
 };
 
 static int service_known(const char *s)
@@ -243,6 +256,60 @@ static int check_combination(bn_opts_t *o, int seen_workers, int seen_window, in
     return 0;
 }
 
+/* --federation: a town under its city, each broker given the same way. */
+static int check_federation(bn_opts_t *o, char *err, size_t errsz)
+{
+    if (!o->federation) {
+        if (o->city_db || o->city_broker) {
+            snprintf(err, errsz, "%s is for --federation runs",
+                     o->city_db ? "--city-db" : "--city-broker");
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (pls_node_depth(o->node) != 2) {
+        snprintf(err, errsz,
+                 "--federation: --node must be a town (like dg.humen) under its city, got '%s'",
+                 o->node);
+        return -EINVAL;
+    }
+    const char *dot = strrchr(o->node, '.');
+    snprintf(o->city_node, sizeof(o->city_node), "%.*s", (int)(dot - o->node), o->node);
+    if (o->db && !o->city_db) {
+        snprintf(err, errsz,
+                 "--federation with --db: give the city's database too (--city-db CONNINFO)");
+        return -EINVAL;
+    }
+    if (o->broker && !o->city_broker) {
+        snprintf(err, errsz,
+                 "--federation with --broker: give the running city broker too "
+                 "(--city-broker ENDPOINT)");
+        return -EINVAL;
+    }
+    if ((o->db && o->city_broker) || (o->broker && o->city_db)) {
+        snprintf(err, errsz,
+                 "--federation: give --db with --city-db, or --broker with --city-broker");
+        return -EINVAL;
+    }
+    if (o->db && o->city_db && strcmp(o->db, o->city_db) == 0) {
+        snprintf(err, errsz,
+                 "--federation: the town and the city need databases of their own "
+                 "(--db and --city-db are the same)");
+        return -EINVAL;
+    }
+    if (o->queue_only) {
+        snprintf(err, errsz, "--queue-only measures one broker: not with --federation");
+        return -EINVAL;
+    }
+    if (o->workers < 2) {
+        snprintf(err, errsz,
+                 "--federation: --workers must be at least 2 (half serve the town, half the "
+                 "city)");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int bn_args_parse(bn_opts_t *o, int argc, char **argv, char *err, size_t errsz)
 {
     static const struct option longopts[] = {
@@ -264,10 +331,13 @@ int bn_args_parse(bn_opts_t *o, int argc, char **argv, char *err, size_t errsz)
         {"broker-log", required_argument, NULL, OPT_BROKER_LOG},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"federation", no_argument, NULL, OPT_FEDERATION},
+        {"city-db", required_argument, NULL, OPT_CITY_DB},
+        {"city-broker", required_argument, NULL, OPT_CITY_BROKER},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     bn_opts_init(o);
-    int seen_workers = 0, seen_window = 0, seen_conc = 0, c, rc = 0;
+    int seen_workers = 0, seen_window = 0, seen_conc = 0, seen_node = 0, seen_service = 0, c,
+        rc = 0;
     opterr = 0;
     optind = 1;
     while (rc == 0 && (c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
@@ -282,6 +352,7 @@ int bn_args_parse(bn_opts_t *o, int argc, char **argv, char *err, size_t errsz)
             if (!pls_node_valid(optarg) || strlen(optarg) >= PLS_NODE_MAX)
                 rc = num_err(err, errsz, "--node", "a node id like dg or dg.humen", optarg);
             o->node = optarg;
+            seen_node = 1;
             break;
         case OPT_ORDERS:
             rc = parse_long("--orders", optarg, 1, 100000000, &o->orders, err, errsz);
@@ -315,6 +386,7 @@ int bn_args_parse(bn_opts_t *o, int argc, char **argv, char *err, size_t errsz)
                 rc = -EINVAL;
             }
             o->service = optarg;
+            seen_service = 1;
             break;
         case OPT_DESC_BYTES:
             rc = parse_long("--desc-bytes", optarg, 0, PLS_MAX_DESC, &o->desc_bytes, err, errsz);
@@ -347,10 +419,13 @@ int bn_args_parse(bn_opts_t *o, int argc, char **argv, char *err, size_t errsz)
                 rc = num_err(err, errsz, "--log-level", "error, warn, info or debug", optarg);
             break;
         case OPT_FEDERATION:
-            snprintf(err, errsz,
-                     "--federation: not available yet (federation between brokers "
-                     "is not built; see DESIGN §7)");
-            rc = -EINVAL;
+            o->federation = 1;
+            break;
+        case OPT_CITY_DB:
+            o->city_db = optarg;
+            break;
+        case OPT_CITY_BROKER:
+            o->city_broker = optarg;
             break;
         case 'h':
             bn_args_usage(stdout);
@@ -371,5 +446,14 @@ int bn_args_parse(bn_opts_t *o, int argc, char **argv, char *err, size_t errsz)
         snprintf(err, errsz, "unexpected argument '%s' (see --help)", argv[optind]);
         return -EINVAL;
     }
-    return check_combination(o, seen_workers, seen_window, seen_conc, err, errsz);
+    if (o->federation) {
+        if (!seen_node)
+            o->node = "dg.humen";
+        if (!seen_service)
+            o->service = "legal_aid";
+    }
+    rc = check_combination(o, seen_workers, seen_window, seen_conc, err, errsz);
+    if (rc == 0)
+        rc = check_federation(o, err, errsz);
+    return rc;
 }

@@ -8,6 +8,7 @@
 #ifndef BN_ARGS_H
 #define BN_ARGS_H
 
+#include "pls_id.h"
 #include "pls_util.h"
 
 #include <stddef.h>
@@ -16,23 +17,27 @@
 #define BN_MAX_DEPTS 16
 
 typedef struct bn_opts {
-    const char *db;         /* --db: start our own broker on this database (borrowed argv) */
-    const char *broker;     /* --broker: use this running broker instead (borrowed argv) */
-    const char *node;       /* --node: the broker's node id; workers serve it (default dg) */
-    const char *service;    /* --service: a catalog code or "mixed" (default consult) */
-    const char *broker_log; /* --broker-log: our broker's stderr (default: a temp file) */
-    long orders;            /* --orders M */
-    long workers;           /* --workers N (0 with --queue-only) */
-    long concurrency;       /* --concurrency: credit of each worker */
-    long submitters;        /* --submitters K */
-    long window;            /* --window: outstanding submits per submitter (closed loop) */
-    double rate;            /* --rate: orders/s over all submitters (open loop); 0 = closed loop */
-    long desc_bytes;        /* --desc-bytes: description length */
-    double warmup_s;        /* --warmup: seconds of submissions left out of the latencies */
-    long stall_s;           /* --stall-timeout: give up after this long without progress */
-    int queue_only;         /* --queue-only: no workers, report memory per queued order */
-    int citizen;            /* --citizen: send a synthetic citizen with every order */
-    int log_level;          /* --log-level (PLS_LOG_*), default warn */
+    const char *db;          /* --db: start our own broker on this database (borrowed argv) */
+    const char *broker;      /* --broker: use this running broker instead (borrowed argv) */
+    const char *node;        /* --node: the broker's node id; workers serve it (default dg) */
+    const char *service;     /* --service: a catalog code or "mixed" (default consult) */
+    const char *broker_log;  /* --broker-log: our broker's stderr (default: a temp file) */
+    long orders;             /* --orders M */
+    long workers;            /* --workers N (0 with --queue-only) */
+    long concurrency;        /* --concurrency: credit of each worker */
+    long submitters;         /* --submitters K */
+    long window;             /* --window: outstanding submits per submitter (closed loop) */
+    double rate;             /* --rate: orders/s over all submitters (open loop); 0 = closed loop */
+    long desc_bytes;         /* --desc-bytes: description length */
+    double warmup_s;         /* --warmup: seconds of submissions left out of the latencies */
+    long stall_s;            /* --stall-timeout: give up after this long without progress */
+    int queue_only;          /* --queue-only: no workers, report memory per queued order */
+    int citizen;             /* --citizen: send a synthetic citizen with every order */
+    int log_level;           /* --log-level (PLS_LOG_*), default warn */
+    int federation;          /* --federation: a town broker under a city broker */
+    const char *city_db;     /* --city-db: the city broker's database (with --db) */
+    const char *city_broker; /* --city-broker: the running city broker (with --broker) */
+    char city_node[PLS_NODE_MAX]; /* the parent of --node (federation) */
 } bn_opts_t;
 
 /* Defaults as documented in --help. */

@@ -110,7 +110,8 @@ static void log_tail(const char *log, char *out, size_t outsz)
 }
 
 int bn_child_start(bn_child_t *c, const char *bin, const char *node, const char *db,
-                   const char *log_path, int timeout_ms, char *err, size_t errsz)
+                   const char *parent_ep, const char *log_path, int timeout_ms, char *err,
+                   size_t errsz)
 {
     memset(c, 0, sizeof(*c));
     snprintf(c->log, sizeof(c->log), "%s", log_path);
@@ -147,6 +148,8 @@ int bn_child_start(bn_child_t *c, const char *bin, const char *node, const char 
                         "--db",
                         (char *)(uintptr_t)db,
                         "--insecure",
+                        parent_ep ? "--parent" : NULL,
+                        (char *)(uintptr_t)parent_ep,
                         NULL};
         execv(bin, argv);
         static const char msg[] = "pls-bench: could not execute pls-broker\n";

@@ -27,12 +27,13 @@ typedef struct bn_child {
  * the path in out, or -ENOENT. */
 int bn_child_find_broker(char *out, size_t outsz) PLS_WUR;
 
-/* Start `bin --node NODE --listen tcp://127.0.0.1:* --db DB --insecure` with
- * its output in log_path, and wait up to timeout_ms for it to listen. Returns
- * 0, or < 0 with err set (the broker exited, or never listened: the tail of
- * its log is in err). */
+/* Start `bin --node NODE --listen tcp://127.0.0.1:* --db DB --insecure
+ * [--parent PARENT]` with its output in log_path, and wait up to timeout_ms
+ * for it to listen. Returns 0, or < 0 with err set (the broker exited, or
+ * never listened: the tail of its log is in err). */
 int bn_child_start(bn_child_t *c, const char *bin, const char *node, const char *db,
-                   const char *log_path, int timeout_ms, char *err, size_t errsz) PLS_WUR;
+                   const char *parent, const char *log_path, int timeout_ms, char *err,
+                   size_t errsz) PLS_WUR;
 
 /* 1 while the child runs (reaps it once it has exited). */
 int bn_child_alive(bn_child_t *c);

@@ -83,6 +83,26 @@ enum { CTL_NONE = 0, CTL_BASELINE, CTL_FINAL };
 
 typedef struct bench bench_t;
 
+/* A broker of the run: the one orders are submitted to (br[0]) and, with
+ * --federation, the city above it (br[1]). A control socket asks each for
+ * status: a baseline before the first submit, then completion checks. */
+typedef struct peer {
+    bench_t *b;         /* borrowed */
+    const char *node;   /* its node id (borrowed) */
+    char endpoint[256]; /* where it listens */
+    bn_child_t child;   /* the process, when we started it (--db) */
+    void *sock;         /* owned DEALER: status queries */
+    pls_zuv_t ctl;
+    int ctl_open;
+    int purpose;       /* CTL_* of the query in flight */
+    uint64_t corr;     /* its corr */
+    int64_t sent_ms;   /* when sent */
+    json_t *base;      /* owned: status document at the start */
+    json_t *final;     /* owned: status document of the last completion check */
+    long hwm_kb;       /* peak RSS at the end */
+    double cpu0, cpu1; /* CPU seconds at the first submit and at the end */
+} peer_t;
+
 /* One submitting socket. */
 typedef struct submitter {
     bench_t *b;       /* borrowed */
@@ -106,7 +126,6 @@ struct bench {
     const bn_opts_t *o; /* borrowed */
     uv_loop_t loop;
     void *zctx; /* owned */
-    char endpoint[256];
     int phase;
     char error[512]; /* first reason the run failed; empty = none */
 
@@ -136,16 +155,10 @@ struct bench {
     const char *depts[BN_MAX_DEPTS];
     size_t n_depts;
 
-    /* control socket: status queries */
-    void *ctl_sock; /* owned DEALER */
-    pls_zuv_t ctl;
-    int ctl_open;
-    int ctl_purpose;     /* CTL_* of the query in flight */
-    uint64_t ctl_corr;   /* its corr */
-    int64_t ctl_sent_ms; /* when sent */
-    int64_t ctl_next_ms; /* no completion check before */
-    json_t *base;        /* owned: status "broker" object at the start */
-    json_t *final;       /* owned: whole status document at the end */
+    /* the brokers: br[0] takes the submits; br[1] is the city (--federation) */
+    peer_t br[2];
+    size_t n_br;
+    int64_t ctl_next_ms; /* no status query before */
 
     uv_timer_t tick, rate_timer;
     uv_check_t sampler;
@@ -158,10 +171,7 @@ struct bench {
     size_t progress_mark; /* completed at the last progress line */
     size_t stall_mark;    /* answers + assignments + outcomes at the last change */
 
-    /* the broker process (own broker only) */
-    bn_child_t child;
-    long rss_base_kb, rss_end_kb, hwm_kb;
-    double broker_cpu0, broker_cpu1;
+    long rss_base_kb, rss_end_kb; /* br[0] (own broker), for --queue-only */
     struct rusage ru0, ru1;
 };
 
@@ -187,7 +197,7 @@ static double secs(int64_t us)
 
 /* ---- sockets ---------------------------------------------------------- */
 
-static void *dealer(bench_t *b)
+static void *dealer(bench_t *b, const char *endpoint)
 {
     void *s = zmq_socket(b->zctx, ZMQ_DEALER);
     if (!s)
@@ -198,7 +208,7 @@ static void *dealer(bench_t *b)
     zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm)); /* open loop: never drop a send */
     zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
     zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
-    if (zmq_connect(s, b->endpoint) != 0) {
+    if (zmq_connect(s, endpoint) != 0) {
         zmq_close(s);
         return NULL;
     }
@@ -370,8 +380,9 @@ static void start_submitting(bench_t *b)
     b->phase = PH_SUBMIT;
     b->t0_us = pls_mono_us();
     b->last_progress_us = b->last_report_us = b->last_resend_scan_us = b->t0_us;
-    if (b->child.pid)
-        b->broker_cpu0 = bn_proc_cpu_s(b->child.pid);
+    for (size_t i = 0; i < b->n_br; i++)
+        if (b->br[i].child.pid)
+            b->br[i].cpu0 = bn_proc_cpu_s(b->br[i].child.pid);
     getrusage(RUSAGE_SELF, &b->ru0);
     pls_info("submitting %zu orders", b->m);
     if (b->o->rate > 0) {
@@ -479,10 +490,12 @@ static int start_workers(bench_t *b, char *err, size_t errsz)
         wslot_t *ws = &b->ws[i];
         char name[64];
         snprintf(name, sizeof(name), "pls-bench:%ld:w%02zu", (long)getpid(), i);
+        /* federation: the first half at the town, the rest at the city */
+        const peer_t *at = &b->br[b->n_br > 1 && i >= (b->n_ws + 1) / 2 ? 1 : 0];
         plw_config_t cfg;
         plw_config_init(&cfg);
-        cfg.broker = b->endpoint;
-        cfg.scope = b->o->node;
+        cfg.broker = at->endpoint;
+        cfg.scope = at->node;
         cfg.depts = b->depts;
         cfg.n_depts = b->n_depts;
         cfg.concurrency = (unsigned)b->o->concurrency;
@@ -518,60 +531,126 @@ static size_t fifo_total(const bench_t *b)
     return n;
 }
 
-/* ---- status on the control socket ------------------------------------- */
+/* ---- status on the control sockets ------------------------------------ */
 
-static void query_status(bench_t *b, int purpose)
+static void query_status(peer_t *p, int purpose)
 {
+    bench_t *b = p->b;
     Pls__Envelope env;
     Pls__QueryRequest q;
     pls__envelope__init(&env);
     pls__query_request__init(&q);
     q.kind = PLS__QUERY_KIND__QUERY_STATUS;
-    env.corr = ++b->ctl_corr;
+    env.corr = ++p->corr;
     env.actor = "pls-bench";
     env.body_case = PLS__ENVELOPE__BODY_QUERY;
     env.query = &q;
-    b->ctl_purpose = purpose;
-    b->ctl_sent_ms = (int64_t)uv_now(&b->loop);
-    if (send_env(b, &b->ctl, &env) != 0)
-        b->ctl_sent_ms = 0; /* resent by the tick */
+    p->purpose = purpose;
+    p->sent_ms = (int64_t)uv_now(&b->loop);
+    if (send_env(b, &p->ctl, &env) != 0)
+        p->sent_ms = 0; /* resent by the tick */
 }
 
-static json_int_t counter(const json_t *broker, const char *k)
+/* Ask every broker that has no answer of this purpose yet and no query in flight. */
+static void query_all(bench_t *b, int purpose)
 {
-    return json_integer_value(json_object_get(broker, k));
+    for (size_t i = 0; i < b->n_br; i++) {
+        peer_t *p = &b->br[i];
+        json_t *have = purpose == CTL_BASELINE ? p->base : p->final;
+        if (!have && p->purpose == CTL_NONE)
+            query_status(p, purpose);
+    }
 }
 
-static void on_status_doc(bench_t *b, int purpose, json_t *doc)
+static json_int_t counter(const json_t *doc, const char *k)
 {
-    json_t *broker = json_object_get(doc, "broker");
-    if (!json_is_object(broker)) {
-        json_decref(doc);
-        fail_run(b, "status answer without a \"broker\" object: is %s a pls-broker?", b->endpoint);
-        return;
+    return json_integer_value(json_object_get(json_object_get(doc, "broker"), k));
+}
+
+static json_int_t orders_in(const json_t *doc, const char *state)
+{
+    return json_integer_value(json_object_get(json_object_get(doc, "orders"), state));
+}
+
+/* Sum over the brokers of a status counter's growth since the baseline. */
+static json_int_t grown(const bench_t *b, const char *k)
+{
+    json_int_t n = 0;
+    for (size_t i = 0; i < b->n_br; i++)
+        n += counter(b->br[i].final, k) - counter(b->br[i].base, k);
+    return n;
+}
+
+/* The town links to its city: submitting before the link is up would only
+ * measure the wait for it. */
+static int parent_link_up(const json_t *doc)
+{
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(doc, "links"), i, l)
+    {
+        const char *role = json_string_value(json_object_get(l, "role"));
+        if (role && strcmp(role, "parent") == 0 && json_is_true(json_object_get(l, "connected")))
+            return 1;
     }
-    if (purpose == CTL_BASELINE) {
-        b->base = json_incref(broker);
-        json_decref(doc);
-        start_submitting(b);
-        return;
-    }
-    /* CTL_FINAL: the broker must have completed as many orders as we saw */
-    json_int_t completions = counter(broker, "completions") - counter(b->base, "completions");
-    if (b->n_ws &&
-        (completions < (json_int_t)b->acked || fifo_total(b) || b->done_ours < b->acked)) {
-        json_decref(doc);
+    return 0;
+}
+
+/* Every broker answered this round of completion checks: done, or ask again. */
+static void check_final(bench_t *b)
+{
+    for (size_t i = 0; i < b->n_br; i++)
+        if (!b->br[i].final)
+            return;
+    /* the brokers must have completed as many orders as we saw complete, and
+     * in a federation the town's copies must say so too (the result flowed
+     * back to the first desk) */
+    json_int_t completions = grown(b, "completions");
+    int ok = completions >= (json_int_t)b->acked;
+    if (b->n_br > 1)
+        ok = ok && orders_in(b->br[0].final, "completed") - orders_in(b->br[0].base, "completed") >=
+                       (json_int_t)b->acked;
+    if (b->n_ws && (!ok || fifo_total(b) || b->done_ours < b->acked)) {
+        for (size_t i = 0; i < b->n_br; i++) {
+            json_decref(b->br[i].final);
+            b->br[i].final = NULL;
+        }
         b->ctl_next_ms = (int64_t)uv_now(&b->loop) + STATUS_POLL_MS;
         return;
     }
-    json_decref(b->final);
-    b->final = doc;
     finish(b);
+}
+
+static void on_status_doc(peer_t *p, int purpose, json_t *doc)
+{
+    bench_t *b = p->b;
+    if (!json_is_object(json_object_get(doc, "broker"))) {
+        json_decref(doc);
+        fail_run(b, "status answer without a \"broker\" object: is %s a pls-broker?", p->endpoint);
+        return;
+    }
+    if (purpose == CTL_BASELINE) {
+        if (b->n_br > 1 && p == &b->br[0] && !parent_link_up(doc)) {
+            json_decref(doc); /* asked again by the tick */
+            b->ctl_next_ms = (int64_t)uv_now(&b->loop) + STATUS_POLL_MS;
+            return;
+        }
+        p->base = doc;
+        for (size_t i = 0; i < b->n_br; i++)
+            if (!b->br[i].base)
+                return;
+        start_submitting(b);
+        return;
+    }
+    json_decref(p->final);
+    p->final = doc;
+    check_final(b);
 }
 
 static void on_ctl_msg(pls_zuv_t *z, zmq_msg_t *frames, int nframes)
 {
-    bench_t *b = z->data;
+    peer_t *p = z->data;
+    bench_t *b = p->b;
     if (nframes != 1)
         return;
     char reason[128];
@@ -579,15 +658,16 @@ static void on_ctl_msg(pls_zuv_t *z, zmq_msg_t *frames, int nframes)
                                           reason, sizeof(reason));
     if (!env)
         return;
-    if (env->body_case != PLS__ENVELOPE__BODY_REPLY || env->corr != b->ctl_corr ||
-        b->ctl_purpose == CTL_NONE) {
+    if (env->body_case != PLS__ENVELOPE__BODY_REPLY || env->corr != p->corr ||
+        p->purpose == CTL_NONE) {
         pls_proto_free(env);
         return;
     }
-    int purpose = b->ctl_purpose;
-    b->ctl_purpose = CTL_NONE;
+    int purpose = p->purpose;
+    p->purpose = CTL_NONE;
     if (env->reply->status != PLS_OK) {
-        pls_info("status answered %u %s: asking again", env->reply->status, env->reply->reason);
+        pls_info("status of %s answered %u %s: asking again", p->node, env->reply->status,
+                 env->reply->reason);
         /* asked again by the tick (baseline) or the next completion check */
         b->ctl_next_ms = (int64_t)uv_now(&b->loop) + STATUS_POLL_MS;
         pls_proto_free(env);
@@ -597,10 +677,10 @@ static void on_ctl_msg(pls_zuv_t *z, zmq_msg_t *frames, int nframes)
     json_t *doc = json_loads(env->reply->json, 0, &jerr);
     pls_proto_free(env);
     if (!doc) {
-        fail_run(b, "status answer is not JSON: %s", jerr.text);
+        fail_run(b, "status answer of %s is not JSON: %s", p->node, jerr.text);
         return;
     }
-    on_status_doc(b, purpose, doc);
+    on_status_doc(p, purpose, doc);
 }
 
 /* ---- the tick: progress, resends, phase changes ----------------------- */
@@ -624,33 +704,46 @@ static void check_drain(bench_t *b, int64_t now_ms)
     if (b->acked + b->failed < b->m)
         return;
     if (!b->n_ws) {
-        if (!b->rss_end_kb && b->child.pid) {
+        if (!b->rss_end_kb && b->br[0].child.pid) {
             /* every order is committed and in memory: the figure we want */
-            b->rss_end_kb = bn_proc_kb(b->child.pid, "VmRSS");
+            b->rss_end_kb = bn_proc_kb(b->br[0].child.pid, "VmRSS");
         }
     } else if (b->done_ours < b->acked || fifo_total(b)) {
         return;
     }
-    if (b->ctl_purpose == CTL_NONE && now_ms >= b->ctl_next_ms)
-        query_status(b, CTL_FINAL);
+    if (now_ms >= b->ctl_next_ms)
+        query_all(b, CTL_FINAL);
+}
+
+static int ctl_idle(const bench_t *b)
+{
+    for (size_t i = 0; i < b->n_br; i++)
+        if (b->br[i].purpose != CTL_NONE)
+            return 0;
+    return 1;
 }
 
 static void on_tick(uv_timer_t *h)
 {
     bench_t *b = h->data;
     int64_t now_ms = (int64_t)uv_now(&b->loop), now = pls_mono_us();
-    if (b->o->db && !bn_child_alive(&b->child)) {
-        fail_run(b, "pls-broker exited during the run with status %d (log: %s)", b->child.status,
-                 b->child.log);
-        return;
+    for (size_t i = 0; i < b->n_br; i++) {
+        peer_t *p = &b->br[i];
+        if (b->o->db && !bn_child_alive(&p->child)) {
+            fail_run(b, "pls-broker %s exited during the run with status %d (log: %s)", p->node,
+                     p->child.status, p->child.log);
+            return;
+        }
+        if (p->purpose != CTL_NONE && now_ms - p->sent_ms >= STATUS_RESEND_MS)
+            query_status(p, p->purpose);
     }
-    if (b->ctl_purpose != CTL_NONE && now_ms - b->ctl_sent_ms >= STATUS_RESEND_MS)
-        query_status(b, b->ctl_purpose);
     if (b->phase == PH_WORKERS) {
-        if (b->ctl_purpose == CTL_NONE && now_ms >= b->ctl_next_ms && workers_running(b))
-            query_status(b, CTL_BASELINE);
-        else if (b->ctl_purpose == CTL_NONE && now_ms - b->t_workers_ms > WORKERS_READY_MS)
-            fail_run(b, "workers not registered with the broker after %d s",
+        if (ctl_idle(b) && now_ms >= b->ctl_next_ms && workers_running(b))
+            query_all(b, CTL_BASELINE);
+        else if (ctl_idle(b) && now_ms - b->t_workers_ms > WORKERS_READY_MS)
+            fail_run(b, "%s after %d s",
+                     b->n_br > 1 && workers_running(b) ? "the town's link to its city is not up"
+                                                       : "workers not registered with the broker",
                      WORKERS_READY_MS / 1000);
         return;
     }
@@ -690,12 +783,15 @@ static void finish(bench_t *b)
     if (b->phase == PH_DONE)
         return;
     b->phase = PH_DONE;
-    if (b->child.pid) {
-        b->broker_cpu1 = bn_proc_cpu_s(b->child.pid);
-        b->hwm_kb = bn_proc_kb(b->child.pid, "VmHWM");
-        if (!b->rss_end_kb)
-            b->rss_end_kb = bn_proc_kb(b->child.pid, "VmRSS");
+    for (size_t i = 0; i < b->n_br; i++) {
+        peer_t *p = &b->br[i];
+        if (!p->child.pid)
+            continue;
+        p->cpu1 = bn_proc_cpu_s(p->child.pid);
+        p->hwm_kb = bn_proc_kb(p->child.pid, "VmHWM");
     }
+    if (b->br[0].child.pid && !b->rss_end_kb)
+        b->rss_end_kb = bn_proc_kb(b->br[0].child.pid, "VmRSS");
     getrusage(RUSAGE_SELF, &b->ru1);
     uv_stop(&b->loop);
 }
@@ -744,8 +840,9 @@ static void teardown(bench_t *b)
     for (size_t i = 0; i < b->n_subs; i++)
         if (b->subs[i].open)
             pls_zuv_close(&b->subs[i].zuv, on_zuv_closed);
-    if (b->ctl_open)
-        pls_zuv_close(&b->ctl, on_zuv_closed);
+    for (size_t i = 0; i < b->n_br; i++)
+        if (b->br[i].ctl_open)
+            pls_zuv_close(&b->br[i].ctl, on_zuv_closed);
     uv_run(&b->loop, UV_RUN_DEFAULT);
     if (b->handles_open)
         pls_warn("%d handle(s) did not close", b->handles_open);
@@ -756,8 +853,9 @@ static void teardown(bench_t *b)
     for (size_t i = 0; i < b->n_subs; i++)
         if (b->subs[i].sock)
             zmq_close(b->subs[i].sock);
-    if (b->ctl_sock)
-        zmq_close(b->ctl_sock);
+    for (size_t i = 0; i < b->n_br; i++)
+        if (b->br[i].sock)
+            zmq_close(b->br[i].sock);
     if (uv_loop_close(&b->loop) != 0)
         pls_warn("event loop closed with handles still open");
     zmq_ctx_term(b->zctx);
@@ -765,19 +863,23 @@ static void teardown(bench_t *b)
 
 static int open_sockets(bench_t *b, char *err, size_t errsz)
 {
-    b->ctl_sock = dealer(b);
-    if (!b->ctl_sock || pls_zuv_init(&b->ctl, &b->loop, b->ctl_sock, on_ctl_msg) != 0) {
-        snprintf(err, errsz, "could not open a socket to %s: %s", b->endpoint, zmq_strerror(errno));
-        return -EIO;
+    for (size_t i = 0; i < b->n_br; i++) {
+        peer_t *p = &b->br[i];
+        p->sock = dealer(b, p->endpoint);
+        if (!p->sock || pls_zuv_init(&p->ctl, &b->loop, p->sock, on_ctl_msg) != 0) {
+            snprintf(err, errsz, "could not open a socket to %s: %s", p->endpoint,
+                     zmq_strerror(errno));
+            return -EIO;
+        }
+        p->ctl.data = p;
+        p->ctl_open = 1;
     }
-    b->ctl.data = b;
-    b->ctl_open = 1;
     b->n_subs = (size_t)b->o->submitters;
     b->subs = pls_xcalloc(b->n_subs, sizeof(*b->subs));
     for (size_t i = 0; i < b->n_subs; i++) {
         submitter_t *s = &b->subs[i];
         s->b = b;
-        s->sock = dealer(b);
+        s->sock = dealer(b, b->br[0].endpoint);
         if (!s->sock || pls_zuv_init(&s->zuv, &b->loop, s->sock, on_submitter_msg) != 0) {
             snprintf(err, errsz, "could not open submitter socket %zu: %s", i, zmq_strerror(errno));
             return -EIO;
@@ -826,14 +928,16 @@ static void free_orders(bench_t *b)
     free(b->pack);
     free(b->subs);
     free(b->ws);
-    json_decref(b->base);
-    json_decref(b->final);
+    for (size_t i = 0; i < b->n_br; i++) {
+        json_decref(b->br[i].base);
+        json_decref(b->br[i].final);
+    }
 }
 
 /* Blocking: wait until the broker answers status (its store is up). */
-static int wait_ready(bench_t *b, char *err, size_t errsz)
+static int wait_ready(bench_t *b, peer_t *p, char *err, size_t errsz)
 {
-    pls_client_t *c = pls_client_new(b->endpoint, err, errsz);
+    pls_client_t *c = pls_client_new(p->endpoint, err, errsz);
     if (!c)
         return -EINVAL;
     int wait_ms = b->o->db ? READY_WAIT_MS : CONNECT_WAIT_MS;
@@ -856,8 +960,9 @@ static int wait_ready(bench_t *b, char *err, size_t errsz)
                 break;
             }
         }
-        if (b->o->db && !bn_child_alive(&b->child)) {
-            snprintf(err, errsz, "pls-broker exited while starting (log: %s)", b->child.log);
+        if (b->o->db && !bn_child_alive(&p->child)) {
+            snprintf(err, errsz, "pls-broker %s exited while starting (log: %s)", p->node,
+                     p->child.log);
             pls_client_destroy(&c);
             return -ECHILD;
         }
@@ -866,17 +971,15 @@ static int wait_ready(bench_t *b, char *err, size_t errsz)
     }
     pls_client_destroy(&c);
     if (rc)
-        snprintf(err, errsz, "no answer to status from %s within %d s", b->endpoint,
+        snprintf(err, errsz, "no answer to status from %s (%s) within %d s", p->endpoint, p->node,
                  wait_ms / 1000);
     return rc;
 }
 
-static int start_broker(bench_t *b, char *err, size_t errsz)
+/* Start our broker for p (its log: --broker-log, the city's with .city after it). */
+static int start_one(bench_t *b, peer_t *p, const char *db, const char *parent, char *err,
+                     size_t errsz)
 {
-    if (b->o->broker) {
-        snprintf(b->endpoint, sizeof(b->endpoint), "%s", b->o->broker);
-        return 0;
-    }
     char bin[1024], log[1024];
     if (bn_child_find_broker(bin, sizeof(bin)) != 0) {
         snprintf(err, errsz,
@@ -884,18 +987,64 @@ static int start_broker(bench_t *b, char *err, size_t errsz)
                  "directory) nor on PATH");
         return -ENOENT;
     }
+    const char *suffix = p == &b->br[1] ? ".city" : "";
     if (b->o->broker_log)
-        snprintf(log, sizeof(log), "%s", b->o->broker_log);
+        snprintf(log, sizeof(log), "%s%s", b->o->broker_log, suffix);
     else
-        snprintf(log, sizeof(log), "%s/pls-bench-broker.%ld.log",
-                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid());
-    int rc = bn_child_start(&b->child, bin, b->o->node, b->o->db, log, 60000, err, errsz);
+        snprintf(log, sizeof(log), "%s/pls-bench-broker.%ld%s.log",
+                 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (long)getpid(), suffix);
+    int rc = bn_child_start(&p->child, bin, p->node, db, parent, log, 60000, err, errsz);
     if (rc)
         return rc;
-    snprintf(b->endpoint, sizeof(b->endpoint), "%s", b->child.endpoint);
-    fprintf(stderr, "pls-bench: started %s (pid %ld) on %s, log %s\n", bin, (long)b->child.pid,
-            b->endpoint, log);
+    snprintf(p->endpoint, sizeof(p->endpoint), "%s", p->child.endpoint);
+    fprintf(stderr, "pls-bench: started %s --node %s (pid %ld) on %s, log %s\n", bin, p->node,
+            (long)p->child.pid, p->endpoint, log);
     return 0;
+}
+
+/* The brokers of the run, started (--db) or found (--broker); the city
+ * first, so the town can link to it. Returns 0 once each answers status. */
+static int start_brokers(bench_t *b, char *err, size_t errsz)
+{
+    const bn_opts_t *o = b->o;
+    b->n_br = o->federation ? 2 : 1;
+    for (size_t i = 0; i < b->n_br; i++)
+        b->br[i].b = b;
+    b->br[0].node = o->node;
+    b->br[1].node = o->city_node;
+    int rc = 0;
+    if (o->broker) {
+        snprintf(b->br[0].endpoint, sizeof(b->br[0].endpoint), "%s", o->broker);
+        if (o->federation)
+            snprintf(b->br[1].endpoint, sizeof(b->br[1].endpoint), "%s", o->city_broker);
+    } else {
+        if (o->federation) {
+            rc = start_one(b, &b->br[1], o->city_db, NULL, err, errsz);
+            if (rc == 0)
+                rc = wait_ready(b, &b->br[1], err, errsz);
+        }
+        if (rc == 0)
+            rc = start_one(b, &b->br[0], o->db, o->federation ? b->br[1].endpoint : NULL, err,
+                           errsz);
+        if (rc)
+            return rc;
+    }
+    for (size_t i = 0; rc == 0 && i < b->n_br; i++)
+        rc = wait_ready(b, &b->br[i], err, errsz);
+    return rc;
+}
+
+static void stop_brokers(bench_t *b)
+{
+    /* the town first: its link to the city ends before the city does */
+    for (size_t i = 0; i < b->n_br; i++) {
+        peer_t *p = &b->br[i];
+        if (!p->child.pid)
+            continue;
+        int st = bn_child_stop(&p->child, 10000);
+        if (st != 0)
+            pls_warn("pls-broker %s exited with status %d (log: %s)", p->node, st, p->child.log);
+    }
 }
 
 /* ---- the result ------------------------------------------------------- */
@@ -973,14 +1122,14 @@ static int64_t end_time(bench_t *b)
 
 static void store_figures(bench_t *b, json_t *out, double seconds)
 {
-    json_t *fin = b->final ? json_object_get(b->final, "broker") : NULL;
-    if (!fin || !b->base) {
-        json_object_set_new(out, "commits", json_null());
-        json_object_set_new(out, "rows_written", json_null());
-        return;
-    }
-    json_int_t commits = counter(fin, "batches") - counter(b->base, "batches");
-    json_int_t rows = counter(fin, "rows_written") - counter(b->base, "rows_written");
+    for (size_t i = 0; i < b->n_br; i++)
+        if (!b->br[i].final || !b->br[i].base) {
+            json_object_set_new(out, "commits", json_null());
+            json_object_set_new(out, "rows_written", json_null());
+            return;
+        }
+    json_int_t commits = grown(b, "batches");
+    json_int_t rows = grown(b, "rows_written");
     json_object_set_new(out, "commits", json_integer(commits));
     json_object_set_new(out, "rows_written", json_integer(rows));
     json_object_set_new(out, "commits_per_s",
@@ -989,9 +1138,39 @@ static void store_figures(bench_t *b, json_t *out, double seconds)
                         json_real(round3(commits ? (double)b->acked / (double)commits : 0)));
     json_object_set_new(out, "rows_per_order",
                         json_real(round3(b->acked ? (double)rows / (double)b->acked : 0)));
+    const json_t *fin = b->br[0].final;
     json_object_set_new(out, "broker_open_orders", json_integer(counter(fin, "open_orders")));
-    json_t *orders = json_object_get(b->final, "orders");
+    json_t *orders = json_object_get(fin, "orders");
     json_object_set(out, "broker_orders", orders ? orders : json_null());
+}
+
+/* One line per broker (a federation run has two). */
+static json_t *brokers_json(const bench_t *b)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; i < b->n_br; i++) {
+        const peer_t *p = &b->br[i];
+        json_t *o = json_pack("{s:s, s:s}", "node", p->node, "endpoint", p->endpoint);
+        json_object_set_new(o, "peak_rss_kb", kb_or_null(p->hwm_kb));
+        json_object_set_new(o, "cpu_s",
+                            p->cpu1 > 0 ? json_real(round3(p->cpu1 - p->cpu0)) : json_null());
+        if (p->base && p->final) {
+            json_object_set_new(
+                o, "commits",
+                json_integer(counter(p->final, "batches") - counter(p->base, "batches")));
+            json_object_set_new(
+                o, "rows_written",
+                json_integer(counter(p->final, "rows_written") - counter(p->base, "rows_written")));
+            json_object_set_new(
+                o, "completions",
+                json_integer(counter(p->final, "completions") - counter(p->base, "completions")));
+            json_object_set_new(
+                o, "orders_completed",
+                json_integer(orders_in(p->final, "completed") - orders_in(p->base, "completed")));
+        }
+        json_array_append_new(arr, o);
+    }
+    return arr;
 }
 
 static json_t *config_json(const bench_t *b)
@@ -999,13 +1178,17 @@ static json_t *config_json(const bench_t *b)
     const bn_opts_t *o = b->o;
     json_t *c =
         json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:b, s:b, s:f}", "broker",
-                  b->endpoint, "node", o->node, "orders", (json_int_t)o->orders, "workers",
+                  b->br[0].endpoint, "node", o->node, "orders", (json_int_t)o->orders, "workers",
                   (json_int_t)o->workers, "concurrency", (json_int_t)o->concurrency, "submitters",
                   (json_int_t)o->submitters, "window", (json_int_t)o->window, "service", o->service,
                   "desc_bytes", (json_int_t)o->desc_bytes, "queue_only", o->queue_only, "citizen",
                   o->citizen, "warmup_s", o->warmup_s);
     json_object_set_new(c, "rate", o->rate > 0 ? json_real(o->rate) : json_null());
     json_object_set_new(c, "own_broker", json_boolean(o->db != NULL));
+    json_object_set_new(c, "federation", json_boolean(o->federation));
+    if (o->federation)
+        json_object_set_new(
+            c, "city", json_pack("{s:s, s:s}", "node", o->city_node, "broker", b->br[1].endpoint));
     return c;
 }
 
@@ -1023,7 +1206,14 @@ static json_t *result_json(bench_t *b)
     json_object_set_new(out, "orders_per_s",
                         json_real(round3(seconds > 0 ? (double)done / seconds : 0)));
     latencies(b, out);
-    json_object_set_new(out, "broker_peak_rss_kb", kb_or_null(b->hwm_kb));
+    long hwm = 0;
+    double cpu = 0;
+    for (size_t i = 0; i < b->n_br; i++) {
+        hwm += b->br[i].hwm_kb > 0 ? b->br[i].hwm_kb : 0;
+        cpu += b->br[i].cpu1 > 0 ? b->br[i].cpu1 - b->br[i].cpu0 : 0;
+    }
+    /* a federation run: the sums over both brokers (each in "brokers") */
+    json_object_set_new(out, "broker_peak_rss_kb", kb_or_null(hwm));
     json_object_set_new(out, "broker_base_rss_kb", kb_or_null(b->rss_base_kb));
     json_object_set_new(out, "broker_end_rss_kb", kb_or_null(b->rss_end_kb));
     if (b->o->queue_only && b->rss_base_kb > 0 && b->rss_end_kb > 0 && b->acked)
@@ -1031,9 +1221,8 @@ static json_t *result_json(bench_t *b)
                             json_real(round3((double)(b->rss_end_kb - b->rss_base_kb) * 1024.0 /
                                              (double)b->acked)));
     store_figures(b, out, seconds);
-    json_object_set_new(out, "broker_cpu_s",
-                        b->broker_cpu1 > 0 ? json_real(round3(b->broker_cpu1 - b->broker_cpu0))
-                                           : json_null());
+    json_object_set_new(out, "broker_cpu_s", cpu > 0 ? json_real(round3(cpu)) : json_null());
+    json_object_set_new(out, "brokers", brokers_json(b));
     json_object_set_new(out, "bench_cpu_s", json_real(round3(cpu_s(&b->ru1) - cpu_s(&b->ru0))));
     json_object_set_new(out, "resent_submits", json_integer((json_int_t)b->resent));
     json_object_set_new(out, "busy_answers", json_integer((json_int_t)b->busy));
@@ -1090,33 +1279,30 @@ int bn_run(const bn_opts_t *o)
     b->o = o;
     int status = 0;
     signal(SIGPIPE, SIG_IGN);
-    if (start_broker(b, err, sizeof(err)) != 0 || wait_ready(b, err, sizeof(err)) != 0) {
+    if (start_brokers(b, err, sizeof(err)) != 0) {
         fprintf(stderr, "pls-bench: %s\n", err);
-        bn_child_stop(&b->child, 10000);
+        stop_brokers(b);
         free(b);
         return 3;
     }
-    if (b->child.pid)
-        b->rss_base_kb = bn_proc_kb(b->child.pid, "VmRSS");
+    if (b->br[0].child.pid)
+        b->rss_base_kb = bn_proc_kb(b->br[0].child.pid, "VmRSS");
     alloc_orders(b);
     if (loop_setup(b, err, sizeof(err)) != 0) {
         snprintf(b->error, sizeof(b->error), "%s", err);
         fprintf(stderr, "pls-bench: %s\n", err);
         b->phase = PH_DONE;
     } else {
-        fprintf(stderr, "pls-bench: %zu orders (%s), %ld workers x %ld, %ld submitters%s\n", b->m,
-                o->service, o->workers, o->workers ? o->concurrency : 0, o->submitters,
-                o->queue_only ? ", queue only" : "");
+        fprintf(stderr, "pls-bench: %zu orders (%s), %ld workers x %ld, %ld submitters%s%s%s\n",
+                b->m, o->service, o->workers, o->workers ? o->concurrency : 0, o->submitters,
+                o->queue_only ? ", queue only" : "", o->federation ? ", submitted at " : "",
+                o->federation ? o->node : "");
         uv_run(&b->loop, UV_RUN_DEFAULT);
     }
     if (b->t0_us)
         progress_line(b, pls_mono_us());
     teardown(b);
-    if (b->child.pid) {
-        int st = bn_child_stop(&b->child, 10000);
-        if (st != 0)
-            pls_warn("pls-broker exited with status %d (log: %s)", st, b->child.log);
-    }
+    stop_brokers(b);
     status = print_result(b);
     free_orders(b);
     free(b);

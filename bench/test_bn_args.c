@@ -113,13 +113,39 @@ static void test_refusals(void **state)
     assert_non_null(strstr(err, "--log-level"));
 }
 
-static void test_federation_not_yet(void **state)
+static void test_federation(void **state)
 {
     (void)state;
     bn_opts_t o;
     char err[512];
+    assert_int_equal(PARSE(&o, err, "--db", "t", "--city-db", "c", "--federation"), 0);
+    assert_true(o.federation);
+    assert_string_equal(o.node, "dg.humen");
+    assert_string_equal(o.city_node, "dg");
+    assert_string_equal(o.service, "legal_aid");
+    assert_string_equal(o.city_db, "c");
+    assert_int_equal(PARSE(&o, err, "--broker", "tcp://t", "--city-broker", "tcp://c",
+                           "--federation", "--node", "dg.changan", "--service", "notary"),
+                     0);
+    assert_string_equal(o.city_node, "dg");
+    assert_string_equal(o.service, "notary");
     assert_int_equal(PARSE(&o, err, "--db", "x", "--federation"), -EINVAL);
-    assert_non_null(strstr(err, "--federation: not available yet"));
+    assert_non_null(strstr(err, "--city-db CONNINFO"));
+    assert_int_equal(PARSE(&o, err, "--broker", "x", "--federation"), -EINVAL);
+    assert_non_null(strstr(err, "--city-broker ENDPOINT"));
+    assert_int_equal(PARSE(&o, err, "--db", "x", "--city-db", "x", "--federation"), -EINVAL);
+    assert_non_null(strstr(err, "databases of their own"));
+    assert_int_equal(PARSE(&o, err, "--db", "x", "--city-db", "y", "--federation", "--node", "dg"),
+                     -EINVAL);
+    assert_non_null(strstr(err, "must be a town"));
+    assert_int_equal(
+        PARSE(&o, err, "--db", "x", "--city-db", "y", "--federation", "--workers", "1"), -EINVAL);
+    assert_non_null(strstr(err, "at least 2"));
+    assert_int_equal(PARSE(&o, err, "--db", "x", "--city-db", "y", "--federation", "--queue-only"),
+                     -EINVAL);
+    assert_non_null(strstr(err, "not with --federation"));
+    assert_int_equal(PARSE(&o, err, "--db", "x", "--city-db", "y"), -EINVAL);
+    assert_string_equal(err, "--city-db is for --federation runs");
 }
 
 static void test_depts(void **state)
@@ -182,14 +208,10 @@ static void test_map(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_every_flag),
-        cmocka_unit_test(test_queue_only),
-        cmocka_unit_test(test_refusals),
-        cmocka_unit_test(test_federation_not_yet),
-        cmocka_unit_test(test_depts),
-        cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_map),
+        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_every_flag),
+        cmocka_unit_test(test_queue_only), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_federation), cmocka_unit_test(test_depts),
+        cmocka_unit_test(test_summary),    cmocka_unit_test(test_map),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,8 +6,10 @@
 #     event entry and one `received` entry — and the JSON has every documented field;
 #   - --broker mode against a broker the harness started: the broker's RSS is unknown (null);
 #   - --queue-only: every order queued, none assigned, memory per queued order reported;
-#   - usage errors exit 2 with a message, an unreachable broker exits 3, --federation says
-#     it is not available yet.
+#   - --federation: a town and a city broker (own databases); 400 legal-aid orders submitted
+#     at the town (初审 there, 审批 and 指派 at the city) all completed, at the city and in the
+#     town's copies, each step once;
+#   - usage errors exit 2 with a message, an unreachable broker exits 3.
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
 
 BENCH=$PLS_BUILD_DIR/bench/pls-bench
@@ -109,6 +111,41 @@ assert_eq "$(pls_sql_db "$DB3" "SELECT count(*) FROM orders WHERE state = 'queue
 assert_eq "$(pls_sql_db "$DB3" "SELECT count(*) FROM orders WHERE length(descr) = 200")" 1000 \
     "200-byte descriptions"
 
+# ---- --federation: a town and its city, each on its own database ---------------------
+TOWN_DB=$(pls_createdb fed_town)
+CITY_DB=$(pls_createdb fed_city)
+bench_run fed --db "$TOWN_DB" --city-db "$CITY_DB" --federation --orders 400 --workers 4 \
+    --concurrency 16 --submitters 4 --window 4 --broker-log "$T/fed-broker.log" \
+    --stall-timeout 120 || {
+    cat "$T/fed.err" "$T/fed.json" >&2
+    tail -n 40 "$T/fed-broker.log" "$T/fed-broker.log.city" >&2
+    fail "pls-bench --federation failed"
+}
+for log in "$T/fed-broker.log" "$T/fed-broker.log.city"; do
+    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$log"; then
+        fail "sanitizer report in a broker started by pls-bench ($log)"
+    fi
+done
+assert_eq "$(json .completed fed)" 400 "completed orders (--federation)"
+assert_eq "$(json .config.service fed)" legal_aid "the default service of a federation run"
+assert_eq "$(json '[.brokers[].node] | join(" ")' fed)" "dg.humen dg" "the brokers of the run"
+assert_eq "$(json '.brokers[1].completions' fed)" 400 "orders completed by the city"
+# legal aid received at a town: 初审 at the town, 审批 and 指派 at the city; the town's copy
+# and the city's order agree, each step completed once
+for db in "$TOWN_DB" "$CITY_DB"; do
+    assert_eq "$(pls_sql_db "$db" "SELECT count(*) FILTER (WHERE state = 'completed') || '/' ||
+        count(*) FROM orders")" 400/400 "orders completed in $db"
+    assert_eq "$(pls_sql_db "$db" "SELECT count(*) FROM (SELECT order_id FROM event_entries
+        GROUP BY 1 HAVING count(*) FILTER (WHERE kind = 'step_completed') <> 3
+        OR count(*) FILTER (WHERE kind = 'completed') <> 1) x")" 0 \
+        "orders without exactly 3 completed steps and 1 completion in $db"
+done
+assert_eq "$(pls_sql_db "$CITY_DB" "SELECT string_agg(DISTINCT step || ':' || node, ' ' ORDER BY
+    step || ':' || node) FROM event_entries WHERE kind = 'step_completed'")" "0:dg.humen 1:dg 2:dg" \
+    "where each step was completed"
+left=$(pgrep -f "pls-broker .*--db ($TOWN_DB|$CITY_DB)" || true)
+[[ -z $left ]] || fail "pls-bench left a broker running (pid $left)"
+
 # ---- usage and unreachable brokers ---------------------------------------------------
 st=0
 "$BENCH" --orders 10 >/dev/null 2>"$T/usage.err" || st=$?
@@ -120,8 +157,8 @@ assert_eq "$st" 2 "exit status for a bad number"
 assert_contains "$(cat "$T/usage.err")" "--orders: expected a number from 1 to"
 st=0
 "$BENCH" --db "$PLS_DB" --federation >/dev/null 2>"$T/usage.err" || st=$?
-assert_eq "$st" 2 "exit status for --federation"
-assert_contains "$(cat "$T/usage.err")" "not available yet"
+assert_eq "$st" 2 "exit status for --federation without the city's database"
+assert_contains "$(cat "$T/usage.err")" "--city-db CONNINFO"
 "$BENCH" --help | grep -q -- "--queue-only" || fail "--help does not explain --queue-only"
 st=0
 "$BENCH" --broker "tcp://127.0.0.1:$(pls_free_port)" --orders 5 >"$T/down.json" \
