@@ -12,3 +12,4 @@ pls_shell_test(bench_throughput integration/bench_throughput.sh LABELS long TIME
 pls_shell_test(bench_latency integration/bench_latency.sh LABELS long TIMEOUT 1800)
 pls_shell_test(bench_memory integration/bench_memory.sh LABELS long TIMEOUT 7200)
 pls_shell_test(bench_restart integration/bench_restart.sh LABELS long TIMEOUT 7200)
+pls_shell_test(bench_federation integration/bench_federation.sh LABELS long TIMEOUT 3600)
