@@ -93,6 +93,8 @@ void bk_fed_cleanup(bk_fed_t *f)
     pls_buf_cleanup(&f->outbox_vals);
     pls_buf_cleanup(&f->copy_events);
     pls_buf_cleanup(&f->copy_update);
+    json_decref(f->fwd_orders);
+    json_decref(f->fwd_citizens);
     memset(f, 0, sizeof(*f));
 }
 
@@ -573,7 +575,22 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         }
     }
     pls_buf_cleanup(&body);
-    /* what applying link messages produced goes before the order statements */
+    /* what applying link messages produced goes before the order statements:
+     * the orders of Forwards first (their events and updates need the rows) */
+    if (f->fwd_orders) {
+        char *docs = json_dumps(f->fwd_orders, JSON_COMPACT);
+        char *cits = json_dumps(f->fwd_citizens, JSON_COMPACT);
+        pls_buf_adds(&b->pre, "SELECT pls_forwards(");
+        pls_buf_add_sql_str(&b->pre, docs);
+        pls_buf_adds(&b->pre, "::json,");
+        pls_buf_add_sql_str(&b->pre, cits);
+        pls_buf_adds(&b->pre, "::json);");
+        free(docs);
+        free(cits);
+        json_decref(f->fwd_orders);
+        json_decref(f->fwd_citizens);
+        f->fwd_orders = f->fwd_citizens = NULL;
+    }
     if (f->copy_events.len) {
         /* rows of an order not held here wait for its Forward, which has them all */
         pls_buf_adds(&b->pre, "INSERT INTO events (order_id, seq, n, at, entries) SELECT v.* "
@@ -958,108 +975,83 @@ static void copy_update_sql(bk_core_t *c, const bk_copy_t *cp)
     pls_buf_addc(v, ')');
 }
 
-/* Insert (or refresh) the orders row of a forwarded order. open: we own it. */
+/* Keep a JSON value of a Forward in a row of pls_forwards (absent or null: SQL NULL). */
+static void doc_set(json_t *doc, const char *k, json_t *v)
+{
+    if (v && !json_is_null(v))
+        json_object_set(doc, k, v);
+}
+
+/* A text of a Forward, "" = SQL NULL. */
+static void doc_str(json_t *doc, const char *k, const char *s)
+{
+    if (s && *s)
+        json_object_set_new(doc, k, json_string(s));
+}
+
+static void doc_ts(json_t *doc, const char *k, int64_t ms)
+{
+    char t[40];
+    if (!ms)
+        return;
+    pls_format_iso_ms(ms, t, sizeof(t));
+    json_object_set_new(doc, k, json_string(t));
+}
+
+/* Insert (or refresh) the orders row of a forwarded order. open: we own it.
+ * The rows of a batch's Forwards go to the store together: one call of
+ * pls_forwards() (sql/004_forwards.sql) at the head of the batch. */
 static void upsert_order(bk_core_t *c, const char *id, json_t *ord, json_t *snap, int open,
                          const char *owner)
 {
-    pls_buf_t *x = &c->cur->pre;
-    char *fields = json_dumps(json_object_get(ord, "fields"), JSON_COMPACT | JSON_ENCODE_ANY);
-    char *att = json_dumps(json_object_get(ord, "attachments"), JSON_COMPACT | JSON_ENCODE_ANY);
-    char *plan = json_dumps(json_object_get(ord, "plan"), JSON_COMPACT | JSON_ENCODE_ANY);
-    /* refresh the row we have, or insert it; an intake key this node already
-     * holds (a resubmission the intake node turned away) inserts nothing */
-#define UPSERT_COLS                                                                                \
-    "id, number, idem_key, content_hash, service, origin, locality, intake_node, channel, "        \
-    "priority, descr, fields, attachments, about, subject, site, plan, actor, created_at, "        \
-    "state, step, open, attempt, dept, scope, token, custody, flags, next_seq, due_at, owner, "    \
-    "prev_owner"
-    pls_buf_adds(x, "WITH v (" UPSERT_COLS ") AS (VALUES ('");
-    pls_buf_adds(x, id);
-    pls_buf_adds(x, "'::uuid,");
-    pls_buf_add_sql_str(x, jstr(ord, "number"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, jstr(ord, "key"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_i64(x, jint(ord, "hash"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, jstr(ord, "service"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, jstr(ord, "origin"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, jstr(ord, "locality"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, jstr(ord, "intake"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, jstr(ord, "channel"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_i64(x, jint(ord, "priority"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, jstr(ord, "desc"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, fields && strcmp(fields, "null") ? fields : NULL);
-    pls_buf_adds(x, "::jsonb,");
-    pls_buf_add_sql_str(x, att && strcmp(att, "null") ? att : NULL);
-    pls_buf_adds(x, "::jsonb,");
-    pls_buf_add_sql_str(x, *jstr(ord, "about") ? jstr(ord, "about") : NULL);
-    pls_buf_adds(x, "::uuid,");
-    pls_buf_add_sql_str(x, *jstr(ord, "subject") ? jstr(ord, "subject") : NULL);
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, *jstr(ord, "site") ? jstr(ord, "site") : NULL);
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, plan ? plan : "[]");
-    pls_buf_adds(x, "::json,");
-    pls_buf_add_sql_str(x, jstr(ord, "actor"));
-    pls_buf_addc(x, ',');
-    add_ts_ms(x, jint(ord, "created_ms"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, jstr(snap, "state"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_i64(x, jint(snap, "step"));
-    pls_buf_adds(x, open ? ",true," : ",false,");
-    pls_buf_add_i64(x, jint(snap, "attempt"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, *jstr(snap, "dept") ? jstr(snap, "dept") : NULL);
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, *jstr(snap, "scope") ? jstr(snap, "scope") : NULL);
-    pls_buf_adds(x, ",0,");
-    pls_buf_add_i64(x, jint(snap, "custody"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_i64(x, jint(snap, "flags"));
-    pls_buf_addc(x, ',');
-    pls_buf_add_i64(x, jint(snap, "next_seq"));
-    pls_buf_addc(x, ',');
-    if (jint(snap, "due_ms"))
-        add_ts_ms(x, jint(snap, "due_ms"));
-    else
-        pls_buf_adds(x, "NULL::timestamptz");
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, owner);
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, *jstr(snap, "prev_owner") ? jstr(snap, "prev_owner") : NULL);
-    pls_buf_adds(x, ")), u AS (UPDATE orders o SET state = v.state, step = v.step, open = "
-                    "v.open, attempt = v.attempt, dept = v.dept, scope = v.scope, custody = "
-                    "v.custody, flags = v.flags, next_seq = v.next_seq, due_at = v.due_at, "
-                    "owner = v.owner, prev_owner = v.prev_owner FROM v WHERE o.id = v.id AND "
-                    "o.next_seq <= v.next_seq RETURNING o.id) INSERT INTO orders (" UPSERT_COLS
-                    ") SELECT " UPSERT_COLS " FROM v WHERE NOT EXISTS (SELECT 1 FROM orders o "
-                    "WHERE o.id = v.id) ON CONFLICT DO NOTHING;");
+    bk_fed_t *f = &c->fed;
+    if (!f->fwd_orders) {
+        f->fwd_orders = json_array();
+        f->fwd_citizens = json_array();
+    }
+    json_t *d = json_object();
+    doc_str(d, "id", id);
+    doc_str(d, "number", jstr(ord, "number"));
+    doc_str(d, "idem_key", jstr(ord, "key"));
+    json_object_set_new(d, "content_hash", json_integer(jint(ord, "hash")));
+    doc_str(d, "service", jstr(ord, "service"));
+    doc_str(d, "origin", jstr(ord, "origin"));
+    doc_str(d, "locality", jstr(ord, "locality"));
+    doc_str(d, "intake_node", jstr(ord, "intake"));
+    doc_str(d, "channel", jstr(ord, "channel"));
+    json_object_set_new(d, "priority", json_integer(jint(ord, "priority")));
+    json_object_set_new(d, "descr", json_string(jstr(ord, "desc")));
+    doc_set(d, "fields", json_object_get(ord, "fields"));
+    doc_set(d, "attachments", json_object_get(ord, "attachments"));
+    doc_str(d, "about", jstr(ord, "about"));
+    doc_str(d, "subject", jstr(ord, "subject"));
+    doc_str(d, "site", jstr(ord, "site"));
+    json_t *plan = json_object_get(ord, "plan");
+    json_object_set_new(d, "plan", plan && !json_is_null(plan) ? json_incref(plan) : json_array());
+    json_object_set_new(d, "actor", json_string(jstr(ord, "actor")));
+    doc_ts(d, "created_at", jint(ord, "created_ms"));
+    doc_str(d, "state", jstr(snap, "state"));
+    json_object_set_new(d, "step", json_integer(jint(snap, "step")));
+    json_object_set_new(d, "open", json_boolean(open));
+    json_object_set_new(d, "attempt", json_integer(jint(snap, "attempt")));
+    doc_str(d, "dept", jstr(snap, "dept"));
+    doc_str(d, "scope", jstr(snap, "scope"));
+    json_object_set_new(d, "custody", json_integer(jint(snap, "custody")));
+    json_object_set_new(d, "flags", json_integer(jint(snap, "flags")));
+    json_object_set_new(d, "next_seq", json_integer(jint(snap, "next_seq")));
+    doc_ts(d, "due_at", jint(snap, "due_ms"));
+    doc_str(d, "owner", owner);
+    doc_str(d, "prev_owner", jstr(snap, "prev_owner"));
+    json_array_append_new(f->fwd_orders, d);
     json_t *ct = json_object_get(ord, "citizen");
     if (open && json_is_object(ct)) {
-        pls_buf_adds(x,
-                     "INSERT INTO citizens (order_id, name, id_type, id_number, phone) VALUES ('");
-        pls_buf_adds(x, id);
-        pls_buf_adds(x, "'::uuid,");
+        json_t *cz = json_object();
+        doc_str(cz, "order_id", id);
         const char *keys[] = {"name", "id_type", "id_number", "phone"};
-        for (int i = 0; i < 4; i++) {
-            const char *s = jstr(ct, keys[i]);
-            pls_buf_add_sql_str(x, *s ? s : NULL);
-            pls_buf_addc(x, i < 3 ? ',' : ')');
-        }
-        pls_buf_adds(x, " ON CONFLICT (order_id) DO NOTHING;");
+        for (int i = 0; i < 4; i++)
+            doc_str(cz, keys[i], jstr(ct, keys[i]));
+        json_array_append_new(f->fwd_citizens, cz);
     }
-    free(fields);
-    free(att);
-    free(plan);
 }
 
 /* A Forward: a copy for us, or the order itself when we are its owner. */

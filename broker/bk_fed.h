@@ -125,6 +125,8 @@ typedef struct bk_fed {
     pls_buf_t outbox_vals; /* link_outbox rows */
     pls_buf_t copy_events; /* events rows of copies: VALUES tuples */
     pls_buf_t copy_update; /* orders snapshots of copies: VALUES tuples */
+    void *fwd_orders;      /* json_t * array: orders rows of Forwards (pls_forwards) */
+    void *fwd_citizens;    /* json_t * array: personal data of the Forwards we own */
     /* copies an Event named that may be unknown here: (from, order) pairs */
     char **asked_from;
     pls_uuid_t *asked_order;
