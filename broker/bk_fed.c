@@ -643,7 +643,10 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         if (l->acked_dirty) {
             pls_buf_adds(&b->extra, "DELETE FROM link_outbox WHERE peer = ");
             pls_buf_add_sql_str(&b->extra, l->peer);
-            pls_buf_printf(&b->extra, " AND seq <= %llu;", (unsigned long long)l->acked);
+            pls_buf_printf(&b->extra, " AND seq > %llu AND seq <= %llu;",
+                           (unsigned long long)(l->acked < l->purged ? 0 : l->purged),
+                           (unsigned long long)l->acked);
+            l->purge_flushed = l->acked;
             l->acked_dirty = 0;
         }
     }
@@ -712,6 +715,8 @@ void bk_fed_after_commit(bk_core_t *c, uint32_t gen)
             }
         }
         l->n_pend = keep;
+        if (l->purge_flushed > l->purged)
+            l->purged = l->purge_flushed;
         if (l->applied_flushed > l->applied_committed) {
             l->applied_committed = l->applied_flushed;
             l->ack_due = 1;
@@ -1457,7 +1462,8 @@ int bk_fed_boot_link(void *core, char **v, int n)
     l->state_dirty = 0;
     l->applied = l->applied_flushed = l->applied_committed = strtoull(v[2], NULL, 10);
     l->next_seq = strtoull(v[3], NULL, 10);
-    l->acked = l->sent = l->acked_written = strtoull(v[4], NULL, 10);
+    /* the outbox rows up to acked went in the transaction that wrote it */
+    l->acked = l->sent = l->purged = l->purge_flushed = strtoull(v[4], NULL, 10);
     l->committed = l->next_seq - 1;
     l->spill = l->committed > l->acked;
     return 0;

@@ -94,7 +94,10 @@ typedef struct bk_link {
     int ack_due;
     int state_dirty; /* link_state row to write in the next batch */
     int acked_dirty; /* outbox rows to delete in the next batch */
-    uint64_t acked_written;
+    /* outbox rows deleted up to here (committed) and by the batch in flight:
+     * a delete names its range from the last one on, so it does not walk
+     * the index entries of rows deleted before (dead until VACUUM) */
+    uint64_t purged, purge_flushed;
     int is_new;    /* no link_state row yet */
     char *summary; /* owned: the child's last StatusSummary JSON */
     int64_t summary_ms;
