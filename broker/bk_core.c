@@ -659,6 +659,8 @@ static void on_batch_done(void *arg, int ok)
 {
     bk_core_t *c = arg;
     bk_batch_t *b = c->inflight;
+    if (!b)
+        return; /* dropped by on_lost: the read connection failed first */
     c->inflight = NULL;
     int64_t t_us = pls_mono_us() - b->started_us;
     PLS_UNUSED(t_us);
@@ -2398,17 +2400,22 @@ static void on_lost(bk_store_t *s, void *arg, const char *why)
     if (c->ready)
         pls_warn("store unavailable (%s): answering 503 and reloading when it is back", why);
     c->ready = 0;
+    /* pending replies cannot be kept: 503 them. A batch is still in flight
+     * when the read connection failed first; the write connection's
+     * on_batch_done comes later and finds none (what it committed, if
+     * anything, is reloaded; clients resend with their keys) */
+    bk_batch_t *bs[2] = {c->inflight, c->cur};
+    for (int k = 0; k < 2; k++) {
+        bk_batch_t *b = bs[k];
+        for (uint32_t i = 0; b && i < b->n_outs; i++)
+            if (b->outs[i].kind != BK_OUT_PUSH)
+                bk_core_reply_now(c, b->outs[i].ident, b->outs[i].ident_len, b->outs[i].corr,
+                                  PLS_UNAVAILABLE, "store unavailable: not saved, retry", NULL);
+    }
     if (c->inflight) {
-        /* on_batch_done(0) comes first from the store; be safe anyway */
         bk_batch_cleanup(c->inflight);
         c->inflight = NULL;
     }
-    /* pending replies of the batch being built cannot be kept: 503 them */
-    bk_batch_t *b = c->cur;
-    for (uint32_t i = 0; i < b->n_outs; i++)
-        if (b->outs[i].kind != BK_OUT_PUSH)
-            bk_core_reply_now(c, b->outs[i].ident, b->outs[i].ident_len, b->outs[i].corr,
-                              PLS_UNAVAILABLE, "store unavailable: not saved, retry", NULL);
     drop_state(c);
 }
 

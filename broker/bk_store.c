@@ -123,9 +123,11 @@ static void poll_want(conn_t *c, int events)
     }
 }
 
+/* Serving needs the write connection, booted; queries wait in the read
+ * queue while the read connection (re)connects. */
 static int store_is_ready(const bk_store_t *s)
 {
-    return s->booted && s->conns[0].state >= C_IDLE && s->conns[1].state >= C_IDLE;
+    return s->booted && s->conns[CONN_WRITE].state >= C_IDLE;
 }
 
 static void read_req_free(read_req_t *r)
@@ -174,9 +176,14 @@ static void conn_fail(conn_t *c, const char *why)
         }
         c->tail = NULL;
     }
-    if (was_ready || (was_busy && c->which == CONN_WRITE)) {
+    if (c->which == CONN_WRITE && (was_ready || was_busy)) {
+        /* what the batch in flight did is unknown: the owner reloads */
         pls_warn("store connection lost: %s", why);
         s->cbs.on_lost(s, s->arg, why);
+    } else if (c->which == CONN_READ && was_ready) {
+        /* nothing in memory depends on it: its queries were answered
+         * 503 above, the next ones wait for it to reconnect */
+        pls_warn("store read connection lost: %s (queries wait for it to reconnect)", why);
     } else {
         pls_debug("store connection failed: %s", why);
     }

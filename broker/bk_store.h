@@ -15,8 +15,10 @@
  * connection is up, the store runs the migrations and the caller's boot
  * function (loading catalog and open orders) with blocking calls — the
  * broker has nothing to serve until its state is loaded — then reports
- * ready. A lost connection (SQLSTATE NULL, class 08, 57P0x, or a failed
- * read) is reported once; the store reconnects with backoff by itself.
+ * ready. A lost write connection (SQLSTATE NULL, class 08, 57P0x, or a
+ * failed read) is reported once through on_lost (the caller reloads); a lost
+ * read connection only fails the queries it had (the next ones wait for it).
+ * The store reconnects with backoff by itself.
  */
 #ifndef BK_STORE_H
 #define BK_STORE_H
