@@ -142,9 +142,13 @@ static void read_req_free(read_req_t *r)
 }
 
 /* Lost: tell the owner of the request in flight, close, schedule a retry. */
-static void conn_fail(conn_t *c, const char *why)
+static void conn_fail(conn_t *c, const char *why_in)
 {
     bk_store_t *s = c->store;
+    /* why_in is often PQerrorMessage(c->pg), which PQfinish below frees */
+    char why[256];
+    snprintf(why, sizeof(why), "%s", why_in ? why_in : "unknown error");
+    why[strcspn(why, "\n")] = '\0';
     int was_ready = store_is_ready(s);
     int was_busy = c->state == C_BUSY;
     poll_stop(c);
