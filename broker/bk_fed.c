@@ -436,7 +436,7 @@ static void request_page(bk_core_t *c, bk_link_t *l)
     /* the peer's name is echoed so that the answer finds its link */
     if (bk_store_query(c->store,
                        "SELECT seq, to_node, from_node, kind, order_id, body, peer, "
-                       "(extract(epoch FROM created_at) * 1000)::bigint FROM link_outbox "
+                       "(date_part('epoch', created_at) * 1000)::bigint FROM link_outbox "
                        "WHERE peer = $1 AND seq > $2::bigint ORDER BY seq LIMIT 500",
                        2, params, on_page, c) == 0)
         l->reading = 2;
@@ -1197,15 +1197,15 @@ static const char fwd_sql[] =
     "o.service) THEN o.descr ELSE '(confidential)' END, "
     "'fields', o.fields, 'attachments', o.attachments, 'about', o.about, 'subject', o.subject, "
     "'site', o.site, 'plan', o.plan, 'actor', o.actor, "
-    "'created_ms', (extract(epoch FROM o.created_at) * 1000)::bigint, "
+    "'created_ms', (date_part('epoch', o.created_at) * 1000)::bigint, "
     "'citizen', CASE WHEN $2 THEN (SELECT json_build_object('name', c.name, 'id_type', "
     "c.id_type, 'id_number', c.id_number, 'phone', c.phone) FROM citizens c WHERE c.order_id = "
     "o.id) END)::text, "
     "(SELECT json_agg(json_build_object('seq', e.seq, 'n', e.n, 'at', "
-    "(extract(epoch FROM e.at) * 1000)::bigint, 'entries', e.entries) ORDER BY e.seq) "
+    "(date_part('epoch', e.at) * 1000)::bigint, 'entries', e.entries) ORDER BY e.seq) "
     "FROM events e WHERE e.order_id = o.id)::text, o.state, o.step, o.attempt, o.dept, o.scope, "
-    "o.next_seq, o.flags, o.custody, (extract(epoch FROM o.due_at) * 1000)::bigint, o.owner, "
-    "(extract(epoch FROM o.whole_due) * 1000)::bigint, o.alarms, o.ext_days "
+    "o.next_seq, o.flags, o.custody, (date_part('epoch', o.due_at) * 1000)::bigint, o.owner, "
+    "(date_part('epoch', o.whole_due) * 1000)::bigint, o.alarms, o.ext_days "
     "FROM orders o WHERE o.id = ANY($1::uuid[])";
 
 typedef struct fwd_read {

@@ -262,7 +262,7 @@ typedef struct offline {
 
 static const char offline_sql[] =
     "SELECT id, number, state, step, attempt, service, origin, locality, intake_node, next_seq, "
-    "owner, priority, (extract(epoch FROM created_at) * 1000)::bigint, dept, scope, flags, site "
+    "owner, priority, (date_part('epoch', created_at) * 1000)::bigint, dept, scope, flags, site "
     "FROM orders ";
 
 /* Orders changed offline in a batch not yet committed: their next_seq in

@@ -589,28 +589,58 @@ int bk_store_query(bk_store_t *s, const char *sql, int nparams, const char *cons
     return 0;
 }
 
+/* The result of the query sent last, with the connection ready for the next
+ * one (every result read up to the NULL). */
+static PGresult *boot_result(PGconn *pg)
+{
+    PGresult *res = PQgetResult(pg), *more;
+    while ((more = PQgetResult(pg)))
+        PQclear(more);
+    return res;
+}
+
 int bk_store_boot_query(bk_store_t *s, const char *sql, int (*row_cb)(void *arg, char **v, int n),
                         void *arg, char *err, size_t errsz)
 {
     /* a cursor read in chunks: one result per 10,000 rows (single-row mode
-     * makes a result per row, a fifth of a large restart) */
+     * makes a result per row, a fifth of a large restart). The next FETCH is
+     * sent before the rows of this one are parsed, so PostgreSQL reads the
+     * next chunk while we parse this one. */
+    static const char fetch[] = "FETCH 10000 FROM pls_boot";
     PGconn *pg = s->conns[CONN_WRITE].pg;
     pls_buf_t q;
     pls_buf_init(&q);
     pls_buf_printf(&q, "BEGIN; DECLARE pls_boot NO SCROLL CURSOR FOR %s", sql);
     int rc = exec_ok(pg, q.data, err, errsz) ? 0 : -EIO;
     pls_buf_cleanup(&q);
+    int in_flight = 0;
+    if (rc == 0) {
+        if (PQsendQuery(pg, fetch)) {
+            in_flight = 1;
+        } else {
+            snprintf(err, errsz, "%s", PQerrorMessage(pg));
+            rc = -EIO;
+        }
+    }
     char *vals[64];
     while (rc == 0) {
-        PGresult *res = PQexec(pg, "FETCH 10000 FROM pls_boot");
+        PGresult *res = boot_result(pg);
+        in_flight = 0;
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             snprintf(err, errsz, "%s", PQresultErrorMessage(res));
-            err[strcspn(err, "\n")] = '\0';
             PQclear(res);
             rc = -EIO;
             break;
         }
         int rows = PQntuples(res), n = PQnfields(res);
+        if (rows > 0) {
+            if (PQsendQuery(pg, fetch)) {
+                in_flight = 1;
+            } else {
+                snprintf(err, errsz, "%s", PQerrorMessage(pg));
+                rc = -EIO;
+            }
+        }
         if (n > 64)
             n = 64;
         for (int r = 0; r < rows && rc == 0; r++) {
@@ -625,6 +655,10 @@ int bk_store_boot_query(bk_store_t *s, const char *sql, int (*row_cb)(void *arg,
         if (rows == 0)
             break;
     }
+    if (in_flight)
+        PQclear(boot_result(pg)); /* a FETCH sent before a row was refused */
+    if (rc != 0)
+        err[strcspn(err, "\n")] = '\0';
     PQclear(PQexec(pg, rc == 0 ? "CLOSE pls_boot; COMMIT" : "ROLLBACK"));
     return rc;
 }
