@@ -82,16 +82,8 @@ void bk_index_reserve(bk_index_t *x, size_t n)
 
 void bk_index_put(bk_index_t *x, void *entry)
 {
-    if ((x->n + 1) * 4 > x->cap * 3) {
-        size_t ncap = x->cap * 2;
-        void **ns = pls_xcalloc(ncap, sizeof(void *));
-        for (size_t i = 0; i < x->cap; i++)
-            if (x->slots[i])
-                raw_put(ns, ncap, x->slots[i], x->hash_entry(x->slots[i]));
-        free(x->slots);
-        x->slots = ns;
-        x->cap = ncap;
-    }
+    if ((x->n + 1) * 4 > x->cap * 3)
+        rehash(x, x->cap * 2);
     raw_put(x->slots, x->cap, entry, x->hash_entry(entry));
     x->n++;
 }

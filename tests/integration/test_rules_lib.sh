@@ -31,22 +31,6 @@ rules_setup() {
         exit 1
     }
     pls_setup "$@"
-    pls_on_exit rules__stop_workers
-}
-
-# At exit: TERM the workers first, while their brokers still answer, so they drain at once.
-rules__stop_workers() {
-    local name pids=()
-    for name in "${PLS__NAMES[@]}"; do
-        [[ -z ${PLS__BROKER[$name]:-} ]] && pls_alive "$name" && pids+=("${PLS__PID[$name]}")
-    done
-    ((${#pids[@]})) || return 0
-    kill -TERM "${pids[@]}" 2>/dev/null
-    local deadline=$((SECONDS + 5)) pid
-    for pid in "${pids[@]}"; do
-        while pls__pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-    done
-    return 0
 }
 
 # rules_broker NAME NODE [ARGS...]: a broker with --test-clock (its own database unless ARGS

@@ -43,29 +43,13 @@ declare -A FED_DB=()      # broker name -> conninfo of its database
 declare -A FED_NODE=()    # broker name -> node id
 declare -A FED_VILLAGES=() # town name -> its villages in the CSV (space-separated)
 
-# fed_setup [--private-pg]: pls_setup, the tools, and the stop-workers-first hook.
+# fed_setup [--private-pg]: pls_setup and the tools (at exit the harness stops workers and load
+# clients before brokers).
 fed_setup() {
     pls_setup "$@"
     FED_LOAD=$PLS_BUILD_DIR/tests/integration/fed/pls-fedload
     [[ -x $FED_LOAD ]] || fail "$FED_LOAD not built (build the whole tree)"
     command -v jq >/dev/null || fail "jq not found (deploy/install-deps.sh installs it)"
-    pls_on_exit fed__stop_workers
-}
-
-# At exit: TERM every pls-worker and pls-fedload still running while the brokers are up, so
-# that a worker drains at once instead of waiting for answers that never come.
-fed__stop_workers() {
-    local name pids=()
-    for name in "${PLS__NAMES[@]}"; do
-        [[ -z ${PLS__BROKER[$name]:-} ]] && pls_alive "$name" && pids+=("${PLS__PID[$name]}")
-    done
-    ((${#pids[@]})) || return 0
-    kill -TERM "${pids[@]}" 2>/dev/null
-    local deadline=$((SECONDS + 5)) pid
-    for pid in "${pids[@]}"; do
-        while pls__pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-    done
-    return 0
 }
 
 fed_now_ms() {

@@ -23,29 +23,13 @@ SINGLE_ALL_DEPTS=$(
 )
 SINGLE_TOOLS=
 
-# single_setup [--private-pg]: pls_setup, the tools, and the stop-workers-first hook.
+# single_setup [--private-pg]: pls_setup and the tools (at exit the harness stops workers before
+# brokers, so a worker drains while its broker still answers).
 single_setup() {
     pls_setup "$@"
     SINGLE_TOOLS=$PLS_BUILD_DIR/tests/integration/tools
     [[ -x $SINGLE_TOOLS/pls-rawsend && -x $SINGLE_TOOLS/pls-submitmany ]] ||
         fail "test tools not built in $SINGLE_TOOLS (build the whole tree)"
-    pls_on_exit single__stop_workers
-}
-
-# At exit: TERM every pls-worker still running while its broker is up, so that it drains at
-# once instead of waiting for answers that never come.
-single__stop_workers() {
-    local name pids=()
-    for name in "${PLS__NAMES[@]}"; do
-        [[ ${PLS__CMD[$name]} == */pls-worker* ]] && pls_alive "$name" && pids+=("${PLS__PID[$name]}")
-    done
-    ((${#pids[@]})) || return 0
-    kill -TERM "${pids[@]}" 2>/dev/null
-    local deadline=$((SECONDS + 5)) pid
-    for pid in "${pids[@]}"; do
-        while pls__pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
-    done
-    return 0
 }
 
 # single_kill_at_exit PID...: background jobs of the test script itself (not started with
