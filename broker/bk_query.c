@@ -384,14 +384,13 @@ static json_t *status_from_memory(bk_core_t *c)
 }
 
 /* One row per (kind, key, value): 'orders'/'owned' state counts and
- * 'today' completions per (dept, scope). */
+ * 'today' completions per (dept, scope), all from the counts the orders
+ * triggers keep (sql/005_done_counts.sql). */
 static const char status_sql[] =
     "SELECT 'orders', state, NULL, sum(n)::bigint FROM state_counts GROUP BY state HAVING sum(n) "
     "<> 0 UNION ALL SELECT 'owned', state, NULL, n FROM state_counts WHERE owned AND n <> 0 "
-    "UNION ALL SELECT 'today', dept, scope, count(*) FROM orders WHERE finished_at >= "
-    "(date_trunc('day', $1::timestamptz AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE "
-    "'Asia/Shanghai') AND "
-    "state IN ('completed', 'closed', 'rating_review') GROUP BY dept, scope "
+    "UNION ALL SELECT 'today', dept, scope, n FROM done_counts WHERE day = "
+    "($1::timestamptz AT TIME ZONE 'Asia/Shanghai')::date AND n <> 0 "
     "UNION ALL SELECT 'supervised', s.dept, s.scope, count(DISTINCT s.order_id) FROM "
     "supervisions s JOIN orders o ON o.id = s.order_id WHERE o.state IN ('received', "
     "'forwarded', 'queued', 'assigned', 'in_progress', 'waiting_citizen', 'returned', 'failed') "

@@ -58,6 +58,7 @@ typedef struct conn {
 struct bk_store {
     uv_loop_t *loop;
     char *conninfo; /* owned */
+    char *options;  /* owned: the conninfo's own "options" and ours */
     char *node;     /* owned */
     bk_store_cbs_t cbs;
     void *arg;
@@ -320,11 +321,13 @@ static void conn_connect(conn_t *c)
      * application_name shows in pg_stat_activity */
     const char *keys[] = {"dbname",           "application_name",    "keepalives",
                           "keepalives_idle",  "keepalives_interval", "keepalives_count",
-                          "tcp_user_timeout", "connect_timeout",     NULL};
+                          "tcp_user_timeout", "connect_timeout",     "options",
+                          NULL};
     char appname[160];
     snprintf(appname, sizeof(appname), "pls-broker %s %s", s->node,
              c->which == CONN_WRITE ? "write" : "read");
-    const char *vals[] = {s->conninfo, appname, "1", "5", "2", "3", "10000", "5", NULL};
+    const char *vals[] = {s->conninfo, appname, "1", "5", "2", "3", "10000", "5", s->options,
+                          NULL};
     c->pg = PQconnectStartParams(keys, vals, 1);
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
         conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
@@ -472,12 +475,32 @@ static void send_request(conn_t *c, int ok)
     poll_want(c, f ? (UV_READABLE | UV_WRITABLE) : UV_READABLE);
 }
 
+/* Server settings of every session, after those the conninfo gives itself.
+ * JIT off: the broker's statements are short, but a custom plan over an array
+ * of ids or the status counts is estimated above jit_above_cost, and compiling
+ * it cost 20-250 ms per call (BENCHMARKS §9). */
+static char *session_options(const char *conninfo)
+{
+    static const char ours[] = "-c jit=off";
+    const char *theirs = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++)
+        if (strcmp(o->keyword, "options") == 0 && o->val && o->val[0])
+            theirs = o->val;
+    size_t n = (theirs ? strlen(theirs) + 1 : 0) + sizeof(ours);
+    char *r = pls_xcalloc(1, n);
+    snprintf(r, n, "%s%s%s", theirs ? theirs : "", theirs ? " " : "", ours);
+    PQconninfoFree(opts);
+    return r;
+}
+
 bk_store_t *bk_store_new(uv_loop_t *loop, const char *conninfo, const char *node,
                          const bk_store_cbs_t *cbs, void *arg)
 {
     bk_store_t *s = pls_xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->conninfo = pls_xstrdup(conninfo);
+    s->options = session_options(conninfo);
     s->node = pls_xstrdup(node);
     s->cbs = *cbs;
     s->arg = arg;
@@ -529,6 +552,7 @@ void bk_store_destroy(bk_store_t **self_p)
     if (!s)
         return;
     free(s->conninfo);
+    free(s->options);
     free(s->node);
     free(s);
     *self_p = NULL;
