@@ -211,13 +211,10 @@ static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
     pls_buf_adds(s, r->notice_copy ? r->notice_copy : "null");
 }
 
-/* `text` as an SQL string literal (quotes doubled) typed json. */
-static void add_json_literal(pls_buf_t *s, const pls_buf_t *doc)
+void bk_sql_add_json(pls_buf_t *s, const pls_buf_t *doc)
 {
     pls_buf_addc(s, '\'');
-    const char *p = doc->data ? doc->data : "[]", *end = p + doc->len, *q;
-    if (!doc->data)
-        end = p + 2;
+    const char *p = doc->len ? doc->data : "[]", *end = p + (doc->len ? doc->len : 2), *q;
     while ((q = memchr(p, '\'', (size_t)(end - p)))) {
         pls_buf_add(s, p, (size_t)(q - p) + 1);
         pls_buf_addc(s, '\'');
@@ -296,13 +293,13 @@ void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
         /* one statement for every order row and event row of the batch; the ids
          * of the orders really inserted come back */
         pls_buf_adds(s, "SELECT id FROM pls_batch(");
-        add_json_literal(s, &news);
+        bk_sql_add_json(s, &news);
         pls_buf_addc(s, ',');
-        add_json_literal(s, &cits);
+        bk_sql_add_json(s, &cits);
         pls_buf_addc(s, ',');
-        add_json_literal(s, &evs);
+        bk_sql_add_json(s, &evs);
         pls_buf_addc(s, ',');
-        add_json_literal(s, &chg);
+        bk_sql_add_json(s, &chg);
         pls_buf_adds(s, ") AS id;");
     }
     pls_buf_cleanup(&news);

@@ -112,6 +112,10 @@ int bk_batch_new_order(bk_batch_t *b, bk_order_t *o, const char *key);
 void bk_batch_out(bk_batch_t *b, int kind, const void *ident, size_t ident_len, uint8_t *msg,
                   size_t len, uint64_t corr, int new_idx);
 
+/* A JSON document as an SQL string literal (quotes doubled) typed json; an
+ * empty buffer is the empty array. */
+void bk_sql_add_json(pls_buf_t *s, const pls_buf_t *doc);
+
 /* The SQL text of the whole transaction. */
 void bk_batch_sql(bk_batch_t *b, pls_buf_t *out);
 

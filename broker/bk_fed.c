@@ -320,7 +320,8 @@ static void send_hello(bk_core_t *c, bk_link_t *l, int reply)
 }
 
 static void request_page(bk_core_t *c, bk_link_t *l);
-static void copy_update_sql(bk_core_t *c, const bk_copy_t *cp);
+static void copy_update_json(bk_core_t *c, const bk_copy_t *cp);
+static void add_json_doc(pls_buf_t *sql, pls_buf_t *doc);
 
 /* Send what the window allows, and the acknowledgement. */
 static void pump(bk_core_t *c, bk_link_t *l)
@@ -471,22 +472,22 @@ void bk_fed_emit(bk_core_t *c, const char *to, const char *from, const char *kin
         l->oldest_unacked_ms = m->at_ms;
     l->state_dirty = 1;
     c->cur->touched = 1;
-    pls_buf_t *v = &c->fed.outbox_vals;
-    pls_buf_adds(v, v->len ? ",(" : "(");
-    pls_buf_add_sql_str(v, l->peer);
-    pls_buf_addc(v, ',');
+    pls_buf_t *v = &c->fed.outbox_vals; /* a row of pls_outbox() (sql/006) */
+    pls_buf_adds(v, v->len ? ",{\"peer\":" : "[{\"peer\":");
+    pls_buf_add_json_str(v, l->peer);
+    pls_buf_adds(v, ",\"seq\":");
     pls_buf_add_u64(v, m->seq);
-    pls_buf_addc(v, ',');
-    pls_buf_add_sql_str(v, m->to);
-    pls_buf_addc(v, ',');
-    pls_buf_add_sql_str(v, m->from);
-    pls_buf_addc(v, ',');
-    pls_buf_add_sql_str(v, m->kind);
-    pls_buf_adds(v, ",'");
+    pls_buf_adds(v, ",\"to_node\":");
+    pls_buf_add_json_str(v, m->to);
+    pls_buf_adds(v, ",\"from_node\":");
+    pls_buf_add_json_str(v, m->from);
+    pls_buf_adds(v, ",\"kind\":");
+    pls_buf_add_json_str(v, m->kind);
+    pls_buf_adds(v, ",\"order_id\":\"");
     pls_buf_adds(v, oid);
-    pls_buf_adds(v, "'::uuid,");
-    pls_buf_add_sql_str(v, m->body);
-    pls_buf_adds(v, ",now())");
+    pls_buf_adds(v, "\",\"body\":");
+    pls_buf_add_json_str(v, m->body);
+    pls_buf_addc(v, '}');
 }
 
 /* The members of a snapshot: {"state",...} from a batch row. */
@@ -591,17 +592,8 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         json_decref(f->fwd_citizens);
         f->fwd_orders = f->fwd_citizens = NULL;
     }
-    if (f->copy_events.len) {
-        /* rows of an order not held here wait for its Forward, which has them all */
-        pls_buf_adds(&b->pre, "INSERT INTO events (order_id, seq, n, at, entries) SELECT v.* "
-                              "FROM (VALUES ");
-        pls_buf_add(&b->pre, f->copy_events.data, f->copy_events.len);
-        pls_buf_adds(&b->pre, ") AS v(order_id, seq, n, at, entries) WHERE EXISTS (SELECT 1 "
-                              "FROM orders o WHERE o.id = v.order_id) ON CONFLICT DO NOTHING;");
-        pls_buf_reset(&f->copy_events);
-    }
     for (size_t i = 0; i < f->n_copies; i++) {
-        copy_update_sql(c, &f->copies[i]);
+        copy_update_json(c, &f->copies[i]);
         json_decref(f->copies[i].snap);
     }
     f->n_copies = 0;
@@ -609,19 +601,15 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         bk_index_cleanup(&f->copy_index);
         f->copy_index.slots = NULL;
     }
-    if (f->copy_update.len) {
-        /* a copy changes only forwards in its history; two columns come back
-         * so the commit can tell these rows from the intake ids */
-        pls_buf_adds(&b->pre,
-                     "UPDATE orders o SET state = v.state, step = v.step, attempt = v.attempt, "
-                     "dept = v.dept, scope = v.scope, owner = v.owner, next_seq = v.next_seq, "
-                     "due_at = v.due_at, whole_due = v.whole_due, alarms = v.alarms, "
-                     "open = false, finished_at = CASE WHEN v.fin THEN "
-                     "coalesce(o.finished_at, v.now) END FROM (VALUES ");
-        pls_buf_add(&b->pre, f->copy_update.data, f->copy_update.len);
-        pls_buf_adds(&b->pre, ") AS v(id, state, step, attempt, dept, scope, owner, next_seq, "
-                              "due_at, fin, whole_due, alarms, now) WHERE o.id = v.id AND "
-                              "o.next_seq <= v.next_seq RETURNING o.id, 'copy';");
+    if (f->copy_events.len || f->copy_update.len) {
+        /* event rows and snapshots of copies (sql/006); the copies updated
+         * come back as two columns, so the commit tells them from intake ids */
+        pls_buf_adds(&b->pre, "SELECT * FROM pls_copies(");
+        add_json_doc(&b->pre, &f->copy_events);
+        pls_buf_addc(&b->pre, ',');
+        add_json_doc(&b->pre, &f->copy_update);
+        pls_buf_adds(&b->pre, ");");
+        pls_buf_reset(&f->copy_events);
         pls_buf_reset(&f->copy_update);
     }
     for (size_t i = 0; i < f->n_links; i++) {
@@ -651,10 +639,9 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         }
     }
     if (f->outbox_vals.len) {
-        pls_buf_adds(&b->extra, "INSERT INTO link_outbox (peer, seq, to_node, from_node, kind, "
-                                "order_id, body, created_at) VALUES ");
-        pls_buf_add(&b->extra, f->outbox_vals.data, f->outbox_vals.len);
-        pls_buf_addc(&b->extra, ';');
+        pls_buf_adds(&b->extra, "SELECT pls_outbox(");
+        add_json_doc(&b->extra, &f->outbox_vals);
+        pls_buf_adds(&b->extra, ");");
         pls_buf_reset(&f->outbox_vals);
     }
 }
@@ -865,13 +852,34 @@ static int64_t jint(json_t *o, const char *k)
     return (int64_t)json_integer_value(json_object_get(o, k));
 }
 
-static void add_ts_ms(pls_buf_t *b, int64_t ms)
+/* Epoch milliseconds as a JSON string PostgreSQL reads as timestamptz; 0 is null. */
+static void add_json_ts(pls_buf_t *b, int64_t ms)
 {
     char t[40];
+    if (!ms) {
+        pls_buf_adds(b, "null");
+        return;
+    }
     pls_format_iso_ms(ms, t, sizeof(t));
-    pls_buf_addc(b, '\'');
+    pls_buf_addc(b, '"');
     pls_buf_adds(b, t);
-    pls_buf_adds(b, "'::timestamptz");
+    pls_buf_addc(b, '"');
+}
+
+static void add_json_str_or_null(pls_buf_t *b, const char *s)
+{
+    if (*s)
+        pls_buf_add_json_str(b, s);
+    else
+        pls_buf_adds(b, "null");
+}
+
+/* A document of rows "[{..},{..}" built for a batch, closed, as an SQL literal. */
+static void add_json_doc(pls_buf_t *sql, pls_buf_t *doc)
+{
+    if (doc->len)
+        pls_buf_addc(doc, ']');
+    bk_sql_add_json(sql, doc);
 }
 
 /* Event rows of a message into the copy events of the batch. */
@@ -879,23 +887,23 @@ static void add_rows(bk_core_t *c, const char *order, json_t *rows)
 {
     size_t i;
     json_t *r;
-    pls_buf_t *v = &c->fed.copy_events;
+    pls_buf_t *v = &c->fed.copy_events; /* rows of pls_copies() (sql/006) */
     json_array_foreach(rows, i, r)
     {
         char *entries = json_dumps(json_object_get(r, "entries"), JSON_COMPACT);
         if (!entries)
             continue;
-        pls_buf_adds(v, v->len ? ",('" : "('");
+        pls_buf_adds(v, v->len ? ",{\"order_id\":\"" : "[{\"order_id\":\"");
         pls_buf_adds(v, order);
-        pls_buf_adds(v, "'::uuid,");
+        pls_buf_adds(v, "\",\"seq\":");
         pls_buf_add_i64(v, jint(r, "seq"));
-        pls_buf_addc(v, ',');
+        pls_buf_adds(v, ",\"n\":");
         pls_buf_add_i64(v, jint(r, "n"));
-        pls_buf_addc(v, ',');
-        add_ts_ms(v, jint(r, "at"));
-        pls_buf_addc(v, ',');
-        pls_buf_add_sql_str(v, entries);
-        pls_buf_adds(v, "::json)");
+        pls_buf_adds(v, ",\"at\":");
+        add_json_ts(v, jint(r, "at"));
+        pls_buf_adds(v, ",\"entries\":");
+        pls_buf_adds(v, entries);
+        pls_buf_addc(v, '}');
         free(entries);
     }
 }
@@ -940,44 +948,39 @@ static void add_copy_update(bk_core_t *c, const pls_uuid_t *id, json_t *snap)
     bk_index_put(&f->copy_index, cp);
 }
 
-static void copy_update_sql(bk_core_t *c, const bk_copy_t *cp)
+static void copy_update_json(bk_core_t *c, const bk_copy_t *cp)
 {
     json_t *snap = cp->snap;
     char order[PLS_UUID_STR];
     pls_uuid_format(&cp->id, order);
-    pls_buf_t *v = &c->fed.copy_update;
+    pls_buf_t *v = &c->fed.copy_update; /* a row of pls_copies() (sql/006) */
     int st = bk_state_parse(jstr(snap, "state"));
-    pls_buf_adds(v, v->len ? ",('" : "('");
+    pls_buf_adds(v, v->len ? ",{\"id\":\"" : "[{\"id\":\"");
     pls_buf_adds(v, order);
-    pls_buf_adds(v, "'::uuid,");
-    pls_buf_add_sql_str(v, jstr(snap, "state"));
-    pls_buf_addc(v, ',');
+    pls_buf_adds(v, "\",\"state\":");
+    pls_buf_add_json_str(v, jstr(snap, "state"));
+    pls_buf_adds(v, ",\"step\":");
     pls_buf_add_i64(v, jint(snap, "step"));
-    pls_buf_addc(v, ',');
+    pls_buf_adds(v, ",\"attempt\":");
     pls_buf_add_i64(v, jint(snap, "attempt"));
-    pls_buf_addc(v, ',');
-    pls_buf_add_sql_str(v, *jstr(snap, "dept") ? jstr(snap, "dept") : NULL);
-    pls_buf_addc(v, ',');
-    pls_buf_add_sql_str(v, *jstr(snap, "scope") ? jstr(snap, "scope") : NULL);
-    pls_buf_addc(v, ',');
-    pls_buf_add_sql_str(v, jstr(snap, "owner"));
-    pls_buf_addc(v, ',');
+    pls_buf_adds(v, ",\"dept\":");
+    add_json_str_or_null(v, jstr(snap, "dept"));
+    pls_buf_adds(v, ",\"scope\":");
+    add_json_str_or_null(v, jstr(snap, "scope"));
+    pls_buf_adds(v, ",\"owner\":");
+    pls_buf_add_json_str(v, jstr(snap, "owner"));
+    pls_buf_adds(v, ",\"next_seq\":");
     pls_buf_add_i64(v, jint(snap, "next_seq"));
-    pls_buf_addc(v, ',');
-    if (jint(snap, "due_ms"))
-        add_ts_ms(v, jint(snap, "due_ms"));
-    else
-        pls_buf_adds(v, "NULL::timestamptz");
-    pls_buf_adds(v, st >= 0 && !bk_state_open(st) ? ",true," : ",false,");
-    if (jint(snap, "whole_due_ms"))
-        add_ts_ms(v, jint(snap, "whole_due_ms"));
-    else
-        pls_buf_adds(v, "NULL::timestamptz");
-    pls_buf_addc(v, ',');
+    pls_buf_adds(v, ",\"due_at\":");
+    add_json_ts(v, jint(snap, "due_ms"));
+    pls_buf_adds(v, st >= 0 && !bk_state_open(st) ? ",\"fin\":true" : ",\"fin\":false");
+    pls_buf_adds(v, ",\"whole_due\":");
+    add_json_ts(v, jint(snap, "whole_due_ms"));
+    pls_buf_adds(v, ",\"alarms\":");
     pls_buf_add_i64(v, jint(snap, "alarms"));
-    pls_buf_addc(v, ',');
-    add_ts_ms(v, pls_rule_ms());
-    pls_buf_addc(v, ')');
+    pls_buf_adds(v, ",\"now\":");
+    add_json_ts(v, pls_rule_ms());
+    pls_buf_addc(v, '}');
 }
 
 /* Keep a JSON value of a Forward in a row of pls_forwards (absent or null: SQL NULL). */
