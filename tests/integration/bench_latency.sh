@@ -8,7 +8,8 @@
 #
 # Knobs: PLS_BENCH_RATE (500), PLS_BENCH_SECONDS (60, measured after the warm-up),
 # PLS_BENCH_WARMUP (5), PLS_BENCH_WORKERS (16), PLS_BENCH_SUBMITTERS (4),
-# PLS_BENCH_SERVICE (consult), PLS_BENCH_PGBENCH_S (20).
+# PLS_BENCH_SERVICE (consult), PLS_BENCH_PGBENCH_S (20; also the seconds of the fixed-rate
+# pgbench run that gives PostgreSQL's own commit latency at the same rate).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
 pls_setup
@@ -22,15 +23,17 @@ args=(--orders "$orders" --rate "$rate" --warmup "$warmup" --workers "${PLS_BENC
 
 machine=$(bench_machine)
 pgbench=$(bench_pgbench)
+pgbench_rate=$(bench_pgbench_rate "$rate")
 bench_checkpoint
 cpu0=$(bench_pg_cpu)
 bench_run latency --db "$PLS_DB" "${args[@]}" --broker-log "$T/broker.log"
 cpu1=$(bench_pg_cpu)
 
-jq -n --argjson machine "$machine" --argjson pgbench "$pgbench" \
+jq -n --argjson machine "$machine" --argjson pgbench "$pgbench" --argjson pgbench_rate "$pgbench_rate" \
     --slurpfile bench "$T/latency.json" --arg cmd "pls-bench --db DB ${args[*]}" \
     --argjson pg_cpu "$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.2f", b - a }')" \
     '{benchmark: "latency", command: $cmd, machine: $machine, pgbench: $pgbench,
+      pgbench_at_rate: $pgbench_rate,
       postgres_cpu_s: $pg_cpu, bench: $bench[0],
       cpu_us_per_order: {postgres: ($pg_cpu * 1e6 / $bench[0].answered | floor),
                          broker: ($bench[0].broker_cpu_s * 1e6 / $bench[0].answered | floor),

@@ -101,6 +101,42 @@ bench_pgbench() {
                                                  else null end)}}'
 }
 
+# bench_pgbench_rate RATE: PostgreSQL's own commit latency at a fixed rate: one-row INSERT
+# transactions from 1 client on a schedule of RATE per second (pgbench -R), for
+# PLS_BENCH_PGBENCH_S seconds, after a CHECKPOINT. One client, as the broker has one write
+# connection: a transaction due while the last one commits waits for it, as a submit does.
+# Prints JSON: percentiles from the scheduled start (what a caller on that schedule sees)
+# and of the transaction alone (pgbench's -l log, without its schedule lag).
+bench_pgbench_rate() {
+    local rate=$1 secs=${PLS_BENCH_PGBENCH_S:-20} db out
+    if ((secs == 0)); then
+        echo null
+        return
+    fi
+    db=$(pls_createdb pgbench_rate)
+    pls_sql_db "$db" "CREATE TABLE one_row (id bigserial PRIMARY KEY, at timestamptz NOT NULL
+        DEFAULT now(), v text NOT NULL)" >/dev/null
+    echo "INSERT INTO one_row (v) VALUES ('x');" >"$T/pgbench.sql"
+    bench_checkpoint "$db"
+    rm -f "$T"/pgbench_rate.*
+    out=$("$PLS_PGBIN/pgbench" -n -c 1 -j 1 -R "$rate" -T "$secs" -f "$T/pgbench.sql" \
+        -l --log-prefix="$T/pgbench_rate" "$db" 2>&1) || fail "pgbench -R $rate failed: $out"
+    # log lines: client tx latency_us script epoch_s epoch_us lag_us
+    pctl() {
+        sort -n | awk '{ a[NR] = $1 } END {
+            if (NR == 0) { print "null"; exit }
+            printf "{\"n\": %d, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}\n",
+                NR, a[int(NR * .50) + 1] / 1000, a[int(NR * .90) + 1] / 1000,
+                a[int(NR * .99) + 1] / 1000, a[NR] / 1000 }'
+    }
+    jq -n --argjson rate "$rate" --argjson secs "$secs" \
+        --argjson sched "$(cat "$T"/pgbench_rate.* | awk '{ print $3 }' | pctl)" \
+        --argjson alone "$(cat "$T"/pgbench_rate.* | awk '{ print $3 - $7 }' | pctl)" \
+        '{script: "INSERT INTO one_row (v) VALUES (...) — one row per transaction, 1 client",
+          rate_per_s: $rate, seconds: $secs, latency_ms_from_schedule: $sched,
+          latency_ms_of_transaction: $alone}'
+}
+
 # bench_checkpoint [CONNINFO]: CHECKPOINT, so a run does not start with a checkpoint due.
 bench_checkpoint() {
     pls_sql_db "${1:-$PLS_DB}" "CHECKPOINT" >/dev/null
