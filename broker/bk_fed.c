@@ -473,20 +473,14 @@ void bk_fed_emit(bk_core_t *c, const char *to, const char *from, const char *kin
     l->state_dirty = 1;
     c->cur->touched = 1;
     pls_buf_t *v = &c->fed.outbox_vals; /* a row of pls_outbox() (sql/006) */
-    pls_buf_adds(v, v->len ? ",{\"peer\":" : "[{\"peer\":");
-    pls_buf_add_json_str(v, l->peer);
-    pls_buf_adds(v, ",\"seq\":");
-    pls_buf_add_u64(v, m->seq);
-    pls_buf_adds(v, ",\"to_node\":");
-    pls_buf_add_json_str(v, m->to);
-    pls_buf_adds(v, ",\"from_node\":");
-    pls_buf_add_json_str(v, m->from);
-    pls_buf_adds(v, ",\"kind\":");
-    pls_buf_add_json_str(v, m->kind);
-    pls_buf_adds(v, ",\"order_id\":\"");
-    pls_buf_adds(v, oid);
-    pls_buf_adds(v, "\",\"body\":");
-    pls_buf_add_json_str(v, m->body);
+    pls_buf_adds(v, v->len ? ",{" : "[{");
+    bk__p_str(v, "peer", l->peer);
+    bk__p_int(v, "seq", (int64_t)m->seq);
+    bk__p_str(v, "to_node", m->to);
+    bk__p_str(v, "from_node", m->from);
+    bk__p_str(v, "kind", m->kind);
+    bk__p_str(v, "order_id", oid);
+    bk__p_str(v, "body", m->body);
     pls_buf_addc(v, '}');
 }
 
@@ -852,26 +846,15 @@ static int64_t jint(json_t *o, const char *k)
     return (int64_t)json_integer_value(json_object_get(o, k));
 }
 
-/* Epoch milliseconds as a JSON string PostgreSQL reads as timestamptz; 0 is null. */
-static void add_json_ts(pls_buf_t *b, int64_t ms)
+/* Member k: epoch milliseconds as a string PostgreSQL reads as timestamptz
+ * (0: absent, i.e. SQL NULL). */
+static void add_json_ts(pls_buf_t *b, const char *k, int64_t ms)
 {
     char t[40];
-    if (!ms) {
-        pls_buf_adds(b, "null");
+    if (!ms)
         return;
-    }
     pls_format_iso_ms(ms, t, sizeof(t));
-    pls_buf_addc(b, '"');
-    pls_buf_adds(b, t);
-    pls_buf_addc(b, '"');
-}
-
-static void add_json_str_or_null(pls_buf_t *b, const char *s)
-{
-    if (*s)
-        pls_buf_add_json_str(b, s);
-    else
-        pls_buf_adds(b, "null");
+    bk__p_str(b, k, t);
 }
 
 /* A document of rows "[{..},{..}" built for a batch, closed, as an SQL literal. */
@@ -893,16 +876,12 @@ static void add_rows(bk_core_t *c, const char *order, json_t *rows)
         char *entries = json_dumps(json_object_get(r, "entries"), JSON_COMPACT);
         if (!entries)
             continue;
-        pls_buf_adds(v, v->len ? ",{\"order_id\":\"" : "[{\"order_id\":\"");
-        pls_buf_adds(v, order);
-        pls_buf_adds(v, "\",\"seq\":");
-        pls_buf_add_i64(v, jint(r, "seq"));
-        pls_buf_adds(v, ",\"n\":");
-        pls_buf_add_i64(v, jint(r, "n"));
-        pls_buf_adds(v, ",\"at\":");
-        add_json_ts(v, jint(r, "at"));
-        pls_buf_adds(v, ",\"entries\":");
-        pls_buf_adds(v, entries);
+        pls_buf_adds(v, v->len ? ",{" : "[{");
+        bk__p_str(v, "order_id", order);
+        bk__p_int(v, "seq", jint(r, "seq"));
+        bk__p_int(v, "n", jint(r, "n"));
+        add_json_ts(v, "at", jint(r, "at"));
+        bk__p_raw(v, "entries", entries);
         pls_buf_addc(v, '}');
         free(entries);
     }
@@ -955,31 +934,26 @@ static void copy_update_json(bk_core_t *c, const bk_copy_t *cp)
     pls_uuid_format(&cp->id, order);
     pls_buf_t *v = &c->fed.copy_update; /* a row of pls_copies() (sql/006) */
     int st = bk_state_parse(jstr(snap, "state"));
-    pls_buf_adds(v, v->len ? ",{\"id\":\"" : "[{\"id\":\"");
-    pls_buf_adds(v, order);
-    pls_buf_adds(v, "\",\"state\":");
-    pls_buf_add_json_str(v, jstr(snap, "state"));
-    pls_buf_adds(v, ",\"step\":");
-    pls_buf_add_i64(v, jint(snap, "step"));
-    pls_buf_adds(v, ",\"attempt\":");
-    pls_buf_add_i64(v, jint(snap, "attempt"));
-    pls_buf_adds(v, ",\"dept\":");
-    add_json_str_or_null(v, jstr(snap, "dept"));
-    pls_buf_adds(v, ",\"scope\":");
-    add_json_str_or_null(v, jstr(snap, "scope"));
-    pls_buf_adds(v, ",\"owner\":");
-    pls_buf_add_json_str(v, jstr(snap, "owner"));
-    pls_buf_adds(v, ",\"next_seq\":");
-    pls_buf_add_i64(v, jint(snap, "next_seq"));
-    pls_buf_adds(v, ",\"due_at\":");
-    add_json_ts(v, jint(snap, "due_ms"));
-    pls_buf_adds(v, st >= 0 && !bk_state_open(st) ? ",\"fin\":true" : ",\"fin\":false");
-    pls_buf_adds(v, ",\"whole_due\":");
-    add_json_ts(v, jint(snap, "whole_due_ms"));
-    pls_buf_adds(v, ",\"alarms\":");
-    pls_buf_add_i64(v, jint(snap, "alarms"));
-    pls_buf_adds(v, ",\"now\":");
-    add_json_ts(v, pls_rule_ms());
+    if (st < 0 || !*jstr(snap, "owner")) {
+        /* a peer's malformed snapshot must not fail the batch (NOT NULL columns) */
+        pls_warn("copy of order %s: snapshot without a known state or an owner, ignored", order);
+        return;
+    }
+    /* absent members are SQL NULL (an empty dept or scope) */
+    pls_buf_adds(v, v->len ? ",{" : "[{");
+    bk__p_str(v, "id", order);
+    bk__p_str(v, "state", jstr(snap, "state"));
+    bk__p_int(v, "step", jint(snap, "step"));
+    bk__p_int(v, "attempt", jint(snap, "attempt"));
+    bk__p_str(v, "dept", jstr(snap, "dept"));
+    bk__p_str(v, "scope", jstr(snap, "scope"));
+    bk__p_str(v, "owner", jstr(snap, "owner"));
+    bk__p_int(v, "next_seq", jint(snap, "next_seq"));
+    add_json_ts(v, "due_at", jint(snap, "due_ms"));
+    bk__p_raw(v, "fin", bk_state_open(st) ? "false" : "true");
+    add_json_ts(v, "whole_due", jint(snap, "whole_due_ms"));
+    bk__p_int(v, "alarms", jint(snap, "alarms"));
+    add_json_ts(v, "now", pls_rule_ms());
     pls_buf_addc(v, '}');
 }
 

@@ -45,7 +45,8 @@ typedef struct conn {
     int poll_events;
     uv_timer_t timer; /* reconnect backoff */
     int64_t backoff_ms;
-    char error[256]; /* first error of the current request */
+    char error[256];      /* first error of the current request */
+    char send_error[256]; /* why the last request could not be sent */
     /* write connection: the batch in flight */
     bk_batch_rows_cb on_rows;
     bk_batch_done_cb on_done;
@@ -461,15 +462,23 @@ static void on_poll(uv_poll_t *h, int status, int events)
     }
 }
 
+static void on_send_failed(uv_timer_t *t)
+{
+    conn_t *c = t->data;
+    conn_fail(c, c->send_error);
+}
+
+/* A request that could not be sent fails the connection on the next loop
+ * turn, never inside bk_store_batch or bk_store_query: their callbacks would
+ * otherwise run before the caller has recorded what it sent (bk_core's batch
+ * in flight). */
 static void send_request(conn_t *c, int ok)
 {
-    if (!ok) {
-        conn_fail(c, PQerrorMessage(c->pg));
-        return;
-    }
-    int f = PQflush(c->pg);
+    int f = ok ? PQflush(c->pg) : -1;
     if (f < 0) {
-        conn_fail(c, PQerrorMessage(c->pg));
+        snprintf(c->send_error, sizeof(c->send_error), "%s", PQerrorMessage(c->pg));
+        c->send_error[strcspn(c->send_error, "\n")] = '\0';
+        uv_timer_start(&c->timer, on_send_failed, 0, 0);
         return;
     }
     poll_want(c, f ? (UV_READABLE | UV_WRITABLE) : UV_READABLE);
