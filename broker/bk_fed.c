@@ -322,6 +322,7 @@ static void send_hello(bk_core_t *c, bk_link_t *l, int reply)
 static void request_page(bk_core_t *c, bk_link_t *l);
 static void copy_update_json(bk_core_t *c, const bk_copy_t *cp);
 static void add_json_doc(pls_buf_t *sql, pls_buf_t *doc);
+static void add_json_text(pls_buf_t *b, const char *k, const char *s);
 
 /* Send what the window allows, and the acknowledgement. */
 static void pump(bk_core_t *c, bk_link_t *l)
@@ -474,13 +475,13 @@ void bk_fed_emit(bk_core_t *c, const char *to, const char *from, const char *kin
     c->cur->touched = 1;
     pls_buf_t *v = &c->fed.outbox_vals; /* a row of pls_outbox() (sql/006) */
     pls_buf_adds(v, v->len ? ",{" : "[{");
-    bk__p_str(v, "peer", l->peer);
+    add_json_text(v, "peer", l->peer);
     bk__p_int(v, "seq", (int64_t)m->seq);
-    bk__p_str(v, "to_node", m->to);
-    bk__p_str(v, "from_node", m->from);
-    bk__p_str(v, "kind", m->kind);
-    bk__p_str(v, "order_id", oid);
-    bk__p_str(v, "body", m->body);
+    add_json_text(v, "to_node", m->to);
+    add_json_text(v, "from_node", m->from);
+    add_json_text(v, "kind", m->kind);
+    add_json_text(v, "order_id", oid);
+    add_json_text(v, "body", m->body);
     pls_buf_addc(v, '}');
 }
 
@@ -846,6 +847,17 @@ static int64_t jint(json_t *o, const char *k)
     return (int64_t)json_integer_value(json_object_get(o, k));
 }
 
+/* Member k: a string, "" included (bk__p_str leaves "" out, which is SQL
+ * NULL: the outbox's columns are NOT NULL, and a relayed peer message may
+ * carry an empty one). */
+static void add_json_text(pls_buf_t *b, const char *k, const char *s)
+{
+    if (s && *s)
+        bk__p_str(b, k, s);
+    else
+        bk__p_raw(b, k, "\"\"");
+}
+
 /* Member k: epoch milliseconds as a string PostgreSQL reads as timestamptz
  * (0: absent, i.e. SQL NULL). */
 static void add_json_ts(pls_buf_t *b, const char *k, int64_t ms)
@@ -880,7 +892,9 @@ static void add_rows(bk_core_t *c, const char *order, json_t *rows)
         bk__p_str(v, "order_id", order);
         bk__p_int(v, "seq", jint(r, "seq"));
         bk__p_int(v, "n", jint(r, "n"));
-        add_json_ts(v, "at", jint(r, "at"));
+        char at[40]; /* NOT NULL: 1970 for a peer's row without one, as before */
+        pls_format_iso_ms(jint(r, "at"), at, sizeof(at));
+        bk__p_str(v, "at", at);
         bk__p_raw(v, "entries", entries);
         pls_buf_addc(v, '}');
         free(entries);

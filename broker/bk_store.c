@@ -478,6 +478,9 @@ static void send_request(conn_t *c, int ok)
     if (f < 0) {
         snprintf(c->send_error, sizeof(c->send_error), "%s", PQerrorMessage(c->pg));
         c->send_error[strcspn(c->send_error, "\n")] = '\0';
+        /* no poll until then: nothing may read a result of a request never
+         * sent, and libpq may have closed the socket already */
+        poll_stop(c);
         uv_timer_start(&c->timer, on_send_failed, 0, 0);
         return;
     }
@@ -496,6 +499,10 @@ static char *session_options(const char *conninfo)
     for (PQconninfoOption *o = opts; o && o->keyword; o++)
         if (strcmp(o->keyword, "options") == 0 && o->val && o->val[0])
             theirs = o->val;
+    /* passing options hides PGOPTIONS from libpq: keep it when the conninfo
+     * has none */
+    if (!theirs && getenv("PGOPTIONS") && getenv("PGOPTIONS")[0])
+        theirs = getenv("PGOPTIONS");
     size_t n = (theirs ? strlen(theirs) + 1 : 0) + sizeof(ours);
     char *r = pls_xcalloc(1, n);
     snprintf(r, n, "%s%s%s", theirs ? theirs : "", theirs ? " " : "", ours);

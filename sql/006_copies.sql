@@ -35,9 +35,11 @@ BEGIN
 END $$;
 
 -- Link messages written to the outbox in the batch that produced them:
--- [{peer, seq, to_node, from_node, kind, order_id, body}, ...].
-CREATE FUNCTION pls_outbox(msgs json) RETURNS void LANGUAGE sql AS $$
+-- [{peer, seq, to_node, from_node, kind, order_id, body}, ...]. (plpgsql, not
+-- sql: PostgreSQL plans a LANGUAGE sql function's statement on every call.)
+CREATE FUNCTION pls_outbox(msgs json) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
     INSERT INTO link_outbox (peer, seq, to_node, from_node, kind, order_id, body, created_at)
     SELECT m.peer, m.seq, m.to_node, m.from_node, m.kind, m.order_id, m.body, now()
     FROM json_populate_recordset(NULL::link_outbox, msgs) m;
-$$;
+END $$;

@@ -214,10 +214,20 @@ st=$(pls_ctl --json status)
 assert_eq "$(jq -r '.orders.completed' <<<"$st")" "$((${#ids[@]} + 1))" "status: completed orders"
 assert_eq "$(jq -r '[.orders | to_entries[] | select(.key != "completed") | .value] | add // 0' <<<"$st")" 0 \
     "status: orders in other states"
-# "completed today" per department and scope (kept by triggers, sql/005) = the orders themselves
-today_st=$(jq -r '[.departments[] | select(.completed_today > 0) | "\(.dept) \(.scope) \(.completed_today)"]
-    | sort | join(", ")' <<<"$st")
-today_db=$(pls_sql "SELECT string_agg(dept || ' ' || scope || ' ' || n, ', ' ORDER BY dept || ' ' || scope)
-    FROM (SELECT dept, scope, count(*) n FROM orders WHERE state = 'completed' GROUP BY 1, 2) x")
+# "completed today" per department and scope (kept by triggers, sql/005) = the orders finished
+# today (Asia/Shanghai) in the database; read again if a day ended between the two reads
+today_st='' today_db=''
+today_matches() {
+    today_st=$(pls_ctl --json status | jq -r '[.departments[] | select(.completed_today > 0)
+        | "\(.dept) \(.scope) \(.completed_today)"] | sort | join(", ")')
+    today_db=$(pls_sql "SELECT coalesce(string_agg(dept || ' ' || scope || ' ' || n, ', '
+            ORDER BY dept || ' ' || scope), '')
+        FROM (SELECT dept, scope, count(*) n FROM orders WHERE state = 'completed'
+              AND (finished_at AT TIME ZONE 'Asia/Shanghai')::date
+                  = (now() AT TIME ZONE 'Asia/Shanghai')::date GROUP BY 1, 2) x")
+    [[ $today_st == "$today_db" ]]
+}
+pls_wait_for 5 today_matches || true
 assert_eq "$today_st" "$today_db" "status: completed today per department and scope"
+[[ -n $today_db ]] || pls_note "no order completed today (Asia/Shanghai): the day ended during the test"
 pls_note "lifecycle: $((${#ids[@]} + 1)) orders, ${#SINGLE_SERVICES[@]} services, ${#SINGLE_DEPTS[@]} departments, all completed once"
