@@ -320,15 +320,20 @@ static void conn_connect(conn_t *c)
         return;
     /* keepalives and tcp_user_timeout so a dead server is noticed (DESIGN §8);
      * application_name shows in pg_stat_activity */
-    const char *keys[] = {"dbname",           "application_name",    "keepalives",
-                          "keepalives_idle",  "keepalives_interval", "keepalives_count",
-                          "tcp_user_timeout", "connect_timeout",     "options",
+    const char *keys[] = {"dbname",
+                          "application_name",
+                          "keepalives",
+                          "keepalives_idle",
+                          "keepalives_interval",
+                          "keepalives_count",
+                          "tcp_user_timeout",
+                          "connect_timeout",
+                          "options",
                           NULL};
     char appname[160];
     snprintf(appname, sizeof(appname), "pls-broker %s %s", s->node,
              c->which == CONN_WRITE ? "write" : "read");
-    const char *vals[] = {s->conninfo, appname, "1", "5", "2", "3", "10000", "5", s->options,
-                          NULL};
+    const char *vals[] = {s->conninfo, appname, "1", "5", "2", "3", "10000", "5", s->options, NULL};
     c->pg = PQconnectStartParams(keys, vals, 1);
     if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
         conn_fail(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");

@@ -21,12 +21,10 @@ WHERE finished_at IS NOT NULL AND state IN ('completed', 'closed', 'rating_revie
   AND dept IS NOT NULL AND scope IS NOT NULL
 GROUP BY 1, 2, 3;
 
-CREATE OR REPLACE FUNCTION pls_count_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Triggers of their own beside the state_counts ones (001_schema.sql), each one
+-- aggregate write per statement.
+CREATE FUNCTION pls_done_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO state_counts (state, owned, n)
-    SELECT r.state, r.owner = m.v, count(*)
-    FROM new_rows r, node_meta m WHERE m.k = 'node' GROUP BY 1, 2
-    ON CONFLICT (state, owned) DO UPDATE SET n = state_counts.n + EXCLUDED.n;
     INSERT INTO done_counts (day, dept, scope, n)
     SELECT (r.finished_at AT TIME ZONE 'Asia/Shanghai')::date, r.dept, r.scope, count(*)
     FROM new_rows r
@@ -37,29 +35,22 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE OR REPLACE FUNCTION pls_count_update() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION pls_done_update() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO state_counts (state, owned, n)
-    SELECT x.state, x.owned, sum(x.d)
-    FROM (SELECT r.state, r.owner = m.v AS owned, 1 AS d FROM new_rows r, node_meta m
-          WHERE m.k = 'node'
-          UNION ALL
-          SELECT r.state, r.owner = m.v, -1 FROM old_rows r, node_meta m WHERE m.k = 'node') x
-    GROUP BY 1, 2 HAVING sum(x.d) <> 0
-    ON CONFLICT (state, owned) DO UPDATE SET n = state_counts.n + EXCLUDED.n;
     INSERT INTO done_counts (day, dept, scope, n)
-    SELECT x.day, x.dept, x.scope, sum(x.d)
-    FROM (SELECT (r.finished_at AT TIME ZONE 'Asia/Shanghai')::date AS day, r.dept, r.scope,
-                 1 AS d
-          FROM new_rows r
-          WHERE r.finished_at IS NOT NULL AND r.state IN ('completed', 'closed', 'rating_review')
-            AND r.dept IS NOT NULL AND r.scope IS NOT NULL
+    SELECT (x.finished_at AT TIME ZONE 'Asia/Shanghai')::date, x.dept, x.scope, sum(x.d)
+    FROM (SELECT r.finished_at, r.state, r.dept, r.scope, 1 AS d FROM new_rows r
           UNION ALL
-          SELECT (r.finished_at AT TIME ZONE 'Asia/Shanghai')::date, r.dept, r.scope, -1
-          FROM old_rows r
-          WHERE r.finished_at IS NOT NULL AND r.state IN ('completed', 'closed', 'rating_review')
-            AND r.dept IS NOT NULL AND r.scope IS NOT NULL) x
+          SELECT r.finished_at, r.state, r.dept, r.scope, -1 FROM old_rows r) x
+    WHERE x.finished_at IS NOT NULL AND x.state IN ('completed', 'closed', 'rating_review')
+      AND x.dept IS NOT NULL AND x.scope IS NOT NULL
     GROUP BY 1, 2, 3 HAVING sum(x.d) <> 0
     ON CONFLICT (day, dept, scope) DO UPDATE SET n = done_counts.n + EXCLUDED.n;
     RETURN NULL;
 END $$;
+
+CREATE TRIGGER orders_done_insert AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION pls_done_insert();
+CREATE TRIGGER orders_done_update AFTER UPDATE ON orders
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION pls_done_update();

@@ -61,6 +61,17 @@ bench_machine() {
           durability: $fsync, loadavg_before: $load, source: $rev}'
 }
 
+# bench_pgbench_db NAME: a fresh database with the table of the one-row INSERT that
+# $T/pgbench.sql (written here) runs; prints its conninfo.
+bench_pgbench_db() {
+    local db
+    db=$(pls_createdb "$1")
+    pls_sql_db "$db" "CREATE TABLE one_row (id bigserial PRIMARY KEY, at timestamptz NOT NULL
+        DEFAULT now(), v text NOT NULL)" >/dev/null
+    echo "INSERT INTO one_row (v) VALUES ('x');" >"$T/pgbench.sql"
+    echo "$db"
+}
+
 # bench_pgbench: PostgreSQL's own limit on this server, now: one-row INSERT per
 # transaction from 1 and from 16 clients, PLS_BENCH_PGBENCH_S seconds each. Prints JSON.
 bench_pgbench() {
@@ -69,10 +80,7 @@ bench_pgbench() {
         echo null
         return
     fi
-    db=$(pls_createdb pgbench)
-    pls_sql_db "$db" "CREATE TABLE one_row (id bigserial PRIMARY KEY, at timestamptz NOT NULL
-        DEFAULT now(), v text NOT NULL)" >/dev/null
-    echo "INSERT INTO one_row (v) VALUES ('x');" >"$T/pgbench.sql"
+    db=$(bench_pgbench_db pgbench)
     local pgbench=$PLS_PGBIN/pgbench cpu0 cpu1 cpu2
     cpu0=$(bench_pg_cpu)
     out1=$("$pgbench" -n -c 1 -j 1 -T "$secs" -f "$T/pgbench.sql" "$db" 2>&1) ||
@@ -113,10 +121,7 @@ bench_pgbench_rate() {
         echo null
         return
     fi
-    db=$(pls_createdb pgbench_rate)
-    pls_sql_db "$db" "CREATE TABLE one_row (id bigserial PRIMARY KEY, at timestamptz NOT NULL
-        DEFAULT now(), v text NOT NULL)" >/dev/null
-    echo "INSERT INTO one_row (v) VALUES ('x');" >"$T/pgbench.sql"
+    db=$(bench_pgbench_db pgbench_rate)
     bench_checkpoint "$db"
     rm -f "$T"/pgbench_rate.*
     out=$("$PLS_PGBIN/pgbench" -n -c 1 -j 1 -R "$rate" -T "$secs" -f "$T/pgbench.sql" \
