@@ -127,7 +127,7 @@ struct bench {
     uv_loop_t loop;
     void *zctx; /* owned */
     int phase;
-    char error[512]; /* first reason the run failed; empty = none */
+    char error[2048]; /* first reason the run failed; empty = none */
 
     /* orders, indexed by sequence number 0..m-1 */
     size_t m;

@@ -136,92 +136,146 @@ void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept, const char 
     }
 }
 
-/* JSON helpers: members are separated by commas except after an opening brace. */
-static void sep(pls_buf_t *s)
+/* Record literals. Each writer appends one field of an array element followed
+ * by a comma; bk_rec_end turns the last comma into the record's closing
+ * parenthesis. Two levels of quoting: the field inside the record, the record
+ * inside the array, so a value's '"' and '\\' become four characters. */
+void bk_rec_begin(pls_buf_t *b)
 {
-    if (s->len && s->data[s->len - 1] != '{' && s->data[s->len - 1] != '[')
-        pls_buf_addc(s, ',');
+    if (!b->len)
+        pls_buf_addc(b, '{');
+    else if (b->data[b->len - 1] != '{')
+        pls_buf_addc(b, ',');
+    pls_buf_adds(b, "\"(");
 }
 
-static void j_str(pls_buf_t *s, const char *k, const char *v)
+void bk_rec_end(pls_buf_t *b)
 {
-    sep(s);
-    pls_buf_addc(s, '"');
-    pls_buf_adds(s, k);
-    pls_buf_adds(s, "\":");
+    if (b->len && b->data[b->len - 1] == ',')
+        b->len--;
+    pls_buf_adds(b, ")\"");
+}
+
+void bk_rec_null(pls_buf_t *b)
+{
+    pls_buf_addc(b, ',');
+}
+
+static void rec_escape(pls_buf_t *b, const char *p, size_t n)
+{
+    const char *end = p + n;
+    pls_buf_reserve(b, n + 8);
+    while (p < end) {
+        const char *q = p;
+        while (q < end && *q != '"' && *q != '\\')
+            q++;
+        pls_buf_add(b, p, (size_t)(q - p));
+        if (q == end)
+            break;
+        pls_buf_adds(b, *q == '"' ? "\\\\\\\"" : "\\\\\\\\");
+        p = q + 1;
+    }
+}
+
+void bk_rec_strn(pls_buf_t *b, const char *v, size_t n)
+{
+    pls_buf_adds(b, "\\\"");
+    rec_escape(b, v, n);
+    pls_buf_adds(b, "\\\",");
+}
+
+void bk_rec_str(pls_buf_t *b, const char *v)
+{
     if (v)
-        pls_buf_add_json_str(s, v);
+        bk_rec_strn(b, v, strlen(v));
     else
-        pls_buf_adds(s, "null");
+        bk_rec_null(b);
 }
 
-static void j_int(pls_buf_t *s, const char *k, int64_t v)
+void bk_rec_opt(pls_buf_t *b, const char *v)
 {
-    sep(s);
-    pls_buf_addc(s, '"');
-    pls_buf_adds(s, k);
-    pls_buf_adds(s, "\":");
-    pls_buf_add_i64(s, v);
+    bk_rec_str(b, v && *v ? v : NULL);
 }
 
-static void j_ts(pls_buf_t *s, const char *k, int64_t ms)
+void bk_rec_int(pls_buf_t *b, int64_t v)
 {
-    sep(s);
-    pls_buf_addc(s, '"');
-    pls_buf_adds(s, k);
-    pls_buf_adds(s, "\":");
+    pls_buf_add_i64(b, v);
+    pls_buf_addc(b, ',');
+}
+
+void bk_rec_bool(pls_buf_t *b, int v)
+{
+    pls_buf_adds(b, v ? "t," : "f,");
+}
+
+void bk_rec_ts(pls_buf_t *b, int64_t ms)
+{
     if (!ms) {
-        pls_buf_adds(s, "null");
+        bk_rec_null(b);
         return;
     }
     char t[40];
     pls_format_iso_ms(ms, t, sizeof(t));
-    pls_buf_addc(s, '"');
-    pls_buf_adds(s, t);
-    pls_buf_addc(s, '"');
+    pls_buf_adds(b, t); /* digits, '-', ':', '.', 'T', 'Z': nothing to quote */
+    pls_buf_addc(b, ',');
 }
 
-/* The changing columns of an `orders` row from a snapshot, as JSON members. */
+/* The changing columns of an `orders` row from a snapshot, in the table's
+ * column order (state .. held_notice). */
 static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
 {
-    j_str(s, "state", bk_state_name(r->state));
-    j_int(s, "step", r->step);
-    sep(s);
-    pls_buf_adds(s, r->open ? "\"open\":true" : "\"open\":false");
-    j_ts(s, "finished_at", bk_state_open(r->state) ? 0 : now_ms);
-    j_int(s, "attempt", r->attempt);
-    j_str(s, "dept", r->dept);
-    j_str(s, "scope", r->scope);
-    j_int(s, "token", (int64_t)r->token);
-    j_int(s, "custody", r->custody);
-    j_int(s, "flags", r->flags);
-    j_int(s, "next_seq", r->seq + r->n);
-    j_ts(s, "due_at", r->due_ms);
-    j_str(s, "owner", r->owner);
-    j_str(s, "prev_owner", r->prev_owner);
-    j_int(s, "limit_kind", r->limit_kind);
-    j_ts(s, "limit_start", r->limit_start_ms);
-    j_ts(s, "whole_due", r->whole_due_ms);
-    j_ts(s, "paused_at", r->paused_ms);
-    j_int(s, "alarms", r->alarms);
-    j_int(s, "ext_days", r->ext_days);
-    j_int(s, "ext_pending", r->ext_pending);
-    sep(s);
-    pls_buf_adds(s, "\"held_notice\":");
-    pls_buf_adds(s, r->notice_copy ? r->notice_copy : "null");
+    bk_rec_str(s, bk_state_name(r->state));
+    bk_rec_int(s, r->step);
+    bk_rec_str(s, r->owner);
+    bk_rec_bool(s, r->open);
+    bk_rec_ts(s, bk_state_open(r->state) ? 0 : now_ms);
+    bk_rec_int(s, r->attempt);
+    bk_rec_str(s, r->dept);
+    bk_rec_str(s, r->scope);
+    bk_rec_int(s, (int64_t)r->token);
+    bk_rec_int(s, r->custody);
+    bk_rec_int(s, r->flags);
+    bk_rec_int(s, r->seq + r->n);
+    bk_rec_ts(s, r->due_ms);
+    bk_rec_str(s, r->prev_owner);
+    bk_rec_int(s, r->limit_kind);
+    bk_rec_ts(s, r->limit_start_ms);
+    bk_rec_ts(s, r->whole_due_ms);
+    bk_rec_ts(s, r->paused_ms);
+    bk_rec_int(s, r->alarms);
+    bk_rec_int(s, r->ext_days);
+    bk_rec_int(s, r->ext_pending);
+    bk_rec_str(s, r->notice_copy);
 }
 
-void bk_sql_add_json(pls_buf_t *s, const pls_buf_t *doc)
+static void add_literal(pls_buf_t *s, const char *p, size_t n, const char *cast)
 {
     pls_buf_addc(s, '\'');
-    const char *p = doc->len ? doc->data : "[]", *end = p + (doc->len ? doc->len : 2), *q;
+    const char *end = p + n, *q;
     while ((q = memchr(p, '\'', (size_t)(end - p)))) {
         pls_buf_add(s, p, (size_t)(q - p) + 1);
         pls_buf_addc(s, '\'');
         p = q + 1;
     }
     pls_buf_add(s, p, (size_t)(end - p));
-    pls_buf_adds(s, "'::json");
+    pls_buf_addc(s, '\'');
+    pls_buf_adds(s, cast);
+}
+
+void bk_sql_add_json(pls_buf_t *s, const pls_buf_t *doc)
+{
+    if (doc->len)
+        add_literal(s, doc->data, doc->len, "::json");
+    else
+        add_literal(s, "[]", 2, "::json");
+}
+
+void bk_sql_add_records(pls_buf_t *s, pls_buf_t *arr, const char *cast)
+{
+    if (!arr->len)
+        pls_buf_addc(arr, '{');
+    pls_buf_addc(arr, '}');
+    add_literal(s, arr->data, arr->len, cast);
 }
 
 void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
@@ -232,74 +286,60 @@ void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
     pls_buf_init(&cits);
     pls_buf_init(&evs);
     pls_buf_init(&chg);
-    pls_buf_adds(&news, "[");
-    pls_buf_adds(&cits, "[");
-    pls_buf_adds(&evs, "[");
-    pls_buf_adds(&chg, "[");
     for (uint32_t i = 0; i < b->n_news; i++) {
         bk_new_t *n = &b->news[i];
-        sep(&news);
-        pls_buf_addc(&news, '{');
+        bk_rec_begin(&news);
         pls_buf_add(&news, n->insert.data ? n->insert.data : "", n->insert.len);
         add_state(&news, &b->rows[n->row], now);
-        pls_buf_addc(&news, '}');
+        bk_rec_end(&news);
         b->rows_written++;
         if (n->citizen.len) {
-            sep(&cits);
-            pls_buf_addc(&cits, '{');
+            bk_rec_begin(&cits);
             pls_buf_add(&cits, n->citizen.data, n->citizen.len);
-            pls_buf_addc(&cits, '}');
+            bk_rec_end(&cits);
             b->rows_written++;
         }
     }
     for (uint32_t i = 0; i < b->n_rows; i++) {
         bk_row_t *r = &b->rows[i];
+        char id[PLS_UUID_STR];
+        pls_uuid_format(&r->id, id);
         if (r->n) {
             /* a row without entries only carries a new owner for the orders row */
-            char id[PLS_UUID_STR];
-            pls_uuid_format(&r->id, id);
-            sep(&evs);
-            pls_buf_adds(&evs, "{\"order_id\":\"");
-            pls_buf_adds(&evs, id);
-            pls_buf_adds(&evs, "\"");
-            j_int(&evs, "seq", r->seq);
-            j_int(&evs, "n", r->n);
-            j_ts(&evs, "at", r->at_ms);
-            pls_buf_adds(&evs, ",\"entries\":[");
-            pls_buf_add(&evs, r->entries.data ? r->entries.data : "", r->entries.len);
-            pls_buf_adds(&evs, "]}");
+            bk_rec_begin(&evs);
+            bk_rec_str(&evs, id);
+            bk_rec_int(&evs, r->seq);
+            bk_rec_int(&evs, r->n);
+            bk_rec_ts(&evs, r->at_ms);
+            pls_buf_adds(&evs, "\\\"[");
+            rec_escape(&evs, r->entries.data ? r->entries.data : "", r->entries.len);
+            pls_buf_adds(&evs, "]\\\",");
+            bk_rec_end(&evs);
             b->rows_written++;
         }
         if (!r->is_new) {
-            char id[PLS_UUID_STR];
-            pls_uuid_format(&r->id, id);
-            sep(&chg);
-            pls_buf_adds(&chg, "{\"id\":\"");
-            pls_buf_adds(&chg, id);
-            pls_buf_adds(&chg, "\"");
+            /* an orders row of which only the id and the state columns count */
+            bk_rec_begin(&chg);
+            bk_rec_str(&chg, id);
+            for (int k = 0; k < BK_ORDER_CONTENT_COLS - 1; k++)
+                bk_rec_null(&chg);
             add_state(&chg, r, now);
-            pls_buf_addc(&chg, '}');
+            bk_rec_end(&chg);
             b->rows_written++;
         }
     }
-    pls_buf_adds(&news, "]");
-    pls_buf_adds(&cits, "]");
-    pls_buf_adds(&evs, "]");
-    pls_buf_adds(&chg, "]");
     pls_buf_reset(s);
     pls_buf_adds(s, "BEGIN;");
     pls_buf_add(s, b->pre.data ? b->pre.data : "", b->pre.len);
     if (b->n_news || b->n_rows) {
-        /* one statement for every order row and event row of the batch; the ids
-         * of the orders really inserted come back */
+        /* one statement for every order and event row of the batch, as arrays
+         * of the tables' row types (sql/007); the ids of the orders really
+         * inserted come back */
         pls_buf_adds(s, "SELECT id FROM pls_batch(");
-        bk_sql_add_json(s, &news);
-        pls_buf_addc(s, ',');
-        bk_sql_add_json(s, &cits);
-        pls_buf_addc(s, ',');
-        bk_sql_add_json(s, &evs);
-        pls_buf_addc(s, ',');
-        bk_sql_add_json(s, &chg);
+        bk_sql_add_records(s, &news, "::orders[],");
+        bk_sql_add_records(s, &cits, "::citizens[],");
+        bk_sql_add_records(s, &evs, "::events[],");
+        bk_sql_add_records(s, &chg, "::orders[]");
         pls_buf_adds(s, ") AS id;");
     }
     pls_buf_cleanup(&news);

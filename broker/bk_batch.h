@@ -55,8 +55,9 @@ typedef struct bk_row {
 typedef struct bk_new {
     pls_uuid_t id;
     char *key;         /* owned */
-    pls_buf_t insert;  /* "(id, number, ..., created_at" — state columns appended at flush */
-    pls_buf_t citizen; /* "(id, name, ...)" or empty */
+    pls_buf_t insert;  /* id .. created_at as record fields (bk_rec_*); the state columns
+                          are appended at flush */
+    pls_buf_t citizen; /* the citizens row's fields (bk_rec_*), or empty */
     pls_buf_t fields;  /* the order's content as JSON members for copies (no citizen) */
     int row;           /* its event row */
     int confirmed;     /* the INSERT returned it */
@@ -111,6 +112,32 @@ int bk_batch_new_order(bk_batch_t *b, bk_order_t *o, const char *key);
 /* Queue a message for after the commit (copies ident and takes msg). */
 void bk_batch_out(bk_batch_t *b, int kind, const void *ident, size_t ident_len, uint8_t *msg,
                   size_t len, uint64_t corr, int new_idx);
+
+/* Record literals (sql/007): a batch's rows go to pls_batch() as arrays of the
+ * tables' own row types, {"(f1,f2,...)",...}, which PostgreSQL reads field by
+ * field with each column type's input function (JSON documents cost it about
+ * four times as much: a lexer call per character, a hash table per object).
+ * Each writer appends one field of an array element and a comma; fields go in
+ * the table's column order (sql/001). bk_rec_begin/bk_rec_end open and close
+ * an element of an array (an empty buffer starts one). bk_rec_str writes NULL for
+ * NULL, bk_rec_opt also for "" (as an absent JSON member did); bk_rec_ts NULL
+ * for 0. */
+void bk_rec_begin(pls_buf_t *b);
+void bk_rec_end(pls_buf_t *b);
+void bk_rec_null(pls_buf_t *b);
+void bk_rec_strn(pls_buf_t *b, const char *v, size_t n);
+void bk_rec_str(pls_buf_t *b, const char *v);
+void bk_rec_opt(pls_buf_t *b, const char *v);
+void bk_rec_int(pls_buf_t *b, int64_t v);
+void bk_rec_bool(pls_buf_t *b, int v);
+void bk_rec_ts(pls_buf_t *b, int64_t ms);
+
+/* An array of record literals (bk_rec_begin ...; empty: no rows) closed, as an
+ * SQL string literal followed by `cast`, e.g. "::events[]". */
+void bk_sql_add_records(pls_buf_t *s, pls_buf_t *arr, const char *cast);
+
+/* Columns of `orders` before the changing ones: id .. created_at. */
+#define BK_ORDER_CONTENT_COLS 19
 
 /* A JSON document as an SQL string literal (quotes doubled) typed json; an
  * empty buffer is the empty array. */

@@ -784,77 +784,92 @@ static const char *channel_name(int ch)
     return ch >= 0 && ch < 4 ? names[ch] : "desk";
 }
 
-/* The new order's content columns as JSON members (the `orders` columns
- * that never change; bk_batch adds the state columns): pls_batch() turns the
- * document into rows. */
-static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *s, const char *key,
-                         const char *actor, int dept, pls_buf_t *b)
+/* The resolved plan as stored: where each step goes (DESIGN §5), a JSON list. */
+static void build_plan(bk_core_t *c, const bk_order_t *o, const Pls__SubmitRequest *s, int dept,
+                       pls_buf_t *b)
 {
-    char id[PLS_UUID_STR], ts[40];
-    pls_uuid_format(&o->id, id);
-    pls_format_iso_ms(o->created_ms, ts, sizeof(ts));
-    bk__p_str(b, "id", id);
-    bk__p_str(b, "number", o->number);
-    bk__p_str(b, "idem_key", key);
-    bk__p_int(b, "content_hash", (int64_t)o->content_hash);
-    bk__p_str(b, "service", c->cat.services[o->service].code);
-    bk__p_str(b, "origin", o->origin);
-    bk__p_str(b, "locality", o->locality);
-    bk__p_str(b, "intake_node", c->node);
-    bk__p_str(b, "channel", channel_name((int)s->channel));
-    bk__p_int(b, "priority", o->priority);
-    bk__p_str(b, "descr", s->desc);
-    if (s->fields) {
-        const Pls__OrderFields *f = s->fields;
-        pls_buf_adds(b, ",\"fields\":{");
-        size_t mark = b->len;
-        bk__p_str(b, "category", f->category);
-        bk__p_str(b, "applicant_category", f->applicant_category);
-        bk__p_str(b, "counterparty", f->counterparty);
-        if (f->confidential)
-            bk__p_raw(b, "confidential", "true");
-        if (f->group_risk)
-            bk__p_raw(b, "group_risk", "true");
-        if (f->detained)
-            bk__p_raw(b, "detained", "true");
-        PLS_UNUSED(mark);
-        pls_buf_addc(b, '}');
-    }
-    if (s->n_attachments) {
-        pls_buf_adds(b, ",\"attachments\":[");
-        for (size_t i = 0; i < s->n_attachments; i++) {
-            const Pls__Attachment *a = s->attachments[i];
-            pls_buf_adds(b, i ? ",{" : "{");
-            bk__p_str(b, "sha256", a->sha256);
-            bk__p_str(b, "type", a->type);
-            bk__p_int(b, "size", (int64_t)a->size);
-            bk__p_str(b, "location", a->location);
-            pls_buf_addc(b, '}');
-        }
-        pls_buf_addc(b, ']');
-    }
-    bk__p_str(b, "about", s->about);
-    bk__p_str(b, "subject", s->subject);
-    bk__p_str(b, "site", s->site);
-    /* the resolved plan: where each step goes (DESIGN §5) */
     const bk_service_t *svc = &c->cat.services[o->service];
-    pls_buf_adds(b, ",\"plan\":[");
+    pls_buf_addc(b, '[');
     for (int i = 0; i < svc->n_steps; i++) {
         char scope[PLS_NODE_MAX];
         bk_catalog_scope(&svc->steps[i], o->locality, s->site, c->node, c->cfg.has_parent, scope,
                          sizeof(scope));
-        int d = i == 0 ? dept : svc->steps[i].dept;
         pls_buf_adds(b, i ? ",{" : "{");
         bk__p_str(b, "name", svc->steps[i].name);
-        bk__p_str(b, "dept", bk__dept_name(c, d));
+        bk__p_str(b, "dept", bk__dept_name(c, i == 0 ? dept : svc->steps[i].dept));
         bk__p_str(b, "scope", scope);
         if (bk__next_live_step(c, o, i) != i)
             bk__p_raw(b, "skip", "true");
         pls_buf_addc(b, '}');
     }
     pls_buf_addc(b, ']');
-    bk__p_str(b, "actor", actor && *actor ? actor : "desk");
-    bk__p_str(b, "created_at", ts);
+}
+
+/* The new order's content columns (the `orders` columns that never change,
+ * id .. created_at) as record fields; bk_batch appends the state columns and
+ * pls_batch() inserts the row (sql/007). */
+static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *s, const char *key,
+                         const char *actor, int dept, pls_buf_t *b)
+{
+    char id[PLS_UUID_STR], ts[40];
+    pls_uuid_format(&o->id, id);
+    pls_format_iso_ms(o->created_ms, ts, sizeof(ts));
+    pls_buf_t j; /* the JSON columns */
+    pls_buf_init(&j);
+    bk_rec_str(b, id);
+    bk_rec_str(b, o->number);
+    bk_rec_str(b, key);
+    bk_rec_int(b, (int64_t)o->content_hash);
+    bk_rec_str(b, c->cat.services[o->service].code);
+    bk_rec_str(b, o->origin);
+    bk_rec_str(b, o->locality);
+    bk_rec_str(b, c->node);
+    bk_rec_str(b, channel_name((int)s->channel));
+    bk_rec_int(b, o->priority);
+    bk_rec_str(b, s->desc ? s->desc : "");
+    if (s->fields) {
+        const Pls__OrderFields *f = s->fields;
+        pls_buf_addc(&j, '{');
+        bk__p_str(&j, "category", f->category);
+        bk__p_str(&j, "applicant_category", f->applicant_category);
+        bk__p_str(&j, "counterparty", f->counterparty);
+        if (f->confidential)
+            bk__p_raw(&j, "confidential", "true");
+        if (f->group_risk)
+            bk__p_raw(&j, "group_risk", "true");
+        if (f->detained)
+            bk__p_raw(&j, "detained", "true");
+        pls_buf_addc(&j, '}');
+        bk_rec_strn(b, j.data, j.len);
+    } else {
+        bk_rec_null(b);
+    }
+    if (s->n_attachments) {
+        pls_buf_reset(&j);
+        pls_buf_addc(&j, '[');
+        for (size_t i = 0; i < s->n_attachments; i++) {
+            const Pls__Attachment *a = s->attachments[i];
+            pls_buf_adds(&j, i ? ",{" : "{");
+            bk__p_str(&j, "sha256", a->sha256);
+            bk__p_str(&j, "type", a->type);
+            bk__p_int(&j, "size", (int64_t)a->size);
+            bk__p_str(&j, "location", a->location);
+            pls_buf_addc(&j, '}');
+        }
+        pls_buf_addc(&j, ']');
+        bk_rec_strn(b, j.data, j.len);
+    } else {
+        bk_rec_null(b);
+    }
+    bk_rec_opt(b, s->about);
+    bk_rec_opt(b, s->subject);
+    bk_rec_opt(b, s->site);
+    pls_buf_reset(&j);
+    build_plan(c, o, s, dept, &j);
+    bk_rec_strn(b, j.data, j.len);
+    bk_rec_str(b, actor && *actor ? actor : "desk");
+    bk_rec_str(b, ts);
+    pls_buf_cleanup(&j);
 }
 
 /* The order's content for copies at other command centers (no personal data),
@@ -882,38 +897,24 @@ static void build_copy(bk_core_t *c, const bk_order_t *o, const Pls__SubmitReque
     bk__p_str(b, "site", s->site);
     bk__p_str(b, "actor", actor && *actor ? actor : "desk");
     bk__p_int(b, "created_ms", o->created_ms);
-    /* the plan as stored: the tail of the insert values holds it; rebuild */
-    const bk_service_t *svc = &c->cat.services[o->service];
     if (b->len)
         pls_buf_addc(b, ',');
-    pls_buf_adds(b, "\"plan\":[");
-    for (int i = 0; i < svc->n_steps; i++) {
-        char scope[PLS_NODE_MAX];
-        bk_catalog_scope(&svc->steps[i], o->locality, s->site, c->node, c->cfg.has_parent, scope,
-                         sizeof(scope));
-        pls_buf_adds(b, i ? ",{" : "{");
-        bk__p_str(b, "name", svc->steps[i].name);
-        bk__p_str(b, "dept", bk__dept_name(c, i == 0 ? dept : svc->steps[i].dept));
-        bk__p_str(b, "scope", scope);
-        if (bk__next_live_step(c, o, i) != i)
-            bk__p_raw(b, "skip", "true");
-        pls_buf_addc(b, '}');
-    }
-    pls_buf_addc(b, ']');
+    pls_buf_adds(b, "\"plan\":");
+    build_plan(c, o, s, dept, b);
 }
 
-/* The citizen's data as JSON members of a `citizens` row, or nothing. */
+/* The citizen's data as the fields of a `citizens` row, or nothing. */
 static void build_citizen(const bk_order_t *o, const Pls__Citizen *ct, pls_buf_t *b)
 {
     if (!ct || (!*ct->name && !*ct->id_number && !*ct->phone))
         return;
     char id[PLS_UUID_STR];
     pls_uuid_format(&o->id, id);
-    bk__p_str(b, "order_id", id);
-    bk__p_str(b, "name", ct->name);
-    bk__p_str(b, "id_type", ct->id_type);
-    bk__p_str(b, "id_number", ct->id_number);
-    bk__p_str(b, "phone", ct->phone);
+    bk_rec_str(b, id);
+    bk_rec_opt(b, ct->name);
+    bk_rec_opt(b, ct->id_type);
+    bk_rec_opt(b, ct->id_number);
+    bk_rec_opt(b, ct->phone);
 }
 
 static void next_number(bk_core_t *c, char *out, size_t outsz)

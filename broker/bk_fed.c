@@ -322,7 +322,6 @@ static void send_hello(bk_core_t *c, bk_link_t *l, int reply)
 static void request_page(bk_core_t *c, bk_link_t *l);
 static void copy_update_json(bk_core_t *c, const bk_copy_t *cp);
 static void add_json_doc(pls_buf_t *sql, pls_buf_t *doc);
-static void add_json_text(pls_buf_t *b, const char *k, const char *s);
 
 /* Send what the window allows, and the acknowledgement. */
 static void pump(bk_core_t *c, bk_link_t *l)
@@ -473,16 +472,17 @@ void bk_fed_emit(bk_core_t *c, const char *to, const char *from, const char *kin
         l->oldest_unacked_ms = m->at_ms;
     l->state_dirty = 1;
     c->cur->touched = 1;
-    pls_buf_t *v = &c->fed.outbox_vals; /* a row of pls_outbox() (sql/006) */
-    pls_buf_adds(v, v->len ? ",{" : "[{");
-    add_json_text(v, "peer", l->peer);
-    bk__p_int(v, "seq", (int64_t)m->seq);
-    add_json_text(v, "to_node", m->to);
-    add_json_text(v, "from_node", m->from);
-    add_json_text(v, "kind", m->kind);
-    add_json_text(v, "order_id", oid);
-    add_json_text(v, "body", m->body);
-    pls_buf_addc(v, '}');
+    pls_buf_t *v = &c->fed.outbox_vals; /* a link_outbox row for pls_outbox() (sql/007) */
+    bk_rec_begin(v);
+    bk_rec_str(v, l->peer);
+    bk_rec_int(v, (int64_t)m->seq);
+    bk_rec_str(v, m->to); /* "" stays "": the columns are NOT NULL */
+    bk_rec_str(v, m->from);
+    bk_rec_str(v, m->kind);
+    bk_rec_str(v, oid);
+    bk_rec_str(v, m->body);
+    bk_rec_ts(v, m->at_ms);
+    bk_rec_end(v);
 }
 
 /* The members of a snapshot: {"state",...} from a batch row. */
@@ -597,10 +597,11 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         f->copy_index.slots = NULL;
     }
     if (f->copy_events.len || f->copy_update.len) {
-        /* event rows and snapshots of copies (sql/006); the copies updated
-         * come back as two columns, so the commit tells them from intake ids */
+        /* event rows and snapshots of copies (sql/006, 007); the copies
+         * updated come back as two columns, so the commit tells them from
+         * intake ids */
         pls_buf_adds(&b->pre, "SELECT * FROM pls_copies(");
-        add_json_doc(&b->pre, &f->copy_events);
+        bk_sql_add_records(&b->pre, &f->copy_events, "::events[]");
         pls_buf_addc(&b->pre, ',');
         add_json_doc(&b->pre, &f->copy_update);
         pls_buf_adds(&b->pre, ");");
@@ -635,7 +636,7 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
     }
     if (f->outbox_vals.len) {
         pls_buf_adds(&b->extra, "SELECT pls_outbox(");
-        add_json_doc(&b->extra, &f->outbox_vals);
+        bk_sql_add_records(&b->extra, &f->outbox_vals, "::link_outbox[]");
         pls_buf_adds(&b->extra, ");");
         pls_buf_reset(&f->outbox_vals);
     }
@@ -847,17 +848,6 @@ static int64_t jint(json_t *o, const char *k)
     return (int64_t)json_integer_value(json_object_get(o, k));
 }
 
-/* Member k: a string, "" included (bk__p_str leaves "" out, which is SQL
- * NULL: the outbox's columns are NOT NULL, and a relayed peer message may
- * carry an empty one). */
-static void add_json_text(pls_buf_t *b, const char *k, const char *s)
-{
-    if (s && *s)
-        bk__p_str(b, k, s);
-    else
-        bk__p_raw(b, k, "\"\"");
-}
-
 /* Member k: epoch milliseconds as a string PostgreSQL reads as timestamptz
  * (0: absent, i.e. SQL NULL). */
 static void add_json_ts(pls_buf_t *b, const char *k, int64_t ms)
@@ -877,26 +867,27 @@ static void add_json_doc(pls_buf_t *sql, pls_buf_t *doc)
     bk_sql_add_json(sql, doc);
 }
 
-/* Event rows of a message into the copy events of the batch. */
+/* Event rows of a message into the copy events of the batch (events rows
+ * for pls_copies(), sql/007). */
 static void add_rows(bk_core_t *c, const char *order, json_t *rows)
 {
     size_t i;
     json_t *r;
-    pls_buf_t *v = &c->fed.copy_events; /* rows of pls_copies() (sql/006) */
+    pls_buf_t *v = &c->fed.copy_events;
     json_array_foreach(rows, i, r)
     {
         char *entries = json_dumps(json_object_get(r, "entries"), JSON_COMPACT);
         if (!entries)
             continue;
-        pls_buf_adds(v, v->len ? ",{" : "[{");
-        bk__p_str(v, "order_id", order);
-        bk__p_int(v, "seq", jint(r, "seq"));
-        bk__p_int(v, "n", jint(r, "n"));
+        bk_rec_begin(v);
+        bk_rec_str(v, order);
+        bk_rec_int(v, jint(r, "seq"));
+        bk_rec_int(v, jint(r, "n"));
         char at[40]; /* NOT NULL: 1970 for a peer's row without one, as before */
         pls_format_iso_ms(jint(r, "at"), at, sizeof(at));
-        bk__p_str(v, "at", at);
-        bk__p_raw(v, "entries", entries);
-        pls_buf_addc(v, '}');
+        bk_rec_str(v, at);
+        bk_rec_str(v, entries);
+        bk_rec_end(v);
         free(entries);
     }
 }

@@ -11,3 +11,4 @@ pls_shell_test(test_single_bad_input integration/test_single_bad_input.sh TIMEOU
 pls_shell_test(test_single_sigterm integration/test_single_sigterm.sh TIMEOUT 240)
 pls_shell_test(test_single_worker_stall integration/test_single_worker_stall.sh TIMEOUT 120)
 pls_shell_test(test_single_read_conn_loss integration/test_single_read_conn_loss.sh TIMEOUT 120)
+pls_shell_test(test_single_text_fields integration/test_single_text_fields.sh TIMEOUT 120)

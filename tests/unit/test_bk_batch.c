@@ -42,7 +42,8 @@ static void test_rows_and_sql(void **state)
     /* a new order */
     int idx = bk_batch_new_order(&b, n, "k-1");
     assert_int_equal(idx, 0);
-    pls_buf_adds(&b.news[0].insert, "\"id\":\"x\"");
+    for (int k = 0; k < BK_ORDER_CONTENT_COLS; k++)
+        bk_rec_str(&b.news[0].insert, k ? "c" : "x");
     bk_row_t *rn = bk_batch_row(&b, n);
     assert_int_equal(rn->is_new, 1);
     pls_buf_adds(&rn->entries, "{\"kind\":\"received\"}");
@@ -56,16 +57,62 @@ static void test_rows_and_sql(void **state)
     assert_non_null(strstr(sql.data, "COMMIT;"));
     /* every order and event row goes through one call of pls_batch() */
     assert_int_equal(count(sql.data, "pls_batch("), 1);
-    /* the quote inside the JSON is doubled for SQL */
-    assert_non_null(strstr(sql.data, "it''s"));
+    /* the quote inside the entries is doubled for SQL, their double quotes
+     * escaped for the record and again for the array */
+    assert_non_null(strstr(sql.data, "\\\\\\\"note\\\\\\\":\\\\\\\"it''s\\\\\\\""));
     /* the existing order's row changes to its snapshot; the new one is inserted */
-    assert_non_null(strstr(sql.data, "\"state\":\"completed\""));
-    assert_non_null(strstr(sql.data, "\"state\":\"queued\""));
-    assert_int_equal(count(sql.data, "\"order_id\""), 2); /* two event rows */
+    assert_non_null(strstr(sql.data, "\\\"completed\\\""));
+    assert_non_null(strstr(sql.data, "\\\"queued\\\""));
+    /* two event rows and one change start with the ids 01.., 02.. and 01.. */
+    assert_int_equal(count(sql.data, "\"(\\\"0"), 3);
+    assert_non_null(strstr(sql.data, "::orders[],"));
+    assert_non_null(strstr(sql.data, "::events[],"));
     pls_buf_cleanup(&sql);
     bk_batch_cleanup(&b);
     bk_order_free(a);
     bk_order_free(n);
+}
+
+/* Record fields: '"' and '\\' escaped for the record and again for the array
+ * element; NULL as an empty field; the closing comma becomes ')'. */
+static void test_record_fields(void **state)
+{
+    (void)state;
+    pls_buf_t b;
+    pls_buf_init(&b);
+    bk_rec_begin(&b);
+    bk_rec_str(&b, "a\"b\\c");
+    bk_rec_opt(&b, "");
+    bk_rec_str(&b, "");
+    bk_rec_int(&b, -7);
+    bk_rec_bool(&b, 1);
+    bk_rec_ts(&b, 0);
+    bk_rec_end(&b);
+    bk_rec_begin(&b);
+    bk_rec_null(&b);
+    bk_rec_end(&b);
+    pls_buf_t sql;
+    pls_buf_init(&sql);
+    bk_sql_add_records(&sql, &b, "::t[]");
+    assert_string_equal(sql.data,
+                        "'{\"(\\\"a\\\\\\\"b\\\\\\\\c\\\",,\\\"\\\",-7,t,)\",\"()\"}'::t[]");
+    /* no rows: the empty array; a single quote doubled for SQL */
+    pls_buf_t none, one;
+    pls_buf_init(&none);
+    pls_buf_init(&one);
+    pls_buf_reset(&sql);
+    bk_sql_add_records(&sql, &none, "::t[]");
+    assert_string_equal(sql.data, "'{}'::t[]");
+    bk_rec_begin(&one);
+    bk_rec_str(&one, "it's");
+    bk_rec_end(&one);
+    pls_buf_reset(&sql);
+    bk_sql_add_records(&sql, &one, "::t[]");
+    assert_string_equal(sql.data, "'{\"(\\\"it''s\\\")\"}'::t[]");
+    pls_buf_cleanup(&none);
+    pls_buf_cleanup(&one);
+    pls_buf_cleanup(&sql);
+    pls_buf_cleanup(&b);
 }
 
 static void test_empty(void **state)
@@ -84,6 +131,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_and_sql),
+        cmocka_unit_test(test_record_fields),
         cmocka_unit_test(test_empty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
