@@ -1018,6 +1018,10 @@ static void upsert_order(bk_core_t *c, const char *id, json_t *ord, json_t *snap
     json_object_set_new(d, "actor", json_string(jstr(ord, "actor")));
     doc_ts(d, "created_at", jint(ord, "created_ms"));
     doc_str(d, "state", jstr(snap, "state"));
+    /* an order that arrives finished is finished here now, as a copy whose
+     * Event finishes it (pls_copies): "completed today" counts it */
+    int st = bk_state_parse(jstr(snap, "state"));
+    doc_ts(d, "finished_at", st >= 0 && !bk_state_open(st) ? pls_rule_ms() : 0);
     json_object_set_new(d, "step", json_integer(jint(snap, "step")));
     json_object_set_new(d, "open", json_boolean(open));
     json_object_set_new(d, "attempt", json_integer(jint(snap, "attempt")));

@@ -323,6 +323,9 @@ fed_check_all() {
     fed_dump dg "$T/dump.dg"
     for name in "${FED_NAMES[@]}"; do
         fed_check_log "$name"
+        # "completed today" (status) counts orders by finished_at: copies and Forwards too
+        assert_eq "$(fed_count "$name" "state = 'completed' AND finished_at IS NULL")" 0 \
+            "$name: completed orders without a finish time"
         n=$(fed_count "$name" "intake_node = '${FED_NODE[$name]}'")
         sum=$((sum + n))
         [[ $name == dg ]] && continue
