@@ -21,6 +21,8 @@ typedef struct broker {
     pls_zuv_t zuv;
     void *uplink; /* DEALER to the parent broker, or NULL */
     pls_zuv_t up_zuv;
+    void *mon; /* PAIR reading the ROUTER's disconnect events, or NULL */
+    pls_zuv_t mon_zuv;
     bk_core_t core;
     uv_prepare_t turn;   /* end of each loop turn: dispatch + commit */
     uv_timer_t tick;     /* leases, retries */
@@ -79,6 +81,25 @@ static void on_up_msg(pls_zuv_t *z, zmq_msg_t *frames, int n)
     bk_core_message(&b->core, NULL, 0, zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]));
 }
 
+/* A monitor event (libzmq: frame 1 = uint16 event + uint32 value, frame 2 =
+ * an address: for a connection this socket accepted, its own listening
+ * endpoint; libzmq 4.3 without its draft API does not tell the peer's). libzmq
+ * closes a connection that sends a frame over ZMQ_MAXMSGSIZE without a word
+ * to the socket's owner; this line is the only trace of it. */
+static void on_mon_msg(pls_zuv_t *z, zmq_msg_t *frames, int n)
+{
+    PLS_UNUSED(z);
+    if (n != 2 || zmq_msg_size(&frames[0]) < 6)
+        return;
+    uint16_t ev;
+    memcpy(&ev, zmq_msg_data(&frames[0]), sizeof(ev));
+    if (ev != ZMQ_EVENT_DISCONNECTED)
+        return;
+    int len = (int)(zmq_msg_size(&frames[1]) < 200 ? zmq_msg_size(&frames[1]) : 200);
+    pls_info("a connection to %.*s closed (the peer left, or sent a frame over %d bytes)", len,
+             (const char *)zmq_msg_data(&frames[1]), PLS_MAX_FRAME);
+}
+
 static void on_zuv_closed(pls_zuv_t *z)
 {
     PLS_UNUSED(z);
@@ -97,6 +118,8 @@ static void shutdown_now(broker_t *b)
     pls_zuv_close(&b->zuv, on_zuv_closed);
     if (b->uplink)
         pls_zuv_close(&b->up_zuv, on_zuv_closed);
+    if (b->mon)
+        pls_zuv_close(&b->mon_zuv, on_zuv_closed);
     uv_close((uv_handle_t *)&b->turn, NULL);
     uv_close((uv_handle_t *)&b->tick, NULL);
     uv_close((uv_handle_t *)&b->deadline, NULL);
@@ -172,6 +195,17 @@ static int open_router(broker_t *b, const char *endpoint)
     size_t sz = sizeof(last);
     zmq_getsockopt(b->router, ZMQ_LAST_ENDPOINT, last, &sz);
     pls_info("listening on %s", last);
+    /* disconnects, for the log (on_mon_msg); the broker works without */
+    if (zmq_socket_monitor(b->router, "inproc://pls-broker-monitor", ZMQ_EVENT_DISCONNECTED) == 0) {
+        b->mon = zmq_socket(b->zctx, ZMQ_PAIR);
+        zmq_setsockopt(b->mon, ZMQ_LINGER, &zero, sizeof(zero));
+        if (zmq_connect(b->mon, "inproc://pls-broker-monitor") != 0) {
+            zmq_close(b->mon);
+            b->mon = NULL;
+        }
+    }
+    if (!b->mon)
+        pls_warn("no monitor on the socket (%s): disconnects are not logged", zmq_strerror(errno));
     return 0;
 }
 
@@ -213,6 +247,10 @@ int bk_broker_run(const bk_broker_opts_t *opts)
         goto done;
     }
     b->zuv.data = b;
+    if (b->mon && pls_zuv_init(&b->mon_zuv, &b->loop, b->mon, on_mon_msg) != 0) {
+        zmq_close(b->mon);
+        b->mon = NULL;
+    }
     if (opts->core.parent) {
         if (open_uplink(b, opts->core.parent, opts->core.node) != 0 ||
             pls_zuv_init(&b->up_zuv, &b->loop, b->uplink, on_up_msg) != 0)
@@ -238,8 +276,12 @@ int bk_broker_run(const bk_broker_opts_t *opts)
     bk_core_cleanup(&b->core);
 done:
     uv_loop_close(&b->loop);
-    if (b->router)
+    if (b->mon)
+        zmq_close(b->mon);
+    if (b->router) {
+        zmq_socket_monitor(b->router, NULL, 0);
         zmq_close(b->router);
+    }
     if (b->uplink)
         zmq_close(b->uplink);
     if (b->zctx)
