@@ -96,8 +96,21 @@ static void on_mon_msg(pls_zuv_t *z, zmq_msg_t *frames, int n)
     if (ev != ZMQ_EVENT_DISCONNECTED)
         return;
     int len = (int)(zmq_msg_size(&frames[1]) < 200 ? zmq_msg_size(&frames[1]) : 200);
-    pls_info("a connection to %.*s closed (the peer left, or sent a frame over %d bytes)", len,
-             (const char *)zmq_msg_data(&frames[1]), PLS_MAX_FRAME);
+    pls_info("a connection to %.*s closed (a peer left; libzmq also closes the connection of a "
+             "peer that sends a frame over %d bytes)",
+             len, (const char *)zmq_msg_data(&frames[1]), PLS_MAX_FRAME);
+}
+
+/* Stop the monitor, then close its reader: libzmq sends monitor events with a
+ * blocking send from its I/O thread, so a monitor left running without a
+ * reader stops all of the context's traffic at the next disconnect. */
+static void close_monitor(broker_t *b)
+{
+    if (!b->mon)
+        return;
+    zmq_socket_monitor(b->router, NULL, 0);
+    zmq_close(b->mon);
+    b->mon = NULL;
 }
 
 static void on_zuv_closed(pls_zuv_t *z)
@@ -198,11 +211,11 @@ static int open_router(broker_t *b, const char *endpoint)
     /* disconnects, for the log (on_mon_msg); the broker works without */
     if (zmq_socket_monitor(b->router, "inproc://pls-broker-monitor", ZMQ_EVENT_DISCONNECTED) == 0) {
         b->mon = zmq_socket(b->zctx, ZMQ_PAIR);
-        zmq_setsockopt(b->mon, ZMQ_LINGER, &zero, sizeof(zero));
-        if (zmq_connect(b->mon, "inproc://pls-broker-monitor") != 0) {
-            zmq_close(b->mon);
-            b->mon = NULL;
-        }
+        if (!b->mon)
+            zmq_socket_monitor(b->router, NULL, 0);
+        else if (zmq_setsockopt(b->mon, ZMQ_LINGER, &zero, sizeof(zero)) != 0 ||
+                 zmq_connect(b->mon, "inproc://pls-broker-monitor") != 0)
+            close_monitor(b);
     }
     if (!b->mon)
         pls_warn("no monitor on the socket (%s): disconnects are not logged", zmq_strerror(errno));
@@ -247,10 +260,8 @@ int bk_broker_run(const bk_broker_opts_t *opts)
         goto done;
     }
     b->zuv.data = b;
-    if (b->mon && pls_zuv_init(&b->mon_zuv, &b->loop, b->mon, on_mon_msg) != 0) {
-        zmq_close(b->mon);
-        b->mon = NULL;
-    }
+    if (b->mon && pls_zuv_init(&b->mon_zuv, &b->loop, b->mon, on_mon_msg) != 0)
+        close_monitor(b);
     if (opts->core.parent) {
         if (open_uplink(b, opts->core.parent, opts->core.node) != 0 ||
             pls_zuv_init(&b->up_zuv, &b->loop, b->uplink, on_up_msg) != 0)
@@ -276,10 +287,8 @@ int bk_broker_run(const bk_broker_opts_t *opts)
     bk_core_cleanup(&b->core);
 done:
     uv_loop_close(&b->loop);
-    if (b->mon)
-        zmq_close(b->mon);
     if (b->router) {
-        zmq_socket_monitor(b->router, NULL, 0);
+        close_monitor(b);
         zmq_close(b->router);
     }
     if (b->uplink)

@@ -88,7 +88,7 @@ void pls_format_iso_ms(int64_t ms, char *out, unsigned outsz)
     int rem = (int)(secs - days * 86400);
     int y, mo, d;
     civil(days, &y, &mo, &d);
-    if (y < 0 || y > 9999) {
+    if (y < 1 || y > 9999) { /* PostgreSQL has no year 0 */
         snprintf(out, outsz, "1970-01-01T00:00:00.000Z");
         return;
     }

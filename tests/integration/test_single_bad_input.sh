@@ -2,8 +2,8 @@
 # test_single_bad_input.sh — bad input is refused with a reason a person can act on, changes
 # nothing, and the broker keeps serving everyone else:
 #   - a garbage frame (400), two frames (400), a 300 KiB envelope (413), and an 8 MiB frame
-#     (over ZMQ_MAXMSGSIZE, 1 MiB: the broker drops that connection, no answer, and logs the
-#     closed connection with the peer's address);
+#     (over ZMQ_MAXMSGSIZE, 1 MiB: the broker drops that connection, no answer, and logs a
+#     closed connection — libzmq gives neither the reason nor the peer's address);
 #   - an unknown service (404 'unknown service'), a malformed node id (plsctl refuses it itself,
 #     exit 2; sent anyway: 400 'not a node id'), a 200 kB description (plsctl: exit 2; sent
 #     anyway: 413 'desc: longer than 16384 bytes');
