@@ -13,6 +13,9 @@
 #   - the city holds exactly the towns' orders plus its own, and every town's copy of an order
 #     equals the city's; no (order, seq) twice, no order with two `completed` entries and no
 #     step completed twice in any node's database (SQL view event_entries);
+#   - a finished order that reaches a node by Forward keeps a finish time there: through
+#     pls_forwards() directly, and through the brokers (the city loses its copy of a completed
+#     order, the citizen rates it at the town, the city asks for and gets a Forward);
 #   - `plsctl status` at the city lists the three links, connected, with empty outboxes, and
 #     `status --tree` has the three towns.
 #
@@ -134,7 +137,7 @@ fed_check_all
 # (a copy asked for after the order completed): it counts in "completed today" where it
 # arrives. pls_forwards() is given what the broker builds for one (a completed order's row
 # as JSON, with the finish time the broker sets), inside a transaction that is rolled back.
-# (This checks the SQL half; no test here makes the brokers send such a Forward.)
+# (The SQL half; the brokers' half follows.)
 got=$(fed_sql humen "BEGIN;
     SELECT pls_forwards(json_build_array(to_jsonb(o) || jsonb_build_object(
         'id', gen_random_uuid(), 'idem_key', 'fwd-finished-test', 'number', 'FWD-TEST-1',
@@ -146,6 +149,34 @@ got=$(fed_sql humen "BEGIN;
           AND dept IS NOT NULL AND scope IS NOT NULL);
     ROLLBACK;" | tail -n 1)
 assert_eq "$got" "1 0" "a finished order arriving by Forward: its finish time kept, done_counts exact"
+
+# The same through the brokers: the city loses its copy of an order dg.humen completed (the
+# row and its events go, the counters with them), the citizen rates the order at dg.humen,
+# and the city, getting an Event for an order it does not hold, asks dg.humen for a Forward:
+# the order comes back closed, with a finish time, and the city's counters stay exact.
+lost=$(fed_sql humen "SELECT id FROM orders WHERE state = 'completed' AND service = 'consult'
+    AND intake_node = 'dg.humen' AND owner = 'dg.humen' LIMIT 1")
+[[ -n $lost ]] || fail "no completed consult order of dg.humen to lose at the city"
+fed_sql dg "BEGIN;
+    UPDATE state_counts s SET n = s.n - 1 FROM orders o
+        WHERE o.id = '$lost' AND s.state = o.state AND NOT s.owned;
+    UPDATE done_counts d SET n = d.n - 1 FROM orders o
+        WHERE o.id = '$lost' AND d.day = (o.finished_at AT TIME ZONE 'Asia/Shanghai')::date
+          AND d.dept = o.dept AND d.scope = o.scope;
+    DELETE FROM events WHERE order_id = '$lost';
+    DELETE FROM orders WHERE id = '$lost';
+    COMMIT;" >/dev/null
+pls_ctl_at humen rate "$lost" --attitude 5 --efficiency 5 --competence 5 >/dev/null ||
+    fail "rating $lost at dg.humen"
+city_has_closed() { [[ $(fed_sql dg "SELECT state FROM orders WHERE id = '$lost'") == closed ]]; }
+pls_wait_for 30 city_has_closed || fail "the city did not get order $lost back by Forward"
+got=$(fed_sql dg "SELECT (finished_at IS NOT NULL)::text || ' ' || (SELECT sum(n) FROM done_counts) - (
+        SELECT count(*) FROM orders WHERE state IN ('completed', 'closed', 'rating_review')
+          AND finished_at IS NOT NULL AND dept IS NOT NULL AND scope IS NOT NULL)
+    FROM orders WHERE id = '$lost'")
+assert_eq "$got" "true 0" "order $lost back at the city by Forward: finish time set, done_counts exact"
+assert_eq "$(fed_sql dg "SELECT count(*) FROM event_entries WHERE order_id = '$lost' AND kind = 'rated'")" 1 \
+    "the city has the rating of order $lost"
 
 # ---- status ------------------------------------------------------------------------------
 st=$(pls_ctl_at dg --json status)
