@@ -814,8 +814,9 @@ static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *
     char id[PLS_UUID_STR], ts[40];
     pls_uuid_format(&o->id, id);
     pls_format_iso_ms(o->created_ms, ts, sizeof(ts));
-    pls_buf_t j; /* the JSON columns */
-    pls_buf_init(&j);
+    /* the JSON columns, built in the payload builder (not in use while an
+     * order is taken in: the received event's payload comes after) */
+    pls_buf_t *j = &c->scratch;
     bk_rec_str(b, id);
     bk_rec_str(b, o->number);
     bk_rec_str(b, key);
@@ -829,47 +830,47 @@ static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *
     bk_rec_str(b, s->desc ? s->desc : "");
     if (s->fields) {
         const Pls__OrderFields *f = s->fields;
-        pls_buf_addc(&j, '{');
-        bk__p_str(&j, "category", f->category);
-        bk__p_str(&j, "applicant_category", f->applicant_category);
-        bk__p_str(&j, "counterparty", f->counterparty);
+        pls_buf_reset(j);
+        pls_buf_addc(j, '{');
+        bk__p_str(j, "category", f->category);
+        bk__p_str(j, "applicant_category", f->applicant_category);
+        bk__p_str(j, "counterparty", f->counterparty);
         if (f->confidential)
-            bk__p_raw(&j, "confidential", "true");
+            bk__p_raw(j, "confidential", "true");
         if (f->group_risk)
-            bk__p_raw(&j, "group_risk", "true");
+            bk__p_raw(j, "group_risk", "true");
         if (f->detained)
-            bk__p_raw(&j, "detained", "true");
-        pls_buf_addc(&j, '}');
-        bk_rec_strn(b, j.data, j.len);
+            bk__p_raw(j, "detained", "true");
+        pls_buf_addc(j, '}');
+        bk_rec_strn(b, j->data, j->len);
     } else {
         bk_rec_null(b);
     }
     if (s->n_attachments) {
-        pls_buf_reset(&j);
-        pls_buf_addc(&j, '[');
+        pls_buf_reset(j);
+        pls_buf_addc(j, '[');
         for (size_t i = 0; i < s->n_attachments; i++) {
             const Pls__Attachment *a = s->attachments[i];
-            pls_buf_adds(&j, i ? ",{" : "{");
-            bk__p_str(&j, "sha256", a->sha256);
-            bk__p_str(&j, "type", a->type);
-            bk__p_int(&j, "size", (int64_t)a->size);
-            bk__p_str(&j, "location", a->location);
-            pls_buf_addc(&j, '}');
+            pls_buf_adds(j, i ? ",{" : "{");
+            bk__p_str(j, "sha256", a->sha256);
+            bk__p_str(j, "type", a->type);
+            bk__p_int(j, "size", (int64_t)a->size);
+            bk__p_str(j, "location", a->location);
+            pls_buf_addc(j, '}');
         }
-        pls_buf_addc(&j, ']');
-        bk_rec_strn(b, j.data, j.len);
+        pls_buf_addc(j, ']');
+        bk_rec_strn(b, j->data, j->len);
     } else {
         bk_rec_null(b);
     }
     bk_rec_opt(b, s->about);
     bk_rec_opt(b, s->subject);
     bk_rec_opt(b, s->site);
-    pls_buf_reset(&j);
-    build_plan(c, o, s, dept, &j);
-    bk_rec_strn(b, j.data, j.len);
+    pls_buf_reset(j);
+    build_plan(c, o, s, dept, j);
+    bk_rec_strn(b, j->data, j->len);
     bk_rec_str(b, actor && *actor ? actor : "desk");
     bk_rec_str(b, ts);
-    pls_buf_cleanup(&j);
 }
 
 /* The order's content for copies at other command centers (no personal data),
