@@ -248,34 +248,22 @@ static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
     bk_rec_str(s, r->notice_copy);
 }
 
-static void add_literal(pls_buf_t *s, const char *p, size_t n, const char *cast)
-{
-    pls_buf_addc(s, '\'');
-    const char *end = p + n, *q;
-    while ((q = memchr(p, '\'', (size_t)(end - p)))) {
-        pls_buf_add(s, p, (size_t)(q - p) + 1);
-        pls_buf_addc(s, '\'');
-        p = q + 1;
-    }
-    pls_buf_add(s, p, (size_t)(end - p));
-    pls_buf_addc(s, '\'');
-    pls_buf_adds(s, cast);
-}
-
-void bk_sql_add_json(pls_buf_t *s, const pls_buf_t *doc)
+void bk_sql_json(pls_buf_t *q, const pls_buf_t *doc)
 {
     if (doc->len)
-        add_literal(s, doc->data, doc->len, "::json");
+        pls_buf_add(q, doc->data, doc->len);
     else
-        add_literal(s, "[]", 2, "::json");
+        pls_buf_adds(q, "[]");
+    bk_sql_end(q);
 }
 
-void bk_sql_add_records(pls_buf_t *s, pls_buf_t *arr, const char *cast)
+void bk_sql_records(pls_buf_t *q, pls_buf_t *arr)
 {
     if (!arr->len)
         pls_buf_addc(arr, '{');
     pls_buf_addc(arr, '}');
-    add_literal(s, arr->data, arr->len, cast);
+    pls_buf_add(q, arr->data, arr->len);
+    bk_sql_end(q);
 }
 
 void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
@@ -329,30 +317,34 @@ void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
         }
     }
     pls_buf_reset(s);
-    pls_buf_adds(s, "BEGIN;");
+    bk_sql_text(s, "BEGIN");
     pls_buf_add(s, b->pre.data ? b->pre.data : "", b->pre.len);
     if (b->n_news || b->n_rows) {
         /* one statement for every order and event row of the batch, as arrays
-         * of the tables' row types (sql/007); the ids of the orders really
-         * inserted come back */
-        pls_buf_adds(s, "SELECT id FROM pls_batch(");
-        bk_sql_add_records(s, &news, "::orders[],");
-        bk_sql_add_records(s, &cits, "::citizens[],");
-        bk_sql_add_records(s, &evs, "::events[],");
-        bk_sql_add_records(s, &chg, "::orders[]");
-        pls_buf_adds(s, ") AS id;");
+         * of the tables' row types (sql/007) given as parameters; the ids of
+         * the orders really inserted come back */
+        bk_sql_stmt(s, 4);
+        pls_buf_adds(s, "SELECT id FROM pls_batch($1::orders[], $2::citizens[], $3::events[], "
+                        "$4::orders[]) AS id");
+        bk_sql_end(s);
+        bk_sql_records(s, &news);
+        bk_sql_records(s, &cits);
+        bk_sql_records(s, &evs);
+        bk_sql_records(s, &chg);
     }
     pls_buf_cleanup(&news);
     pls_buf_cleanup(&cits);
     pls_buf_cleanup(&evs);
     pls_buf_cleanup(&chg);
     if (b->day_seq) {
+        bk_sql_stmt(s, 0);
         pls_buf_printf(s,
                        "INSERT INTO counters (k, v) VALUES ('day:%lld', %u) ON CONFLICT (k) DO "
-                       "UPDATE SET v = GREATEST(counters.v, EXCLUDED.v);",
+                       "UPDATE SET v = GREATEST(counters.v, EXCLUDED.v)",
                        (long long)b->day_seq_day, b->day_seq);
+        bk_sql_end(s);
         b->rows_written++;
     }
     pls_buf_add(s, b->extra.data ? b->extra.data : "", b->extra.len);
-    pls_buf_adds(s, "COMMIT;");
+    bk_sql_text(s, "COMMIT");
 }

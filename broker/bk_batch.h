@@ -13,6 +13,7 @@
 #define BK_BATCH_H
 
 #include "bk_order.h"
+#include "bk_store.h"
 #include "pls_util.h"
 
 #include <stdint.h>
@@ -87,8 +88,9 @@ typedef struct bk_batch {
     uint32_t n_news, cap_news;
     bk_out_t *outs;
     uint32_t n_outs, cap_outs;
-    pls_buf_t pre;       /* statements before the order statements (copies applied) */
-    pls_buf_t extra;     /* further statements, each ending with ';' */
+    pls_buf_t pre;       /* statement list (bk_store.h) before the order statements:
+                            Forwards and copies applied */
+    pls_buf_t extra;     /* statement list after them */
     int64_t day_seq_day; /* counters: highest daily number used */
     uint32_t day_seq;
     int touched;           /* something outside rows/news/outs waits to be written */
@@ -132,18 +134,20 @@ void bk_rec_int(pls_buf_t *b, int64_t v);
 void bk_rec_bool(pls_buf_t *b, int v);
 void bk_rec_ts(pls_buf_t *b, int64_t ms);
 
-/* An array of record literals (bk_rec_begin ...; empty: no rows) closed, as an
- * SQL string literal followed by `cast`, e.g. "::events[]". */
-void bk_sql_add_records(pls_buf_t *s, pls_buf_t *arr, const char *cast);
+/* An array of record literals (bk_rec_begin ...; empty: no rows) closed and
+ * added to a statement list as the next parameter's value (bk_store.h). */
+void bk_sql_records(pls_buf_t *q, pls_buf_t *arr);
 
 /* Columns of `orders` before the changing ones: id .. created_at. */
 #define BK_ORDER_CONTENT_COLS 19
 
-/* A JSON document as an SQL string literal (quotes doubled) typed json; an
- * empty buffer is the empty array. */
-void bk_sql_add_json(pls_buf_t *s, const pls_buf_t *doc);
+/* A JSON document as the next parameter's value; an empty buffer is the
+ * empty array. */
+void bk_sql_json(pls_buf_t *q, const pls_buf_t *doc);
 
-/* The SQL text of the whole transaction. */
+/* The whole transaction as a statement list for bk_store_batch: BEGIN, the
+ * statements of `pre`, pls_batch() with the batch's rows, the day counter,
+ * the statements of `extra`, COMMIT. */
 void bk_batch_sql(bk_batch_t *b, pls_buf_t *out);
 
 #endif

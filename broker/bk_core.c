@@ -1220,11 +1220,14 @@ static void handle_ready(bk_core_t *c, const void *ident, size_t ident_len,
         if (!q->seen) {
             q->seen = 1;
             pls_buf_t *x = &c->cur->extra;
-            pls_buf_adds(x, "INSERT INTO workers_seen (dept, scope, first_seen) VALUES (");
-            pls_buf_add_sql_str(x, bk__dept_name(c, q->dept));
-            pls_buf_addc(x, ',');
-            pls_buf_add_sql_str(x, q->scope);
-            pls_buf_adds(x, ", now()) ON CONFLICT DO NOTHING;");
+            bk_sql_stmt(x, 2);
+            pls_buf_adds(x, "INSERT INTO workers_seen (dept, scope, first_seen) VALUES ($1, $2, "
+                            "now()) ON CONFLICT DO NOTHING");
+            bk_sql_end(x);
+            pls_buf_adds(x, bk__dept_name(c, q->dept));
+            bk_sql_end(x);
+            pls_buf_adds(x, q->scope);
+            bk_sql_end(x);
         }
         bk_dispatch_mark(&c->disp, q);
     }
@@ -1721,19 +1724,21 @@ static void handle_post(bk_core_t *c, const void *ident, size_t ident_len, const
     q->away = away;
     pls_buf_t *x = &c->cur->extra;
     if (away) {
-        pls_buf_adds(x, "INSERT INTO posts_away (dept, scope, since, actor) VALUES (");
-        pls_buf_add_sql_str(x, a->dept);
-        pls_buf_addc(x, ',');
-        pls_buf_add_sql_str(x, a->scope);
-        pls_buf_adds(x, ", now(), ");
-        pls_buf_add_sql_str(x, env->actor && *env->actor ? env->actor : "operator");
-        pls_buf_adds(x, ") ON CONFLICT DO NOTHING;");
+        bk_sql_stmt(x, 3);
+        pls_buf_adds(x, "INSERT INTO posts_away (dept, scope, since, actor) VALUES ($1, $2, "
+                        "now(), $3) ON CONFLICT DO NOTHING");
     } else {
-        pls_buf_adds(x, "DELETE FROM posts_away WHERE dept = ");
-        pls_buf_add_sql_str(x, a->dept);
-        pls_buf_adds(x, " AND scope = ");
-        pls_buf_add_sql_str(x, a->scope);
-        pls_buf_addc(x, ';');
+        bk_sql_stmt(x, 2);
+        pls_buf_adds(x, "DELETE FROM posts_away WHERE dept = $1 AND scope = $2");
+    }
+    bk_sql_end(x);
+    pls_buf_adds(x, a->dept);
+    bk_sql_end(x);
+    pls_buf_adds(x, a->scope);
+    bk_sql_end(x);
+    if (away) {
+        pls_buf_adds(x, env->actor && *env->actor ? env->actor : "operator");
+        bk_sql_end(x);
     }
     bk_dispatch_mark(&c->disp, q);
     char reason[REASON_MAX];

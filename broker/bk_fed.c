@@ -576,11 +576,13 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
     if (f->fwd_orders) {
         char *docs = json_dumps(f->fwd_orders, JSON_COMPACT);
         char *cits = json_dumps(f->fwd_citizens, JSON_COMPACT);
-        pls_buf_adds(&b->pre, "SELECT pls_forwards(");
-        pls_buf_add_sql_str(&b->pre, docs);
-        pls_buf_adds(&b->pre, "::json,");
-        pls_buf_add_sql_str(&b->pre, cits);
-        pls_buf_adds(&b->pre, "::json);");
+        bk_sql_stmt(&b->pre, 2);
+        pls_buf_adds(&b->pre, "SELECT pls_forwards($1::json, $2::json)");
+        bk_sql_end(&b->pre);
+        pls_buf_adds(&b->pre, docs ? docs : "[]");
+        bk_sql_end(&b->pre);
+        pls_buf_adds(&b->pre, cits ? cits : "[]");
+        bk_sql_end(&b->pre);
         free(docs);
         free(cits);
         json_decref(f->fwd_orders);
@@ -600,11 +602,11 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         /* event rows and snapshots of copies (sql/006, 007); the copies
          * updated come back as two columns, so the commit tells them from
          * intake ids */
-        pls_buf_adds(&b->pre, "SELECT * FROM pls_copies(");
-        bk_sql_add_records(&b->pre, &f->copy_events, "::events[]");
-        pls_buf_addc(&b->pre, ',');
+        bk_sql_stmt(&b->pre, 2);
+        pls_buf_adds(&b->pre, "SELECT * FROM pls_copies($1::events[], $2::json)");
+        bk_sql_end(&b->pre);
+        bk_sql_records(&b->pre, &f->copy_events);
         add_json_doc(&b->pre, &f->copy_update);
-        pls_buf_adds(&b->pre, ");");
         pls_buf_reset(&f->copy_events);
         pls_buf_reset(&f->copy_update);
     }
@@ -612,32 +614,39 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         bk_link_t *l = f->links[i];
         l->applied_flushed = l->applied;
         if (l->state_dirty || l->is_new) {
-            pls_buf_adds(&b->extra, "INSERT INTO link_state (peer, is_parent, applied, "
-                                    "next_seq, acked) VALUES (");
-            pls_buf_add_sql_str(&b->extra, l->peer);
+            bk_sql_stmt(&b->extra, 1);
             pls_buf_printf(&b->extra,
-                           ",%s,%llu,%llu,%llu) ON CONFLICT (peer) DO UPDATE SET applied = "
-                           "EXCLUDED.applied, next_seq = EXCLUDED.next_seq, acked = "
-                           "EXCLUDED.acked;",
+                           "INSERT INTO link_state (peer, is_parent, applied, next_seq, acked) "
+                           "VALUES ($1, %s, %llu, %llu, %llu) ON CONFLICT (peer) DO UPDATE SET "
+                           "applied = EXCLUDED.applied, next_seq = EXCLUDED.next_seq, acked = "
+                           "EXCLUDED.acked",
                            l->is_parent ? "true" : "false", (unsigned long long)l->applied,
                            (unsigned long long)l->next_seq, (unsigned long long)l->acked);
+            bk_sql_end(&b->extra);
+            pls_buf_adds(&b->extra, l->peer);
+            bk_sql_end(&b->extra);
             l->state_dirty = 0;
             l->is_new = 0;
         }
         if (l->acked_dirty) {
-            pls_buf_adds(&b->extra, "DELETE FROM link_outbox WHERE peer = ");
-            pls_buf_add_sql_str(&b->extra, l->peer);
-            pls_buf_printf(&b->extra, " AND seq > %llu AND seq <= %llu;",
+            bk_sql_stmt(&b->extra, 1);
+            pls_buf_printf(&b->extra,
+                           "DELETE FROM link_outbox WHERE peer = $1 AND seq > %llu "
+                           "AND seq <= %llu",
                            (unsigned long long)(l->acked < l->purged ? 0 : l->purged),
                            (unsigned long long)l->acked);
+            bk_sql_end(&b->extra);
+            pls_buf_adds(&b->extra, l->peer);
+            bk_sql_end(&b->extra);
             l->purge_flushed = l->acked;
             l->acked_dirty = 0;
         }
     }
     if (f->outbox_vals.len) {
-        pls_buf_adds(&b->extra, "SELECT pls_outbox(");
-        bk_sql_add_records(&b->extra, &f->outbox_vals, "::link_outbox[]");
-        pls_buf_adds(&b->extra, ");");
+        bk_sql_stmt(&b->extra, 1);
+        pls_buf_adds(&b->extra, "SELECT pls_outbox($1::link_outbox[])");
+        bk_sql_end(&b->extra);
+        bk_sql_records(&b->extra, &f->outbox_vals);
         pls_buf_reset(&f->outbox_vals);
     }
 }
@@ -859,12 +868,13 @@ static void add_json_ts(pls_buf_t *b, const char *k, int64_t ms)
     bk__p_str(b, k, t);
 }
 
-/* A document of rows "[{..},{..}" built for a batch, closed, as an SQL literal. */
-static void add_json_doc(pls_buf_t *sql, pls_buf_t *doc)
+/* A document of rows "[{..},{..}" built for a batch, closed, as the next
+ * parameter of a statement list. */
+static void add_json_doc(pls_buf_t *q, pls_buf_t *doc)
 {
     if (doc->len)
         pls_buf_addc(doc, ']');
-    bk_sql_add_json(sql, doc);
+    bk_sql_json(q, doc);
 }
 
 /* Event rows of a message into the copy events of the batch (events rows

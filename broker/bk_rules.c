@@ -115,24 +115,18 @@ void bk_rules_record_supervision(bk_core_t *c, const char *order, const char *nu
     pls_buf_t *x = &c->cur->extra;
     char now[40];
     iso(pls_rule_ms(), now, sizeof(now));
-    pls_buf_adds(x, "INSERT INTO supervisions (order_id, number, node, dept, scope, kind, "
-                    "reason, raised_at) VALUES (");
-    pls_buf_add_sql_str(x, order);
-    pls_buf_adds(x, "::uuid,");
-    pls_buf_add_sql_str(x, number);
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, node);
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, dept && *dept ? dept : NULL);
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, scope && *scope ? scope : NULL);
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, kind);
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, reason);
-    pls_buf_addc(x, ',');
-    pls_buf_add_sql_str(x, now);
-    pls_buf_adds(x, "::timestamptz) ON CONFLICT DO NOTHING;");
+    /* a statement list has no NULL values: no department or scope is '' */
+    bk_sql_stmt(x, 8);
+    pls_buf_adds(x, "INSERT INTO supervisions (order_id, number, node, dept, scope, kind, reason, "
+                    "raised_at) VALUES ($1::uuid, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6, $7, "
+                    "$8::timestamptz) ON CONFLICT DO NOTHING");
+    bk_sql_end(x);
+    const char *vals[] = {order, number, node, dept ? dept : "", scope ? scope : "",
+                          kind,  reason, now};
+    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+        pls_buf_adds(x, vals[i]);
+        bk_sql_end(x);
+    }
 }
 
 /* 督办: the event here, the record at the parent command center. */

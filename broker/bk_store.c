@@ -51,6 +51,7 @@ typedef struct conn {
     bk_batch_rows_cb on_rows;
     bk_batch_done_cb on_done;
     void *batch_arg;
+    int pipeline; /* the batch in flight was sent in pipeline mode */
     /* read connection: the query in flight and the waiting ones */
     read_req_t *cur;
     read_req_t *head, *tail;
@@ -159,6 +160,7 @@ static void conn_fail(conn_t *c, const char *why_in)
         c->pg = NULL;
     }
     c->state = C_DOWN;
+    c->pipeline = 0;
     if (c->which == CONN_WRITE)
         s->booted = 0;
     if (was_busy && c->which == CONN_WRITE && c->on_done) {
@@ -459,6 +461,19 @@ static void on_poll(uv_poll_t *h, int status, int events)
     while (!PQisBusy(c->pg)) {
         PGresult *res = PQgetResult(c->pg);
         if (!res) {
+            if (c->pipeline)
+                continue; /* the end of one statement's results */
+            request_done(c);
+            return;
+        }
+        if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+            /* every statement of the batch has answered */
+            PQclear(res);
+            c->pipeline = 0;
+            if (!PQexitPipelineMode(c->pg)) {
+                conn_fail(c, PQerrorMessage(c->pg)); /* conn_fail copies it */
+                return;
+            }
             request_done(c);
             return;
         }
@@ -589,7 +604,58 @@ int bk_store_busy(const bk_store_t *s)
     return s->conns[CONN_WRITE].state == C_BUSY;
 }
 
-int bk_store_batch(bk_store_t *s, pls_buf_t *sql, bk_batch_rows_cb on_rows,
+void bk_sql_stmt(pls_buf_t *q, int nparams)
+{
+    pls_buf_addc(q, (char)('A' + nparams));
+}
+
+void bk_sql_end(pls_buf_t *q)
+{
+    pls_buf_addc(q, '\0');
+}
+
+void bk_sql_text(pls_buf_t *q, const char *sql)
+{
+    bk_sql_stmt(q, 0);
+    pls_buf_adds(q, sql);
+    bk_sql_end(q);
+}
+
+/* The next NUL-terminated piece of a statement list, or NULL past its end. */
+static const char *sql_piece(const char **p, const char *end)
+{
+    const char *s = *p, *z = s < end ? memchr(s, '\0', (size_t)(end - s)) : NULL;
+    if (!z)
+        return NULL;
+    *p = z + 1;
+    return s;
+}
+
+/* Every statement of the list into the pipeline: 1, or 0 when libpq refused
+ * one (its error message says why) or the list is malformed (a bug). */
+static int send_statements(conn_t *c, const pls_buf_t *stmts)
+{
+    const char *p = stmts->data ? stmts->data : "", *end = p + stmts->len;
+    while (p < end) {
+        int np = *p++ - 'A';
+        const char *vals[BK_SQL_MAX_PARAMS];
+        const char *sql = sql_piece(&p, end);
+        if (np < 0 || np > BK_SQL_MAX_PARAMS || !sql) {
+            pls_error("malformed statement list at byte %td", p - stmts->data);
+            return 0;
+        }
+        for (int i = 0; i < np; i++)
+            if (!(vals[i] = sql_piece(&p, end))) {
+                pls_error("statement list ends inside the parameters of: %.80s", sql);
+                return 0;
+            }
+        if (!PQsendQueryParams(c->pg, sql, np, NULL, vals, NULL, NULL, 0))
+            return 0;
+    }
+    return PQpipelineSync(c->pg);
+}
+
+int bk_store_batch(bk_store_t *s, const pls_buf_t *stmts, bk_batch_rows_cb on_rows,
                    bk_batch_done_cb on_done, void *arg)
 {
     conn_t *c = &s->conns[CONN_WRITE];
@@ -600,7 +666,10 @@ int bk_store_batch(bk_store_t *s, pls_buf_t *sql, bk_batch_rows_cb on_rows,
     c->on_rows = on_rows;
     c->on_done = on_done;
     c->batch_arg = arg;
-    send_request(c, PQsendQuery(c->pg, sql->data ? sql->data : ""));
+    /* pipeline mode for the batch only: boot and reloads use blocking calls */
+    int ok = PQenterPipelineMode(c->pg);
+    c->pipeline = ok;
+    send_request(c, ok && send_statements(c, stmts));
     return 0;
 }
 

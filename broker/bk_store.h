@@ -3,11 +3,12 @@
  * libpq (DESIGN §8).
  *
  * Two non-blocking connections driven by the libuv loop:
- *   - the write connection carries one batch at a time: a single simple-query
- *     string "BEGIN; ...; COMMIT" built by bk_batch. Rows returned by its
- *     statements are handed to the caller; the done callback says whether the
- *     COMMIT was confirmed. Any error in a batch is reported as a failure and
- *     the connection is dropped: the broker then reloads from the store.
+ *   - the write connection carries one batch at a time: a list of statements
+ *     "BEGIN", ..., "COMMIT" built by bk_batch (below), sent at once in libpq's
+ *     pipeline mode with the rows as parameters, so PostgreSQL never lexes
+ *     them as SQL text. Rows returned by its statements are handed to the
+ *     caller; the done callback says whether the COMMIT was confirmed. Any error in a batch is
+ * reported as a failure and the connection is dropped: the broker then reloads from the store.
  *   - the read connection serves queries (show, list, status, fetch) in FIFO
  *     order with parameters, so user input never enters SQL text there.
  *
@@ -71,8 +72,20 @@ int bk_store_ready(const bk_store_t *s);
 /* 1 while a batch is in flight. */
 int bk_store_busy(const bk_store_t *s);
 
-/* Send a batch (the store takes the sql buffer's content). */
-int bk_store_batch(bk_store_t *s, pls_buf_t *sql, bk_batch_rows_cb on_rows,
+/* A statement list: the statements of one transaction, each with its own
+ * parameters. For each statement: bk_sql_stmt(q, nparams), its SQL text (one
+ * statement, parameters $1..$nparams, no ';'), bk_sql_end(q); then each
+ * parameter's text value followed by bk_sql_end(q). A value cannot contain a
+ * NUL byte (PostgreSQL text cannot either). */
+#define BK_SQL_MAX_PARAMS 8
+void bk_sql_stmt(pls_buf_t *q, int nparams);
+void bk_sql_end(pls_buf_t *q);
+/* A statement without parameters. */
+void bk_sql_text(pls_buf_t *q, const char *sql);
+
+/* Send a batch: a statement list (above) in one pipeline and one sync. The
+ * store is done with the buffer when this returns. */
+int bk_store_batch(bk_store_t *s, const pls_buf_t *stmts, bk_batch_rows_cb on_rows,
                    bk_batch_done_cb on_done, void *arg) PLS_WUR;
 
 /* A read query with text parameters (copied). */

@@ -191,26 +191,6 @@ void pls_buf_add_json_str(pls_buf_t *b, const char *s)
     pls_buf_addc(b, '"');
 }
 
-void pls_buf_add_sql_str(pls_buf_t *b, const char *s)
-{
-    if (!s) {
-        pls_buf_add(b, "NULL", 4);
-        return;
-    }
-    pls_buf_reserve(b, strlen(s) + 2);
-    pls_buf_addc(b, '\'');
-    const char *run = s;
-    for (const char *p = s; *p; p++) {
-        if (*p != '\'')
-            continue;
-        pls_buf_add(b, run, (size_t)(p - run) + 1);
-        pls_buf_addc(b, '\'');
-        run = p + 1;
-    }
-    pls_buf_add(b, run, strlen(run));
-    pls_buf_addc(b, '\'');
-}
-
 char *pls_buf_take(pls_buf_t *b)
 {
     char *d = b->data ? b->data : pls_xstrdup("");

@@ -43,9 +43,6 @@ void pls_buf_add_i64(pls_buf_t *b, int64_t v);
 void pls_buf_add_u64(pls_buf_t *b, uint64_t v);
 /* A JSON string literal with quotes: escapes ", \ and control characters. */
 void pls_buf_add_json_str(pls_buf_t *b, const char *s);
-/* An SQL string literal with quotes ('' doubling; standard_conforming_strings
- * must be on, which the store checks at connect). NULL adds NULL. */
-void pls_buf_add_sql_str(pls_buf_t *b, const char *s);
 /* Take the data out of the buffer (caller owns it); the buffer is reset. */
 char *pls_buf_take(pls_buf_t *b);
 

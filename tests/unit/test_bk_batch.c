@@ -1,4 +1,4 @@
-/* Unit tests for bk_batch: one event row per order, snapshots, SQL shape. */
+/* Unit tests for bk_batch: one event row per order, snapshots, the statement list. */
 #include "bk_batch.h"
 
 #include <setjmp.h>
@@ -53,20 +53,34 @@ static void test_rows_and_sql(void **state)
     pls_buf_t sql;
     pls_buf_init(&sql);
     bk_batch_sql(&b, &sql);
-    assert_true(strncmp(sql.data, "BEGIN;", 6) == 0);
-    assert_non_null(strstr(sql.data, "COMMIT;"));
-    /* every order and event row goes through one call of pls_batch() */
-    assert_int_equal(count(sql.data, "pls_batch("), 1);
-    /* the quote inside the entries is doubled for SQL, their double quotes
-     * escaped for the record and again for the array */
-    assert_non_null(strstr(sql.data, "\\\\\\\"note\\\\\\\":\\\\\\\"it''s\\\\\\\""));
+    /* a statement list: BEGIN, pls_batch() and its four arrays, COMMIT */
+    const char *p = sql.data, *end = sql.data + sql.len;
+    const char *piece[8];
+    size_t np = 0;
+    while (p < end && np < 8) {
+        piece[np++] = p;
+        p += strlen(p) + 1;
+    }
+    assert_true(p == end);
+    assert_int_equal(np, 7);
+    assert_string_equal(piece[0], "ABEGIN");
+    assert_string_equal(piece[6], "ACOMMIT");
+    /* every order and event row goes through one call of pls_batch(), the rows
+     * as its four parameters */
+    assert_true(strncmp(piece[1], "ESELECT id FROM pls_batch($1::orders[],", 39) == 0);
+    const char *news = piece[2], *evs = piece[4], *chg = piece[5];
+    assert_string_equal(piece[3], "{}"); /* no citizens */
+    /* the entries' double quotes escaped for the record and again for the
+     * array; a single quote is data, not doubled */
+    assert_non_null(strstr(evs, "\\\\\\\"note\\\\\\\":\\\\\\\"it's\\\\\\\""));
     /* the existing order's row changes to its snapshot; the new one is inserted */
-    assert_non_null(strstr(sql.data, "\\\"completed\\\""));
-    assert_non_null(strstr(sql.data, "\\\"queued\\\""));
-    /* two event rows and one change start with the ids 01.., 02.. and 01.. */
-    assert_int_equal(count(sql.data, "\"(\\\"0"), 3);
-    assert_non_null(strstr(sql.data, "::orders[],"));
-    assert_non_null(strstr(sql.data, "::events[],"));
+    assert_non_null(strstr(chg, "\\\"completed\\\""));
+    assert_non_null(strstr(news, "\\\"queued\\\""));
+    /* two event rows (ids 01.. and 02..) and one change (01..) */
+    assert_int_equal(count(evs, "\"(\\\"0"), 2);
+    assert_non_null(strstr(evs, "\"(\\\"01"));
+    assert_non_null(strstr(evs, "\"(\\\"02"));
+    assert_int_equal(count(chg, "\"(\\\"01"), 1);
     pls_buf_cleanup(&sql);
     bk_batch_cleanup(&b);
     bk_order_free(a);
@@ -93,22 +107,22 @@ static void test_record_fields(void **state)
     bk_rec_end(&b);
     pls_buf_t sql;
     pls_buf_init(&sql);
-    bk_sql_add_records(&sql, &b, "::t[]");
-    assert_string_equal(sql.data,
-                        "'{\"(\\\"a\\\\\\\"b\\\\\\\\c\\\",,\\\"\\\",-7,t,)\",\"()\"}'::t[]");
-    /* no rows: the empty array; a single quote doubled for SQL */
+    bk_sql_records(&sql, &b);
+    assert_string_equal(sql.data, "{\"(\\\"a\\\\\\\"b\\\\\\\\c\\\",,\\\"\\\",-7,t,)\",\"()\"}");
+    assert_int_equal(sql.len, strlen(sql.data) + 1); /* ends the parameter */
+    /* no rows: the empty array; a single quote is data */
     pls_buf_t none, one;
     pls_buf_init(&none);
     pls_buf_init(&one);
     pls_buf_reset(&sql);
-    bk_sql_add_records(&sql, &none, "::t[]");
-    assert_string_equal(sql.data, "'{}'::t[]");
+    bk_sql_records(&sql, &none);
+    assert_string_equal(sql.data, "{}");
     bk_rec_begin(&one);
     bk_rec_str(&one, "it's");
     bk_rec_end(&one);
     pls_buf_reset(&sql);
-    bk_sql_add_records(&sql, &one, "::t[]");
-    assert_string_equal(sql.data, "'{\"(\\\"it''s\\\")\"}'::t[]");
+    bk_sql_records(&sql, &one);
+    assert_string_equal(sql.data, "{\"(\\\"it's\\\")\"}");
     pls_buf_cleanup(&none);
     pls_buf_cleanup(&one);
     pls_buf_cleanup(&sql);

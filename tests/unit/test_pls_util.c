@@ -21,19 +21,6 @@ static void test_json_escape(void **state)
     pls_buf_cleanup(&b);
 }
 
-static void test_sql_escape(void **state)
-{
-    (void)state;
-    pls_buf_t b;
-    pls_buf_init(&b);
-    pls_buf_add_sql_str(&b, "it's o'clock\\");
-    assert_string_equal(b.data, "'it''s o''clock\\'");
-    pls_buf_reset(&b);
-    pls_buf_add_sql_str(&b, NULL);
-    assert_string_equal(b.data, "NULL");
-    pls_buf_cleanup(&b);
-}
-
 static void test_numbers_and_printf(void **state)
 {
     (void)state;
@@ -91,9 +78,9 @@ static void test_iso_format(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_escape),        cmocka_unit_test(test_sql_escape),
-        cmocka_unit_test(test_numbers_and_printf), cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_parse_long),         cmocka_unit_test(test_iso_format),
+        cmocka_unit_test(test_json_escape), cmocka_unit_test(test_numbers_and_printf),
+        cmocka_unit_test(test_utf8),        cmocka_unit_test(test_parse_long),
+        cmocka_unit_test(test_iso_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
