@@ -337,11 +337,13 @@ void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
     pls_buf_cleanup(&evs);
     pls_buf_cleanup(&chg);
     if (b->day_seq) {
-        bk_sql_stmt(s, 0);
-        pls_buf_printf(s,
-                       "INSERT INTO counters (k, v) VALUES ('day:%lld', %u) ON CONFLICT (k) DO "
-                       "UPDATE SET v = GREATEST(counters.v, EXCLUDED.v)",
-                       (long long)b->day_seq_day, b->day_seq);
+        bk_sql_stmt(s, 2);
+        pls_buf_adds(s, "INSERT INTO counters (k, v) VALUES ($1, $2::bigint) ON CONFLICT (k) DO "
+                        "UPDATE SET v = GREATEST(counters.v, EXCLUDED.v)");
+        bk_sql_end(s);
+        pls_buf_printf(s, "day:%lld", (long long)b->day_seq_day);
+        bk_sql_end(s);
+        pls_buf_add_u64(s, b->day_seq);
         bk_sql_end(s);
         b->rows_written++;
     }

@@ -614,29 +614,35 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         bk_link_t *l = f->links[i];
         l->applied_flushed = l->applied;
         if (l->state_dirty || l->is_new) {
-            bk_sql_stmt(&b->extra, 1);
-            pls_buf_printf(&b->extra,
-                           "INSERT INTO link_state (peer, is_parent, applied, next_seq, acked) "
-                           "VALUES ($1, %s, %llu, %llu, %llu) ON CONFLICT (peer) DO UPDATE SET "
-                           "applied = EXCLUDED.applied, next_seq = EXCLUDED.next_seq, acked = "
-                           "EXCLUDED.acked",
-                           l->is_parent ? "true" : "false", (unsigned long long)l->applied,
-                           (unsigned long long)l->next_seq, (unsigned long long)l->acked);
+            bk_sql_stmt(&b->extra, 5);
+            pls_buf_adds(&b->extra,
+                         "INSERT INTO link_state (peer, is_parent, applied, next_seq, acked) "
+                         "VALUES ($1, $2::boolean, $3::bigint, $4::bigint, $5::bigint) ON "
+                         "CONFLICT (peer) DO UPDATE SET applied = EXCLUDED.applied, next_seq = "
+                         "EXCLUDED.next_seq, acked = EXCLUDED.acked");
             bk_sql_end(&b->extra);
             pls_buf_adds(&b->extra, l->peer);
             bk_sql_end(&b->extra);
+            pls_buf_adds(&b->extra, l->is_parent ? "true" : "false");
+            bk_sql_end(&b->extra);
+            uint64_t v[] = {l->applied, l->next_seq, l->acked};
+            for (int k = 0; k < 3; k++) {
+                pls_buf_add_u64(&b->extra, v[k]);
+                bk_sql_end(&b->extra);
+            }
             l->state_dirty = 0;
             l->is_new = 0;
         }
         if (l->acked_dirty) {
-            bk_sql_stmt(&b->extra, 1);
-            pls_buf_printf(&b->extra,
-                           "DELETE FROM link_outbox WHERE peer = $1 AND seq > %llu "
-                           "AND seq <= %llu",
-                           (unsigned long long)(l->acked < l->purged ? 0 : l->purged),
-                           (unsigned long long)l->acked);
+            bk_sql_stmt(&b->extra, 3);
+            pls_buf_adds(&b->extra, "DELETE FROM link_outbox WHERE peer = $1 AND seq > $2::bigint "
+                                    "AND seq <= $3::bigint");
             bk_sql_end(&b->extra);
             pls_buf_adds(&b->extra, l->peer);
+            bk_sql_end(&b->extra);
+            pls_buf_add_u64(&b->extra, l->acked < l->purged ? 0 : l->purged);
+            bk_sql_end(&b->extra);
+            pls_buf_add_u64(&b->extra, l->acked);
             bk_sql_end(&b->extra);
             l->purge_flushed = l->acked;
             l->acked_dirty = 0;

@@ -21,6 +21,10 @@
 #include <string.h>
 
 enum conn_state { C_DOWN, C_CONNECTING, C_IDLE, C_BUSY };
+/* A batch's statements have fixed texts (their values are parameters): each is
+ * prepared once per session, then only bound and executed. Texts beyond this
+ * many (there are about 15) go unprepared. */
+enum { PREPARED_MAX = 48 };
 enum { CONN_WRITE, CONN_READ };
 
 struct bk_rows {
@@ -52,6 +56,10 @@ typedef struct conn {
     bk_batch_done_cb on_done;
     void *batch_arg;
     int pipeline; /* the batch in flight was sent in pipeline mode */
+    /* write connection: statements of batches prepared in this session (their
+     * texts, owned; statement i is named "pls_<i>") */
+    char *prepared[PREPARED_MAX];
+    int n_prepared;
     /* read connection: the query in flight and the waiting ones */
     read_req_t *cur;
     read_req_t *head, *tail;
@@ -144,6 +152,14 @@ static void read_req_free(read_req_t *r)
     free(r);
 }
 
+/* Prepared statements live as long as the session. */
+static void forget_prepared(conn_t *c)
+{
+    for (int i = 0; i < c->n_prepared; i++)
+        free(c->prepared[i]);
+    c->n_prepared = 0;
+}
+
 /* Lost: tell the owner of the request in flight, close, schedule a retry. */
 static void conn_fail(conn_t *c, const char *why_in)
 {
@@ -159,6 +175,7 @@ static void conn_fail(conn_t *c, const char *why_in)
         PQfinish(c->pg);
         c->pg = NULL;
     }
+    forget_prepared(c);
     c->state = C_DOWN;
     c->pipeline = 0;
     if (c->which == CONN_WRITE)
@@ -571,6 +588,7 @@ void bk_store_stop(bk_store_t *s)
             PQfinish(c->pg);
             c->pg = NULL;
         }
+        forget_prepared(c);
         c->state = C_DOWN;
         read_req_free(c->cur);
         c->cur = NULL;
@@ -631,6 +649,26 @@ static const char *sql_piece(const char **p, const char *end)
     return s;
 }
 
+/* One statement into the pipeline, prepared first if this session has not
+ * seen its text (a failed Parse fails the batch, and the session with it). */
+static int send_statement(conn_t *c, const char *sql, int np, const char *const *vals)
+{
+    char name[16];
+    int i = 0;
+    while (i < c->n_prepared && strcmp(c->prepared[i], sql) != 0)
+        i++;
+    if (i == c->n_prepared) {
+        if (i == PREPARED_MAX)
+            return PQsendQueryParams(c->pg, sql, np, NULL, vals, NULL, NULL, 0);
+        snprintf(name, sizeof(name), "pls_%d", i);
+        if (!PQsendPrepare(c->pg, name, sql, np, NULL))
+            return 0;
+        c->prepared[c->n_prepared++] = pls_xstrdup(sql);
+    }
+    snprintf(name, sizeof(name), "pls_%d", i);
+    return PQsendQueryPrepared(c->pg, name, np, vals, NULL, NULL, 0);
+}
+
 /* Every statement of the list into the pipeline: 1, or 0 when libpq refused
  * one (its error message says why) or the list is malformed (a bug). */
 static int send_statements(conn_t *c, const pls_buf_t *stmts)
@@ -649,7 +687,7 @@ static int send_statements(conn_t *c, const pls_buf_t *stmts)
                 pls_error("statement list ends inside the parameters of: %.80s", sql);
                 return 0;
             }
-        if (!PQsendQueryParams(c->pg, sql, np, NULL, vals, NULL, NULL, 0))
+        if (!send_statement(c, sql, np, vals))
             return 0;
     }
     return PQpipelineSync(c->pg);

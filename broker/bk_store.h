@@ -6,7 +6,7 @@
  *   - the write connection carries one batch at a time: a list of statements
  *     "BEGIN", ..., "COMMIT" built by bk_batch (below), sent at once in libpq's
  *     pipeline mode with the rows as parameters, so PostgreSQL never lexes
- *     them as SQL text. Rows returned by its statements are handed to the
+ *     them as SQL text; each statement text is prepared once per session. Rows returned by its statements are handed to the
  *     caller; the done callback says whether the COMMIT was confirmed. Any error in a batch is
  * reported as a failure and the connection is dropped: the broker then reloads from the store.
  *   - the read connection serves queries (show, list, status, fetch) in FIFO
