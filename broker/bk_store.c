@@ -55,7 +55,8 @@ typedef struct conn {
     bk_batch_rows_cb on_rows;
     bk_batch_done_cb on_done;
     void *batch_arg;
-    int pipeline; /* the batch in flight was sent in pipeline mode */
+    int pipeline;      /* the batch in flight was sent in pipeline mode */
+    int pipeline_null; /* the last PQgetResult of the pipeline was NULL */
     /* write connection: statements of batches prepared in this session (their
      * texts, owned; statement i is named "pls_<i>") */
     char *prepared[PREPARED_MAX];
@@ -478,11 +479,19 @@ static void on_poll(uv_poll_t *h, int status, int events)
     while (!PQisBusy(c->pg)) {
         PGresult *res = PQgetResult(c->pg);
         if (!res) {
-            if (c->pipeline)
-                continue; /* the end of one statement's results */
+            /* in a pipeline, the end of one statement's results; each
+             * statement has a result, so a second NULL in a row means libpq
+             * gave up on the connection (it reports a lost one that way) */
+            if (c->pipeline && !c->pipeline_null++ && PQstatus(c->pg) != CONNECTION_BAD)
+                continue;
+            if (c->pipeline) {
+                conn_fail(c, c->error[0] ? c->error : "store connection lost during a batch");
+                return;
+            }
             request_done(c);
             return;
         }
+        c->pipeline_null = 0;
         if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
             /* every statement of the batch has answered */
             PQclear(res);
@@ -707,6 +716,7 @@ int bk_store_batch(bk_store_t *s, const pls_buf_t *stmts, bk_batch_rows_cb on_ro
     /* pipeline mode for the batch only: boot and reloads use blocking calls */
     int ok = PQenterPipelineMode(c->pg);
     c->pipeline = ok;
+    c->pipeline_null = 0;
     send_request(c, ok && send_statements(c, stmts));
     return 0;
 }

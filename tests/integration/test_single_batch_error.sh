@@ -8,7 +8,9 @@
 #   - the broker logs the reason, drops the connection, reloads what was committed and goes
 #     on serving: a normal order submitted while the poisoned one keeps failing is saved and
 #     completed; the order from before is kept;
-#   - once the trigger is gone the same key is saved, exactly once.
+#   - once the trigger is gone the same key is saved, exactly once;
+#   - the write connection killed while its batch waits in the pipeline: the broker notices,
+#     reloads, and the resend of that submit is saved once.
 #
 # Run: PLS_BUILD_DIR=build bash tests/integration/test_single_batch_error.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
@@ -73,3 +75,41 @@ assert_eq "$(pls_sql "SELECT count(*) FROM orders WHERE idem_key IN ('be-0', 'be
 assert_eq "$(single_completed_twice)" 0 "orders completed twice"
 failed=$(grep -c 'batch failed' "$(pls_logfile dg)")
 pls_note "figures: $failed failed batches logged; 3 orders saved, each completed once"
+
+# The write connection is lost while its batch waits in the pipeline (a DBA's
+# pg_terminate_backend): the broker notices, reloads, and the desk's resend is saved once.
+pls__psql -Atq -d "$PLS_DB" -c "BEGIN; LOCK TABLE events IN EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;" \
+    >"$T/lock.out" 2>&1 &
+lock_pid=$!
+locked() { [[ $(pls_sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+    WHERE c.relname = 'events' AND l.mode = 'ExclusiveLock' AND l.granted
+    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())") == 1 ]]; }
+pls_wait_for 10 locked || fail "the lock on events was not taken"
+(
+    rc=0
+    pls_ctl --timeout 10 submit --service consult --origin dg --desc "during the loss" \
+        --key be-3 >"$T/loss.out" 2>"$T/loss.err" || rc=$?
+    echo "$rc" >"$T/loss.rc"
+) &
+sub_pid=$!
+waiting() { [[ $(pls_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE
+    'pls-broker % write' AND wait_event_type = 'Lock' AND datname = current_database()") -ge 1 ]]; }
+pls_wait_for 10 waiting || fail "no broker batch waited on the lock"
+killed=$(pls_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+    WHERE application_name LIKE 'pls-broker % write' AND datname = current_database()")
+assert_eq "$killed" 1 "write connections terminated"
+wait "$lock_pid" || fail "the locking session failed: $(cat "$T/lock.out")"
+wait "$sub_pid" || true
+pls_note "the submit during the loss: exit $(cat "$T/loss.rc"): $(head -n 1 "$T/loss.err")$(cat "$T/loss.out")"
+pls_alive dg || fail "the broker died when its write connection was lost during a batch"
+grep -Eq 'store connection lost: (server closed the connection|.*terminating connection)' \
+    "$(pls_logfile dg)" || fail "the broker did not log the loss of its write connection"
+id3=$(pls_ctl --timeout 20 submit --service consult --origin dg --desc "during the loss" \
+    --key be-3) || fail "the resend after the loss failed"
+if [[ $(cat "$T/loss.rc") == 0 ]]; then
+    assert_eq "$id3" "$(cat "$T/loss.out")" "the resend's id is the first answer's"
+fi
+single_wait_all_completed 30 || fail "orders not completed after the loss"
+assert_eq "$(pls_sql "SELECT count(*) FROM orders WHERE idem_key = 'be-3'")" 1 "orders of key be-3"
+assert_eq "$(single_completed_twice)" 0 "orders completed twice after the loss"
+pls_note "figures: the write connection's loss mid-pipeline: reload, the resend saved once"
