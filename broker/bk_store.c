@@ -633,6 +633,11 @@ int bk_store_busy(const bk_store_t *s)
 
 void bk_sql_stmt(pls_buf_t *q, int nparams)
 {
+    if (nparams < 0 || nparams > BK_SQL_MAX_PARAMS) {
+        /* a programming error: every batch would fail and reload */
+        pls_error("a statement with %d parameters (at most %d)", nparams, BK_SQL_MAX_PARAMS);
+        abort();
+    }
     pls_buf_addc(q, (char)('A' + nparams));
 }
 
@@ -659,7 +664,10 @@ static const char *sql_piece(const char **p, const char *end)
 }
 
 /* One statement into the pipeline, prepared first if this session has not
- * seen its text (a failed Parse fails the batch, and the session with it). */
+ * seen its text. The text counts as prepared from the moment the Parse is
+ * queued: that holds because any error in a batch (a Parse that failed, or
+ * one skipped after an earlier error) drops the session and this list with
+ * it (conn_fail). */
 static int send_statement(conn_t *c, const char *sql, int np, const char *const *vals)
 {
     char name[16];

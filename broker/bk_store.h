@@ -4,11 +4,14 @@
  *
  * Two non-blocking connections driven by the libuv loop:
  *   - the write connection carries one batch at a time: a list of statements
- *     "BEGIN", ..., "COMMIT" built by bk_batch (below), sent at once in libpq's
- *     pipeline mode with the rows as parameters, so PostgreSQL never lexes
- *     them as SQL text; each statement text is prepared once per session. Rows returned by its statements are handed to the
- *     caller; the done callback says whether the COMMIT was confirmed. Any error in a batch is
- * reported as a failure and the connection is dropped: the broker then reloads from the store.
+ *     "BEGIN", ..., "COMMIT" built by bk_batch (below), sent at once in
+ *     libpq's pipeline mode with the rows as parameters, so PostgreSQL never
+ *     lexes them as SQL text; each statement text is prepared once per
+ *     session. Rows returned by its statements are handed to the caller; the
+ *     done callback says whether the COMMIT was confirmed. Any error in a
+ *     batch is reported as a failure and the connection is dropped (which
+ *     also forgets the prepared statements): the broker then reloads from the
+ *     store.
  *   - the read connection serves queries (show, list, status, fetch) in FIFO
  *     order with parameters, so user input never enters SQL text there.
  *
@@ -78,7 +81,7 @@ int bk_store_busy(const bk_store_t *s);
  * parameter's text value followed by bk_sql_end(q). A value cannot contain a
  * NUL byte (PostgreSQL text cannot either). */
 #define BK_SQL_MAX_PARAMS 8
-void bk_sql_stmt(pls_buf_t *q, int nparams);
+void bk_sql_stmt(pls_buf_t *q, int nparams); /* aborts past BK_SQL_MAX_PARAMS */
 void bk_sql_end(pls_buf_t *q);
 /* A statement without parameters. */
 void bk_sql_text(pls_buf_t *q, const char *sql);

@@ -9,8 +9,10 @@
 #     on serving: a normal order submitted while the poisoned one keeps failing is saved and
 #     completed; the order from before is kept;
 #   - once the trigger is gone the same key is saved, exactly once;
-#   - the write connection killed while its batch waits in the pipeline: the broker notices,
-#     reloads, and the resend of that submit is saved once.
+#   - the write connection killed while its batch waits in the pipeline: the broker notices
+#     (here libpq's read fails; a lost connection that shows only as results ending early is
+#     handled in bk_store's on_poll too, not provoked here), reloads, and the resend of that
+#     submit is saved once.
 #
 # Run: PLS_BUILD_DIR=build bash tests/integration/test_single_batch_error.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
