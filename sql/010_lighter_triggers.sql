@@ -52,14 +52,17 @@ BEGIN
     RETURN NULL;
 END $$;
 
-DROP TRIGGER orders_count_insert ON orders;
-DROP TRIGGER orders_count_update ON orders;
-DROP TRIGGER orders_done_insert ON orders;
-DROP TRIGGER orders_done_update ON orders;
-DROP FUNCTION pls_count_insert();
-DROP FUNCTION pls_count_update();
-DROP FUNCTION pls_done_insert();
-DROP FUNCTION pls_done_update();
+-- IF EXISTS: a database migrated with 005 as first committed (9412366) has no
+-- done triggers, its pls_count_* functions keep done_counts themselves; either
+-- way the two triggers below replace them all.
+DROP TRIGGER IF EXISTS orders_count_insert ON orders;
+DROP TRIGGER IF EXISTS orders_count_update ON orders;
+DROP TRIGGER IF EXISTS orders_done_insert ON orders;
+DROP TRIGGER IF EXISTS orders_done_update ON orders;
+DROP FUNCTION IF EXISTS pls_count_insert();
+DROP FUNCTION IF EXISTS pls_count_update();
+DROP FUNCTION IF EXISTS pls_done_insert();
+DROP FUNCTION IF EXISTS pls_done_update();
 
 -- Every batch updates the same few rows of state_counts and done_counts, so
 -- each row grows a chain of versions that the ON CONFLICT lookup walks to the
