@@ -278,13 +278,15 @@ static void became_idle(conn_t *c)
     bk_store_t *s = c->store;
     int was_ready = store_is_ready(s);
     c->state = C_IDLE;
-    c->backoff_ms = 0;
     if (c->which == CONN_WRITE && !s->booted) {
+        /* the backoff is reset only after a boot that worked: a failing
+         * migration is retried every 2 s, not every 100 ms */
         if (boot(c) != 0) {
             conn_fail(c, "boot failed");
             return;
         }
     }
+    c->backoff_ms = 0;
     poll_want(c, UV_READABLE); /* notice a server closing on us */
     if (!was_ready && store_is_ready(s)) {
         s->stats.reconnects++;
