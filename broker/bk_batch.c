@@ -248,22 +248,12 @@ static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
     bk_rec_str(s, r->notice_copy);
 }
 
-void bk_sql_json(pls_buf_t *q, const pls_buf_t *doc)
-{
-    if (doc->len)
-        pls_buf_add(q, doc->data, doc->len);
-    else
-        pls_buf_adds(q, "[]");
-    bk_sql_end(q);
-}
-
-void bk_sql_records(pls_buf_t *q, pls_buf_t *arr)
+const char *bk_sql_array(pls_buf_t *arr)
 {
     if (!arr->len)
         pls_buf_addc(arr, '{');
     pls_buf_addc(arr, '}');
-    pls_buf_add(q, arr->data, arr->len);
-    bk_sql_end(q);
+    return arr->data;
 }
 
 void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
@@ -323,28 +313,26 @@ void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
         /* one statement for every order and event row of the batch, as arrays
          * of the tables' row types (sql/007) given as parameters; the ids of
          * the orders really inserted come back */
-        bk_sql_stmt(s, 4);
-        pls_buf_adds(s, "SELECT id FROM pls_batch($1::orders[], $2::citizens[], $3::events[], "
-                        "$4::orders[]) AS id");
-        bk_sql_end(s);
-        bk_sql_records(s, &news);
-        bk_sql_records(s, &cits);
-        bk_sql_records(s, &evs);
-        bk_sql_records(s, &chg);
+        const char *rows[] = {bk_sql_array(&news), bk_sql_array(&cits), bk_sql_array(&evs),
+                              bk_sql_array(&chg)};
+        bk_sql_add(s,
+                   "SELECT id FROM pls_batch($1::orders[], $2::citizens[], $3::events[], "
+                   "$4::orders[]) AS id",
+                   4, rows);
     }
     pls_buf_cleanup(&news);
     pls_buf_cleanup(&cits);
     pls_buf_cleanup(&evs);
     pls_buf_cleanup(&chg);
     if (b->day_seq) {
-        bk_sql_stmt(s, 2);
-        pls_buf_adds(s, "INSERT INTO counters (k, v) VALUES ($1, $2::bigint) ON CONFLICT (k) DO "
-                        "UPDATE SET v = GREATEST(counters.v, EXCLUDED.v)");
-        bk_sql_end(s);
-        pls_buf_printf(s, "day:%lld", (long long)b->day_seq_day);
-        bk_sql_end(s);
-        pls_buf_add_u64(s, b->day_seq);
-        bk_sql_end(s);
+        char k[32], v[24];
+        snprintf(k, sizeof(k), "day:%lld", (long long)b->day_seq_day);
+        snprintf(v, sizeof(v), "%u", b->day_seq);
+        const char *kv[] = {k, v};
+        bk_sql_add(s,
+                   "INSERT INTO counters (k, v) VALUES ($1, $2::bigint) ON CONFLICT (k) DO "
+                   "UPDATE SET v = GREATEST(counters.v, EXCLUDED.v)",
+                   2, kv);
         b->rows_written++;
     }
     pls_buf_add(s, b->extra.data ? b->extra.data : "", b->extra.len);

@@ -134,16 +134,12 @@ void bk_rec_int(pls_buf_t *b, int64_t v);
 void bk_rec_bool(pls_buf_t *b, int v);
 void bk_rec_ts(pls_buf_t *b, int64_t ms);
 
-/* An array of record literals (bk_rec_begin ...; empty: no rows) closed and
- * added to a statement list as the next parameter's value (bk_store.h). */
-void bk_sql_records(pls_buf_t *q, pls_buf_t *arr);
+/* An array of record literals (bk_rec_begin ...; empty: no rows) closed; its
+ * text, for a parameter of bk_sql_add. */
+const char *bk_sql_array(pls_buf_t *arr);
 
 /* Columns of `orders` before the changing ones: id .. created_at. */
 #define BK_ORDER_CONTENT_COLS 19
-
-/* A JSON document as the next parameter's value; an empty buffer is the
- * empty array. */
-void bk_sql_json(pls_buf_t *q, const pls_buf_t *doc);
 
 /* The whole transaction as a statement list for bk_store_batch: BEGIN, the
  * statements of `pre`, pls_batch() with the batch's rows, the day counter,

@@ -1219,15 +1219,11 @@ static void handle_ready(bk_core_t *c, const void *ident, size_t ident_len,
         bk_queue_t *q = w->queues[i];
         if (!q->seen) {
             q->seen = 1;
-            pls_buf_t *x = &c->cur->extra;
-            bk_sql_stmt(x, 2);
-            pls_buf_adds(x, "INSERT INTO workers_seen (dept, scope, first_seen) VALUES ($1, $2, "
-                            "now()) ON CONFLICT DO NOTHING");
-            bk_sql_end(x);
-            pls_buf_adds(x, bk__dept_name(c, q->dept));
-            bk_sql_end(x);
-            pls_buf_adds(x, q->scope);
-            bk_sql_end(x);
+            const char *v[] = {bk__dept_name(c, q->dept), q->scope};
+            bk_sql_add(&c->cur->extra,
+                       "INSERT INTO workers_seen (dept, scope, first_seen) VALUES ($1, $2, now()) "
+                       "ON CONFLICT DO NOTHING",
+                       2, v);
         }
         bk_dispatch_mark(&c->disp, q);
     }
@@ -1722,24 +1718,14 @@ static void handle_post(bk_core_t *c, const void *ident, size_t ident_len, const
     bk_queue_t *q = bk_dispatch_queue(&c->disp, dept, bk_dispatch_intern(&c->disp, a->scope), 1);
     int away = a->verb == PLS__VERB__VERB_POST_AWAY;
     q->away = away;
-    pls_buf_t *x = &c->cur->extra;
-    if (away) {
-        bk_sql_stmt(x, 3);
-        pls_buf_adds(x, "INSERT INTO posts_away (dept, scope, since, actor) VALUES ($1, $2, "
-                        "now(), $3) ON CONFLICT DO NOTHING");
-    } else {
-        bk_sql_stmt(x, 2);
-        pls_buf_adds(x, "DELETE FROM posts_away WHERE dept = $1 AND scope = $2");
-    }
-    bk_sql_end(x);
-    pls_buf_adds(x, a->dept);
-    bk_sql_end(x);
-    pls_buf_adds(x, a->scope);
-    bk_sql_end(x);
-    if (away) {
-        pls_buf_adds(x, env->actor && *env->actor ? env->actor : "operator");
-        bk_sql_end(x);
-    }
+    const char *v[] = {a->dept, a->scope, env->actor && *env->actor ? env->actor : "operator"};
+    if (away)
+        bk_sql_add(&c->cur->extra,
+                   "INSERT INTO posts_away (dept, scope, since, actor) VALUES ($1, $2, now(), $3) "
+                   "ON CONFLICT DO NOTHING",
+                   3, v);
+    else
+        bk_sql_add(&c->cur->extra, "DELETE FROM posts_away WHERE dept = $1 AND scope = $2", 2, v);
     bk_dispatch_mark(&c->disp, q);
     char reason[REASON_MAX];
     snprintf(reason, sizeof(reason), "post %s at %s is %s", a->dept, a->scope,

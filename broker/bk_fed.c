@@ -321,7 +321,7 @@ static void send_hello(bk_core_t *c, bk_link_t *l, int reply)
 
 static void request_page(bk_core_t *c, bk_link_t *l);
 static void copy_update_json(bk_core_t *c, const bk_copy_t *cp);
-static void add_json_doc(pls_buf_t *sql, pls_buf_t *doc);
+static const char *json_doc(pls_buf_t *doc);
 
 /* Send what the window allows, and the acknowledgement. */
 static void pump(bk_core_t *c, bk_link_t *l)
@@ -576,13 +576,8 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
     if (f->fwd_orders) {
         char *docs = json_dumps(f->fwd_orders, JSON_COMPACT);
         char *cits = json_dumps(f->fwd_citizens, JSON_COMPACT);
-        bk_sql_stmt(&b->pre, 2);
-        pls_buf_adds(&b->pre, "SELECT pls_forwards($1::json, $2::json)");
-        bk_sql_end(&b->pre);
-        pls_buf_adds(&b->pre, docs ? docs : "[]");
-        bk_sql_end(&b->pre);
-        pls_buf_adds(&b->pre, cits ? cits : "[]");
-        bk_sql_end(&b->pre);
+        const char *v[] = {docs ? docs : "[]", cits ? cits : "[]"};
+        bk_sql_add(&b->pre, "SELECT pls_forwards($1::json, $2::json)", 2, v);
         free(docs);
         free(cits);
         json_decref(f->fwd_orders);
@@ -602,11 +597,8 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         /* event rows and snapshots of copies (sql/006, 007); the copies
          * updated come back as two columns, so the commit tells them from
          * intake ids */
-        bk_sql_stmt(&b->pre, 2);
-        pls_buf_adds(&b->pre, "SELECT * FROM pls_copies($1::events[], $2::json)");
-        bk_sql_end(&b->pre);
-        bk_sql_records(&b->pre, &f->copy_events);
-        add_json_doc(&b->pre, &f->copy_update);
+        const char *v[] = {bk_sql_array(&f->copy_events), json_doc(&f->copy_update)};
+        bk_sql_add(&b->pre, "SELECT * FROM pls_copies($1::events[], $2::json)", 2, v);
         pls_buf_reset(&f->copy_events);
         pls_buf_reset(&f->copy_update);
     }
@@ -614,45 +606,37 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         bk_link_t *l = f->links[i];
         l->applied_flushed = l->applied;
         if (l->state_dirty || l->is_new) {
-            bk_sql_stmt(&b->extra, 5);
-            pls_buf_adds(&b->extra,
-                         "INSERT INTO link_state (peer, is_parent, applied, next_seq, acked) "
-                         "VALUES ($1, $2::boolean, $3::bigint, $4::bigint, $5::bigint) ON "
-                         "CONFLICT (peer) DO UPDATE SET applied = EXCLUDED.applied, next_seq = "
-                         "EXCLUDED.next_seq, acked = EXCLUDED.acked");
-            bk_sql_end(&b->extra);
-            pls_buf_adds(&b->extra, l->peer);
-            bk_sql_end(&b->extra);
-            pls_buf_adds(&b->extra, l->is_parent ? "true" : "false");
-            bk_sql_end(&b->extra);
-            uint64_t v[] = {l->applied, l->next_seq, l->acked};
-            for (int k = 0; k < 3; k++) {
-                pls_buf_add_u64(&b->extra, v[k]);
-                bk_sql_end(&b->extra);
-            }
+            char n[3][24];
+            snprintf(n[0], sizeof(n[0]), "%llu", (unsigned long long)l->applied);
+            snprintf(n[1], sizeof(n[1]), "%llu", (unsigned long long)l->next_seq);
+            snprintf(n[2], sizeof(n[2]), "%llu", (unsigned long long)l->acked);
+            const char *v[] = {l->peer, l->is_parent ? "true" : "false", n[0], n[1], n[2]};
+            bk_sql_add(&b->extra,
+                       "INSERT INTO link_state (peer, is_parent, applied, next_seq, acked) "
+                       "VALUES ($1, $2::boolean, $3::bigint, $4::bigint, $5::bigint) ON CONFLICT "
+                       "(peer) DO UPDATE SET applied = EXCLUDED.applied, next_seq = "
+                       "EXCLUDED.next_seq, acked = EXCLUDED.acked",
+                       5, v);
             l->state_dirty = 0;
             l->is_new = 0;
         }
         if (l->acked_dirty) {
-            bk_sql_stmt(&b->extra, 3);
-            pls_buf_adds(&b->extra, "DELETE FROM link_outbox WHERE peer = $1 AND seq > $2::bigint "
-                                    "AND seq <= $3::bigint");
-            bk_sql_end(&b->extra);
-            pls_buf_adds(&b->extra, l->peer);
-            bk_sql_end(&b->extra);
-            pls_buf_add_u64(&b->extra, l->acked < l->purged ? 0 : l->purged);
-            bk_sql_end(&b->extra);
-            pls_buf_add_u64(&b->extra, l->acked);
-            bk_sql_end(&b->extra);
+            char n[2][24];
+            snprintf(n[0], sizeof(n[0]), "%llu",
+                     (unsigned long long)(l->acked < l->purged ? 0 : l->purged));
+            snprintf(n[1], sizeof(n[1]), "%llu", (unsigned long long)l->acked);
+            const char *v[] = {l->peer, n[0], n[1]};
+            bk_sql_add(&b->extra,
+                       "DELETE FROM link_outbox WHERE peer = $1 AND seq > $2::bigint AND seq <= "
+                       "$3::bigint",
+                       3, v);
             l->purge_flushed = l->acked;
             l->acked_dirty = 0;
         }
     }
     if (f->outbox_vals.len) {
-        bk_sql_stmt(&b->extra, 1);
-        pls_buf_adds(&b->extra, "SELECT pls_outbox($1::link_outbox[])");
-        bk_sql_end(&b->extra);
-        bk_sql_records(&b->extra, &f->outbox_vals);
+        const char *v[] = {bk_sql_array(&f->outbox_vals)};
+        bk_sql_add(&b->extra, "SELECT pls_outbox($1::link_outbox[])", 1, v);
         pls_buf_reset(&f->outbox_vals);
     }
 }
@@ -874,13 +858,14 @@ static void add_json_ts(pls_buf_t *b, const char *k, int64_t ms)
     bk__p_str(b, k, t);
 }
 
-/* A document of rows "[{..},{..}" built for a batch, closed, as the next
- * parameter of a statement list. */
-static void add_json_doc(pls_buf_t *q, pls_buf_t *doc)
+/* A document of rows "[{..},{..}" built for a batch, closed: its text (the
+ * empty array when there are no rows). */
+static const char *json_doc(pls_buf_t *doc)
 {
-    if (doc->len)
-        pls_buf_addc(doc, ']');
-    bk_sql_json(q, doc);
+    if (!doc->len)
+        return "[]";
+    pls_buf_addc(doc, ']');
+    return doc->data;
 }
 
 /* Event rows of a message into the copy events of the batch (events rows

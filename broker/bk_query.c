@@ -222,15 +222,10 @@ static void query_list(bk_core_t *c, pending_t *p, const char *actor, const Pls_
         char masked[160];
         pls_mask(f->phone && *f->phone ? f->phone : f->id_number, masked, sizeof(masked));
         pls_buf_t *x = &c->cur->extra;
-        bk_sql_stmt(x, 3);
-        pls_buf_adds(x, "INSERT INTO audit (at, actor, action, detail) VALUES (now(), $1, $2, $3)");
-        bk_sql_end(x);
-        pls_buf_adds(x, actor && *actor ? actor : "unknown");
-        bk_sql_end(x);
-        pls_buf_adds(x, f->phone && *f->phone ? "list by phone" : "list by id number");
-        bk_sql_end(x);
-        pls_buf_adds(x, masked);
-        bk_sql_end(x);
+        const char *v[] = {actor && *actor ? actor : "unknown",
+                           f->phone && *f->phone ? "list by phone" : "list by id number", masked};
+        bk_sql_add(x, "INSERT INTO audit (at, actor, action, detail) VALUES (now(), $1, $2, $3)", 3,
+                   v);
         pls_info("audited lookup by %s for %s", f->phone && *f->phone ? "phone" : "id number",
                  actor && *actor ? actor : "unknown");
     }

@@ -116,17 +116,13 @@ void bk_rules_record_supervision(bk_core_t *c, const char *order, const char *nu
     char now[40];
     iso(pls_rule_ms(), now, sizeof(now));
     /* a statement list has no NULL values: no department or scope is '' */
-    bk_sql_stmt(x, 8);
-    pls_buf_adds(x, "INSERT INTO supervisions (order_id, number, node, dept, scope, kind, reason, "
-                    "raised_at) VALUES ($1::uuid, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6, $7, "
-                    "$8::timestamptz) ON CONFLICT DO NOTHING");
-    bk_sql_end(x);
     const char *vals[] = {order, number, node, dept ? dept : "", scope ? scope : "",
                           kind,  reason, now};
-    for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
-        pls_buf_adds(x, vals[i]);
-        bk_sql_end(x);
-    }
+    bk_sql_add(x,
+               "INSERT INTO supervisions (order_id, number, node, dept, scope, kind, reason, "
+               "raised_at) VALUES ($1::uuid, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6, $7, "
+               "$8::timestamptz) ON CONFLICT DO NOTHING",
+               8, vals);
 }
 
 /* 督办: the event here, the record at the parent command center. */

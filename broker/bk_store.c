@@ -633,26 +633,30 @@ int bk_store_busy(const bk_store_t *s)
     return s->conns[CONN_WRITE].state == C_BUSY;
 }
 
-void bk_sql_stmt(pls_buf_t *q, int nparams)
+/* The format, read by send_statements: per statement one byte 'A' + n, the
+ * SQL text, then the n values, each of the n + 1 pieces ending in a NUL. */
+void bk_sql_add(pls_buf_t *q, const char *sql, int n, const char *const *vals)
 {
-    if (nparams < 0 || nparams > BK_SQL_MAX_PARAMS) {
+    if (n < 0 || n > BK_SQL_MAX_PARAMS) {
         /* a programming error: every batch would fail and reload */
-        pls_error("a statement with %d parameters (at most %d)", nparams, BK_SQL_MAX_PARAMS);
+        pls_error("a statement with %d parameters (at most %d): %.80s", n, BK_SQL_MAX_PARAMS, sql);
         abort();
     }
-    pls_buf_addc(q, (char)('A' + nparams));
-}
-
-void bk_sql_end(pls_buf_t *q)
-{
-    pls_buf_addc(q, '\0');
+    pls_buf_addc(q, (char)('A' + n));
+    pls_buf_add(q, sql, strlen(sql) + 1);
+    for (int i = 0; i < n; i++) {
+        const char *v = vals[i];
+        if (!v) {
+            pls_error("parameter $%d of a statement is NULL (written as ''): %.80s", i + 1, sql);
+            v = "";
+        }
+        pls_buf_add(q, v, strlen(v) + 1);
+    }
 }
 
 void bk_sql_text(pls_buf_t *q, const char *sql)
 {
-    bk_sql_stmt(q, 0);
-    pls_buf_adds(q, sql);
-    bk_sql_end(q);
+    bk_sql_add(q, sql, 0, NULL);
 }
 
 /* The next NUL-terminated piece of a statement list, or NULL past its end. */

@@ -76,13 +76,12 @@ int bk_store_ready(const bk_store_t *s);
 int bk_store_busy(const bk_store_t *s);
 
 /* A statement list: the statements of one transaction, each with its own
- * parameters. For each statement: bk_sql_stmt(q, nparams), its SQL text (one
- * statement, parameters $1..$nparams, no ';'), bk_sql_end(q); then each
- * parameter's text value followed by bk_sql_end(q). A value cannot contain a
- * NUL byte (PostgreSQL text cannot either). */
+ * parameters, appended one whole statement at a time. sql is one statement
+ * (parameters $1..$n, no ';'); vals are its n parameters' text values, never
+ * NULL (a statement list has no NULL: write NULLIF($k, '') in the SQL). A
+ * value cannot contain a NUL byte (PostgreSQL text cannot either). */
 #define BK_SQL_MAX_PARAMS 8
-void bk_sql_stmt(pls_buf_t *q, int nparams); /* aborts past BK_SQL_MAX_PARAMS */
-void bk_sql_end(pls_buf_t *q);
+void bk_sql_add(pls_buf_t *q, const char *sql, int n, const char *const *vals);
 /* A statement without parameters. */
 void bk_sql_text(pls_buf_t *q, const char *sql);
 

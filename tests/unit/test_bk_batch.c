@@ -105,27 +105,19 @@ static void test_record_fields(void **state)
     bk_rec_begin(&b);
     bk_rec_null(&b);
     bk_rec_end(&b);
-    pls_buf_t sql;
-    pls_buf_init(&sql);
-    bk_sql_records(&sql, &b);
-    assert_string_equal(sql.data, "{\"(\\\"a\\\\\\\"b\\\\\\\\c\\\",,\\\"\\\",-7,t,)\",\"()\"}");
-    assert_int_equal(sql.len, strlen(sql.data) + 1); /* ends the parameter */
+    assert_string_equal(bk_sql_array(&b),
+                        "{\"(\\\"a\\\\\\\"b\\\\\\\\c\\\",,\\\"\\\",-7,t,)\",\"()\"}");
     /* no rows: the empty array; a single quote is data */
     pls_buf_t none, one;
     pls_buf_init(&none);
     pls_buf_init(&one);
-    pls_buf_reset(&sql);
-    bk_sql_records(&sql, &none);
-    assert_string_equal(sql.data, "{}");
+    assert_string_equal(bk_sql_array(&none), "{}");
     bk_rec_begin(&one);
     bk_rec_str(&one, "it's");
     bk_rec_end(&one);
-    pls_buf_reset(&sql);
-    bk_sql_records(&sql, &one);
-    assert_string_equal(sql.data, "{\"(\\\"it's\\\")\"}");
+    assert_string_equal(bk_sql_array(&one), "{\"(\\\"it's\\\")\"}");
     pls_buf_cleanup(&none);
     pls_buf_cleanup(&one);
-    pls_buf_cleanup(&sql);
     pls_buf_cleanup(&b);
 }
 
