@@ -590,6 +590,8 @@ void bk_store_stop(bk_store_t *s)
     if (s->stopping)
         return;
     s->stopping = 1;
+    s->booted = 0;
+    read_req_t *unanswered = NULL, **tail = &unanswered;
     for (int i = 0; i < 2; i++) {
         conn_t *c = &s->conns[i];
         uv_timer_stop(&c->timer);
@@ -601,13 +603,25 @@ void bk_store_stop(bk_store_t *s)
         }
         forget_prepared(c);
         c->state = C_DOWN;
-        read_req_free(c->cur);
-        c->cur = NULL;
-        read_req_t *r;
-        while ((r = c->head)) {
-            c->head = r->next;
-            read_req_free(r);
+        /* the query in flight, then those waiting */
+        if (c->cur) {
+            c->cur->next = c->head;
+            c->head = c->cur;
+            c->cur = NULL;
         }
+        *tail = c->head;
+        while (*tail)
+            tail = &(*tail)->next;
+        c->head = c->tail = NULL;
+    }
+    /* every query is answered, as when its connection is lost, so its owner
+     * frees what it passed (a query it asks for now is refused: not ready) */
+    read_req_t *r;
+    while ((r = unanswered)) {
+        unanswered = r->next;
+        if (r->cb)
+            r->cb(r->arg, 0, NULL, "store stopping");
+        read_req_free(r);
     }
 }
 
