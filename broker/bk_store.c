@@ -690,19 +690,18 @@ static const char *sql_piece(const char **p, const char *end)
  * it (conn_fail). */
 static int send_statement(conn_t *c, const char *sql, int np, const char *const *vals)
 {
-    char name[16];
     int i = 0;
     while (i < c->n_prepared && strcmp(c->prepared[i], sql) != 0)
         i++;
+    if (i == PREPARED_MAX)
+        return PQsendQueryParams(c->pg, sql, np, NULL, vals, NULL, NULL, 0);
+    char name[16];
+    snprintf(name, sizeof(name), "pls_%d", i);
     if (i == c->n_prepared) {
-        if (i == PREPARED_MAX)
-            return PQsendQueryParams(c->pg, sql, np, NULL, vals, NULL, NULL, 0);
-        snprintf(name, sizeof(name), "pls_%d", i);
         if (!PQsendPrepare(c->pg, name, sql, np, NULL))
             return 0;
         c->prepared[c->n_prepared++] = pls_xstrdup(sql);
     }
-    snprintf(name, sizeof(name), "pls_%d", i);
     return PQsendQueryPrepared(c->pg, name, np, vals, NULL, NULL, 0);
 }
 

@@ -80,13 +80,7 @@ pls_note "figures: $failed failed batches logged; 3 orders saved, each completed
 
 # The write connection is lost while its batch waits in the pipeline (a DBA's
 # pg_terminate_backend): the broker notices, reloads, and the desk's resend is saved once.
-pls__psql -Atq -d "$PLS_DB" -c "BEGIN; LOCK TABLE events IN EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;" \
-    >"$T/lock.out" 2>&1 &
-lock_pid=$!
-locked() { [[ $(pls_sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-    WHERE c.relname = 'events' AND l.mode = 'ExclusiveLock' AND l.granted
-    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())") == 1 ]]; }
-pls_wait_for 10 locked || fail "the lock on events was not taken"
+single_lock_events 3
 (
     rc=0
     pls_ctl --timeout 10 submit --service consult --origin dg --desc "during the loss" \
@@ -94,13 +88,10 @@ pls_wait_for 10 locked || fail "the lock on events was not taken"
     echo "$rc" >"$T/loss.rc"
 ) &
 sub_pid=$!
-waiting() { [[ $(pls_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE
-    'pls-broker % write' AND wait_event_type = 'Lock' AND datname = current_database()") -ge 1 ]]; }
-pls_wait_for 10 waiting || fail "no broker batch waited on the lock"
-killed=$(pls_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-    WHERE application_name LIKE 'pls-broker % write' AND datname = current_database()")
+single_wait_batch_blocked
+killed=$(single_terminate_broker_conn write)
 assert_eq "$killed" 1 "write connections terminated"
-wait "$lock_pid" || fail "the locking session failed: $(cat "$T/lock.out")"
+wait "$SINGLE_LOCK_PID" || fail "the locking session failed: $(cat "$T/lock.out")"
 wait "$sub_pid" || true
 pls_note "the submit during the loss: exit $(cat "$T/loss.rc"): $(head -n 1 "$T/loss.err")$(cat "$T/loss.out")"
 pls_alive dg || fail "the broker died when its write connection was lost during a batch"

@@ -23,13 +23,7 @@ id0=$(pls_ctl submit --service consult --origin dg --desc "before" --key rc-0) |
     fail "submit before the fault failed"
 
 # hold the events table: the next batch's INSERT waits for the lock
-pls__psql -Atq -d "$PLS_DB" -c "BEGIN; LOCK TABLE events IN EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;" \
-    >"$T/lock.out" 2>&1 &
-lock_pid=$!
-locked() { [[ $(pls_sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-    WHERE c.relname = 'events' AND l.mode = 'ExclusiveLock' AND l.granted
-    AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())") == 1 ]]; }
-pls_wait_for 10 locked || fail "the lock on events was not taken"
+single_lock_events 3
 
 # a submit whose batch now waits on the lock
 (
@@ -39,15 +33,11 @@ pls_wait_for 10 locked || fail "the lock on events was not taken"
     echo "$rc" >"$T/during.rc"
 ) &
 sub_pid=$!
-waiting() { [[ $(pls_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE
-    'pls-broker % write' AND wait_event_type = 'Lock' AND datname = current_database()") -ge 1 ]]; }
-pls_wait_for 10 waiting || fail "no broker batch waited on the lock"
-# only this test's broker: other tests may share the server
-killed=$(pls_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-    WHERE application_name LIKE 'pls-broker % read' AND datname = current_database()")
+single_wait_batch_blocked
+killed=$(single_terminate_broker_conn read)
 assert_eq "$killed" 1 "read connections terminated"
 pls_note "read connection terminated while a batch waited on the lock"
-wait "$lock_pid" || fail "the locking session failed: $(cat "$T/lock.out")"
+wait "$SINGLE_LOCK_PID" || fail "the locking session failed: $(cat "$T/lock.out")"
 wait "$sub_pid" || true
 pls_note "the submit during the fault: exit $(cat "$T/during.rc"): $(head -n 1 "$T/during.err")$(cat "$T/during.out")"
 

@@ -146,3 +146,38 @@ single_submit_loop() {
         echo "$t0 $(single_now_ms) $rc ${id:--} $err" >>"$file"
     done
 }
+
+# single_lock_events SECS: a psql session takes EXCLUSIVE on `events` for SECS seconds in the
+# background, so the broker's next batch waits on it; returns once the lock is held. Its pid is
+# SINGLE_LOCK_PID: `wait` for it (non-zero if the session failed; its output is $T/lock.out).
+single_lock_events() {
+    pls__psql -Atq -d "$PLS_DB" -c "BEGIN; LOCK TABLE events IN EXCLUSIVE MODE;
+        SELECT pg_sleep($1); COMMIT;" >"$T/lock.out" 2>&1 &
+    SINGLE_LOCK_PID=$!
+    pls_wait_for 10 single__events_locked || fail "the lock on events was not taken"
+}
+
+single__events_locked() {
+    [[ $(pls_sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+        WHERE c.relname = 'events' AND l.mode = 'ExclusiveLock' AND l.granted
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())") == 1 ]]
+}
+
+# single_wait_batch_blocked: waits (10 s at most) until a batch of this test's broker waits on a
+# lock.
+single_wait_batch_blocked() {
+    pls_wait_for 10 single__batch_blocked || fail "no broker batch waited on the lock"
+}
+
+single__batch_blocked() {
+    [[ $(pls_sql "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE
+        'pls-broker % write' AND wait_event_type = 'Lock' AND datname = current_database()") -ge 1 ]]
+}
+
+# single_terminate_broker_conn write|read: pg_terminate_backend on this test's broker
+# connections of that kind (only this database's: other tests may share the server); prints how
+# many.
+single_terminate_broker_conn() {
+    pls_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+        WHERE application_name LIKE 'pls-broker % $1' AND datname = current_database()"
+}
