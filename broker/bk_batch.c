@@ -307,7 +307,6 @@ void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
         }
     }
     pls_buf_reset(s);
-    bk_sql_text(s, "BEGIN");
     pls_buf_add(s, b->pre.data ? b->pre.data : "", b->pre.len);
     if (b->n_news || b->n_rows) {
         /* one statement for every order and event row of the batch, as arrays
@@ -336,5 +335,4 @@ void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
         b->rows_written++;
     }
     pls_buf_add(s, b->extra.data ? b->extra.data : "", b->extra.len);
-    bk_sql_text(s, "COMMIT");
 }

@@ -141,9 +141,9 @@ const char *bk_sql_array(pls_buf_t *arr);
 /* Columns of `orders` before the changing ones: id .. created_at. */
 #define BK_ORDER_CONTENT_COLS 19
 
-/* The whole transaction as a statement list for bk_store_batch: BEGIN, the
- * statements of `pre`, pls_batch() with the batch's rows, the day counter,
- * the statements of `extra`, COMMIT. */
+/* The whole transaction as a statement list for bk_store_batch (which adds
+ * BEGIN and COMMIT): the statements of `pre`, pls_batch() with the batch's
+ * rows, the day counter, the statements of `extra`. */
 void bk_batch_sql(bk_batch_t *b, pls_buf_t *out);
 
 #endif

@@ -658,10 +658,10 @@ static void resolve_phantom(bk_core_t *c, bk_batch_t *b, bk_out_t *out)
 static void on_batch_done(void *arg, int ok)
 {
     bk_core_t *c = arg;
-    bk_batch_t *b = c->inflight;
-    if (!b)
-        return; /* dropped by on_lost: the read connection failed first */
-    c->inflight = NULL;
+    if (!c->n_inflight)
+        return; /* dropped by on_lost */
+    bk_batch_t *b = c->inflight[0];
+    memmove(&c->inflight[0], &c->inflight[1], (size_t)(--c->n_inflight) * sizeof(b));
     int64_t t_us = pls_mono_us() - b->started_us;
     PLS_UNUSED(t_us);
     if (!ok) {
@@ -725,9 +725,11 @@ static void on_batch_done(void *arg, int ok)
     bk_batch_cleanup(b);
 }
 
+/* Send the batch being built, behind those in flight (bk_store.h): while
+ * PostgreSQL commits one, the next is already waiting in the pipeline. */
 static void flush(bk_core_t *c)
 {
-    if (c->inflight || !c->ready || bk_batch_empty(c->cur))
+    if (!c->ready || bk_batch_empty(c->cur))
         return;
     if (bk_store_busy(c->store))
         return;
@@ -737,8 +739,15 @@ static void flush(bk_core_t *c)
     b->started_us = pls_mono_us();
     if (bk_store_batch(c->store, &c->sql, on_batch_rows, on_batch_done, c) != 0)
         return; /* store not ready: the batch waits */
-    c->inflight = b;
-    c->cur = (b == &c->batches[0]) ? &c->batches[1] : &c->batches[0];
+    c->inflight[c->n_inflight++] = b;
+    /* the next buffer not in flight */
+    for (c->cur = &c->batches[0];; c->cur++) {
+        int used = 0;
+        for (int k = 0; k < c->n_inflight; k++)
+            used |= c->inflight[k] == c->cur;
+        if (!used)
+            break;
+    }
     bk_batch_init(c->cur, ++c->gen);
     /* new orders of the batch in flight keep BK_OF_NEW until confirmed */
 }
@@ -2396,22 +2405,25 @@ static void on_lost(bk_store_t *s, void *arg, const char *why)
     if (c->ready)
         pls_warn("store unavailable (%s): answering 503 and reloading when it is back", why);
     c->ready = 0;
-    /* pending replies cannot be kept: 503 them. A batch is still in flight
-     * when the read connection failed first; the write connection's
-     * on_batch_done comes later and finds none (what it committed, if
-     * anything, is reloaded; clients resend with their keys) */
-    bk_batch_t *bs[2] = {c->inflight, c->cur};
-    for (int k = 0; k < 2; k++) {
+    /* pending replies cannot be kept: 503 them. The store has reported the
+     * batches in flight failed already (what they committed, if anything, is
+     * reloaded; clients resend with their keys); any left are dropped here
+     * and their on_batch_done finds none */
+    bk_batch_t *bs[BK_STORE_FLIGHT_MAX + 1];
+    int n = 0;
+    for (int k = 0; k < c->n_inflight; k++)
+        bs[n++] = c->inflight[k];
+    bs[n++] = c->cur;
+    for (int k = 0; k < n; k++) {
         bk_batch_t *b = bs[k];
-        for (uint32_t i = 0; b && i < b->n_outs; i++)
+        for (uint32_t i = 0; i < b->n_outs; i++)
             if (b->outs[i].kind != BK_OUT_PUSH)
                 bk_core_reply_now(c, b->outs[i].ident, b->outs[i].ident_len, b->outs[i].corr,
                                   PLS_UNAVAILABLE, "store unavailable: not saved, retry", NULL);
     }
-    if (c->inflight) {
-        bk_batch_cleanup(c->inflight);
-        c->inflight = NULL;
-    }
+    for (int k = 0; k < c->n_inflight; k++)
+        bk_batch_cleanup(c->inflight[k]);
+    c->n_inflight = 0;
     drop_state(c);
 }
 
@@ -2490,15 +2502,16 @@ void bk_core_drain(bk_core_t *c)
 
 int bk_core_drained(const bk_core_t *c)
 {
-    return c->draining && !c->inflight && (bk_batch_empty(c->cur) || !c->ready);
+    return c->draining && !c->n_inflight && (bk_batch_empty(c->cur) || !c->ready);
 }
 
 void bk_core_cleanup(bk_core_t *c)
 {
     bk_store_stop(c->store);
     bk_store_destroy(&c->store);
-    if (c->inflight)
-        bk_batch_cleanup(c->inflight);
+    for (int k = 0; k < c->n_inflight; k++)
+        bk_batch_cleanup(c->inflight[k]);
+    c->n_inflight = 0;
     bk_batch_cleanup(c->cur);
     bk_orders_cleanup(&c->orders);
     bk_dispatch_cleanup(&c->disp);

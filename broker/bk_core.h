@@ -84,11 +84,12 @@ typedef struct bk_core {
     bk_store_t *store; /* owned */
     int ready;         /* state loaded and store up */
     int draining;      /* SIGTERM: commit what is in flight, then stop */
-    bk_batch_t batches[2];
-    bk_batch_t *cur;      /* being built */
-    bk_batch_t *inflight; /* being committed, or NULL */
+    bk_batch_t batches[BK_STORE_FLIGHT_MAX + 1];
+    bk_batch_t *cur;                           /* being built */
+    bk_batch_t *inflight[BK_STORE_FLIGHT_MAX]; /* being committed, oldest first */
+    int n_inflight;
     uint32_t gen;
-    pls_buf_t sql;     /* the SQL of the batch in flight */
+    pls_buf_t sql;     /* the statements of the last batch sent */
     pls_buf_t scratch; /* payload builder */
     int today;         /* yyyymmdd (Asia/Shanghai) of day_seq */
     uint32_t day_seq;

@@ -604,7 +604,8 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
     }
     for (size_t i = 0; i < f->n_links; i++) {
         bk_link_t *l = f->links[i];
-        l->applied_flushed = l->applied;
+        /* what this batch acknowledges once committed (bk_fed_after_commit) */
+        l->flushed[b->gen % BK_STORE_FLIGHT_MAX] = (bk_flushed_t){b->gen, l->applied, 0};
         if (l->state_dirty || l->is_new) {
             char n[3][24];
             snprintf(n[0], sizeof(n[0]), "%llu", (unsigned long long)l->applied);
@@ -630,7 +631,7 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
                        "DELETE FROM link_outbox WHERE peer = $1 AND seq > $2::bigint AND seq <= "
                        "$3::bigint",
                        3, v);
-            l->purge_flushed = l->acked;
+            l->flushed[b->gen % BK_STORE_FLIGHT_MAX].purge = l->acked;
             l->acked_dirty = 0;
         }
     }
@@ -697,11 +698,14 @@ void bk_fed_after_commit(bk_core_t *c, uint32_t gen)
             }
         }
         l->n_pend = keep;
-        if (l->purge_flushed > l->purged)
-            l->purged = l->purge_flushed;
-        if (l->applied_flushed > l->applied_committed) {
-            l->applied_committed = l->applied_flushed;
-            l->ack_due = 1;
+        bk_flushed_t *fl = &l->flushed[gen % BK_STORE_FLIGHT_MAX];
+        if (fl->gen == gen) {
+            if (fl->purge > l->purged)
+                l->purged = fl->purge;
+            if (fl->applied > l->applied_committed) {
+                l->applied_committed = fl->applied;
+                l->ack_due = 1;
+            }
         }
         pump(c, l);
     }
@@ -1322,8 +1326,7 @@ void bk_fed_turn(bk_core_t *c)
         bk_order_t *o = bk_orders_get(&c->orders, &f->fwd[i]);
         if (!o)
             continue;
-        int pending =
-            o->batch_gen == c->cur->gen || (c->inflight && o->batch_gen == c->inflight->gen);
+        int pending = o->batch_gen > c->committed_gen;
         if (pending)
             f->fwd[keep++] = f->fwd[i];
         else
@@ -1447,10 +1450,10 @@ int bk_fed_boot_link(void *core, char **v, int n)
         l = link_add(&c->fed, v[0], is_parent);
     l->is_new = 0;
     l->state_dirty = 0;
-    l->applied = l->applied_flushed = l->applied_committed = strtoull(v[2], NULL, 10);
+    l->applied = l->applied_committed = strtoull(v[2], NULL, 10);
     l->next_seq = strtoull(v[3], NULL, 10);
     /* the outbox rows up to acked went in the transaction that wrote it */
-    l->acked = l->sent = l->purged = l->purge_flushed = strtoull(v[4], NULL, 10);
+    l->acked = l->sent = l->purged = strtoull(v[4], NULL, 10);
     l->committed = l->next_seq - 1;
     l->spill = l->committed > l->acked;
     return 0;

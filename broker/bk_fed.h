@@ -37,6 +37,7 @@
 #define BK_FED_H
 
 #include "bk_dispatch.h"
+#include "bk_store.h"
 #include "pls_proto.h"
 #include "pls_util.h"
 
@@ -62,6 +63,13 @@ typedef struct bk_lmsg {
     char *order;
     char *body;
 } bk_lmsg_t;
+
+/* What a batch writes of a link, acknowledged once it commits. */
+typedef struct bk_flushed {
+    uint32_t gen;     /* the batch */
+    uint64_t applied; /* messages received and applied up to here */
+    uint64_t purge;   /* outbox rows deleted up to here, or 0 */
+} bk_flushed_t;
 
 typedef struct bk_link {
     char peer[132]; /* the peer's node id */
@@ -89,15 +97,17 @@ typedef struct bk_link {
     int64_t oldest_unacked_ms; /* wall time of the oldest unacknowledged message */
     /* receiving */
     uint64_t applied;           /* applied into memory and the batch being built */
-    uint64_t applied_flushed;   /* written by the batch in flight */
     uint64_t applied_committed; /* acknowledged to the peer after COMMIT */
     int ack_due;
     int state_dirty; /* link_state row to write in the next batch */
     int acked_dirty; /* outbox rows to delete in the next batch */
-    /* outbox rows deleted up to here (committed) and by the batch in flight:
-     * a delete names its range from the last one on, so it does not walk
-     * the index entries of rows deleted before (dead until VACUUM) */
-    uint64_t purged, purge_flushed;
+    /* outbox rows deleted up to here (committed): a delete names its range
+     * from the last one on, so it does not walk the index entries of rows
+     * deleted before (dead until VACUUM) */
+    uint64_t purged;
+    /* per batch in flight (slot gen % BK_STORE_FLIGHT_MAX: their gens are
+     * consecutive): the link's applied number and outbox purge it writes */
+    bk_flushed_t flushed[BK_STORE_FLIGHT_MAX];
     int is_new;    /* no link_state row yet */
     char *summary; /* owned: the child's last StatusSummary JSON */
     int64_t summary_ms;

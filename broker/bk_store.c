@@ -51,12 +51,19 @@ typedef struct conn {
     int64_t backoff_ms;
     char error[256];      /* first error of the current request */
     char send_error[256]; /* why the last request could not be sent */
-    /* write connection: the batch in flight */
-    bk_batch_rows_cb on_rows;
-    bk_batch_done_cb on_done;
-    void *batch_arg;
-    int pipeline;      /* the batch in flight was sent in pipeline mode */
+    /* write connection: the batches in flight, oldest first, each its own
+     * transaction and sync in one pipeline (pipeline mode while n_flight) */
+    struct flight {
+        bk_batch_rows_cb on_rows;
+        bk_batch_done_cb on_done;
+        void *arg;
+    } flight[BK_STORE_FLIGHT_MAX];
+    int n_flight;
+    int pipeline;      /* in pipeline mode */
     int pipeline_null; /* the last PQgetResult of the pipeline was NULL */
+    int failing;       /* a batch failed: the ones behind it fail, then the connection */
+    char failed[288];  /* why the first of them failed */
+    uint64_t tag;      /* the last batch sent in this session (pls.batch, sql/011) */
     /* write connection: statements of batches prepared in this session (their
      * texts, owned; statement i is named "pls_<i>") */
     char *prepared[PREPARED_MAX];
@@ -161,6 +168,18 @@ static void forget_prepared(conn_t *c)
     c->n_prepared = 0;
 }
 
+/* Every batch in flight has failed (oldest first); done is called once per batch. */
+static void fail_flights(conn_t *c)
+{
+    while (c->n_flight) {
+        struct flight f = c->flight[0];
+        memmove(&c->flight[0], &c->flight[1], (size_t)(--c->n_flight) * sizeof(f));
+        c->store->stats.batch_failures++;
+        if (f.on_done)
+            f.on_done(f.arg, 0);
+    }
+}
+
 /* Lost: tell the owner of the request in flight, close, schedule a retry. */
 static void conn_fail(conn_t *c, const char *why_in)
 {
@@ -179,14 +198,12 @@ static void conn_fail(conn_t *c, const char *why_in)
     forget_prepared(c);
     c->state = C_DOWN;
     c->pipeline = 0;
+    c->failing = 0;
+    c->tag = 0;
     if (c->which == CONN_WRITE)
         s->booted = 0;
-    if (was_busy && c->which == CONN_WRITE && c->on_done) {
-        bk_batch_done_cb done = c->on_done;
-        c->on_done = NULL;
-        s->stats.batch_failures++;
-        done(c->batch_arg, 0);
-    }
+    if (was_busy && c->which == CONN_WRITE)
+        fail_flights(c);
     if (c->which == CONN_READ) {
         /* fail the query in flight and everything waiting */
         read_req_t *r = c->cur;
@@ -371,8 +388,8 @@ static void handle_result(conn_t *c, PGresult *res)
     if (st == PGRES_TUPLES_OK) {
         bk_rows_t rows = {res};
         if (c->which == CONN_WRITE) {
-            if (c->on_rows && !c->error[0])
-                c->on_rows(c->batch_arg, &rows);
+            if (c->n_flight && c->flight[0].on_rows && !c->error[0])
+                c->flight[0].on_rows(c->flight[0].arg, &rows);
         } else if (c->cur && c->cur->cb && !c->error[0]) {
             c->cur->cb(c->cur->arg, 1, &rows, NULL);
             c->cur->cb = NULL; /* answered */
@@ -388,32 +405,48 @@ static void handle_result(conn_t *c, PGresult *res)
     }
 }
 
-static void request_done(conn_t *c)
+/* The oldest batch in flight has answered in full (its sync). A failed
+ * batch's transaction is aborted, and so is every one behind it
+ * (pls_batch_after, sql/011): they are reported failed as their syncs come,
+ * then the connection is dropped and the broker reloads what was committed. */
+static void batch_done(conn_t *c)
 {
     bk_store_t *s = c->store;
-    c->state = C_IDLE;
-    poll_want(c, UV_READABLE);
-    if (c->which == CONN_WRITE) {
-        bk_batch_done_cb done = c->on_done;
-        void *arg = c->batch_arg;
-        c->on_done = NULL;
-        if (c->error[0]) {
-            /* the transaction is aborted or its outcome unknown: drop the
-             * connection, the broker reloads from what was committed */
-            pls_error("batch failed: %s", c->error);
-            s->stats.batch_failures++;
-            char why[300];
-            snprintf(why, sizeof(why), "batch failed: %s", c->error);
-            if (done)
-                done(arg, 0);
-            conn_fail(c, why);
-            return;
-        }
+    struct flight f = c->flight[0];
+    memmove(&c->flight[0], &c->flight[1], (size_t)(--c->n_flight) * sizeof(f));
+    int ok = !c->error[0];
+    if (!ok) {
+        pls_error("batch failed: %s", c->error);
+        s->stats.batch_failures++;
+        if (!c->failing)
+            snprintf(c->failed, sizeof(c->failed), "batch failed: %s", c->error);
+        c->failing = 1;
+        c->error[0] = '\0';
+    } else {
         s->stats.commits++;
-        if (done)
-            done(arg, 1);
+    }
+    if (f.on_done)
+        f.on_done(f.arg, ok);
+    if (c->n_flight)
+        return;
+    c->state = C_IDLE;
+    c->pipeline = 0;
+    if (!PQexitPipelineMode(c->pg)) {
+        conn_fail(c, PQerrorMessage(c->pg)); /* conn_fail copies it */
         return;
     }
+    if (c->failing) {
+        conn_fail(c, c->failed); /* conn_fail copies it */
+        return;
+    }
+    poll_want(c, UV_READABLE);
+}
+
+/* The read connection's query has answered in full: the next one. */
+static void request_done(conn_t *c)
+{
+    c->state = C_IDLE;
+    poll_want(c, UV_READABLE);
     read_req_t *r = c->cur;
     c->cur = NULL;
     if (r && r->cb) {
@@ -495,15 +528,12 @@ static void on_poll(uv_poll_t *h, int status, int events)
         }
         c->pipeline_null = 0;
         if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
-            /* every statement of the batch has answered */
+            /* every statement of the oldest batch has answered */
             PQclear(res);
-            c->pipeline = 0;
-            if (!PQexitPipelineMode(c->pg)) {
-                conn_fail(c, PQerrorMessage(c->pg)); /* conn_fail copies it */
+            batch_done(c);
+            if (c->state != C_BUSY)
                 return;
-            }
-            request_done(c);
-            return;
+            continue;
         }
         handle_result(c, res);
         PQclear(res);
@@ -644,7 +674,8 @@ int bk_store_ready(const bk_store_t *s)
 
 int bk_store_busy(const bk_store_t *s)
 {
-    return s->conns[CONN_WRITE].state == C_BUSY;
+    const conn_t *c = &s->conns[CONN_WRITE];
+    return c->n_flight == BK_STORE_FLIGHT_MAX || c->failing;
 }
 
 /* The format, read by send_statements: per statement one byte 'A' + n, the
@@ -726,25 +757,35 @@ static int send_statements(conn_t *c, const pls_buf_t *stmts)
         if (!send_statement(c, sql, np, vals))
             return 0;
     }
-    return PQpipelineSync(c->pg);
+    return 1;
 }
 
 int bk_store_batch(bk_store_t *s, const pls_buf_t *stmts, bk_batch_rows_cb on_rows,
                    bk_batch_done_cb on_done, void *arg)
 {
     conn_t *c = &s->conns[CONN_WRITE];
-    if (!store_is_ready(s) || c->state != C_IDLE)
+    if (!store_is_ready(s) || (c->state != C_IDLE && c->state != C_BUSY) || bk_store_busy(s))
         return -EAGAIN;
+    if (!c->n_flight) {
+        /* pipeline mode while batches are in flight: boot and reloads use
+         * blocking calls */
+        c->error[0] = '\0';
+        c->pipeline_null = 0;
+        c->pipeline = PQenterPipelineMode(c->pg);
+    }
     c->state = C_BUSY;
-    c->error[0] = '\0';
-    c->on_rows = on_rows;
-    c->on_done = on_done;
-    c->batch_arg = arg;
-    /* pipeline mode for the batch only: boot and reloads use blocking calls */
-    int ok = PQenterPipelineMode(c->pg);
-    c->pipeline = ok;
-    c->pipeline_null = 0;
-    send_request(c, ok && send_statements(c, stmts));
+    c->flight[c->n_flight++] = (struct flight){on_rows, on_done, arg};
+    /* the batch commits only if the one still in flight before it did */
+    char prev[24] = "", tag[24];
+    if (c->n_flight > 1)
+        snprintf(prev, sizeof(prev), "%llu", (unsigned long long)c->tag);
+    snprintf(tag, sizeof(tag), "%llu", (unsigned long long)++c->tag);
+    const char *chain[] = {prev, tag};
+    int ok = c->pipeline && send_statement(c, "BEGIN", 0, NULL) &&
+             send_statement(c, "SELECT pls_batch_after($1, $2)", 2, chain) &&
+             send_statements(c, stmts) && send_statement(c, "COMMIT", 0, NULL) &&
+             PQpipelineSync(c->pg);
+    send_request(c, ok);
     return 0;
 }
 

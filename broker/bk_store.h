@@ -3,15 +3,20 @@
  * libpq (DESIGN §8).
  *
  * Two non-blocking connections driven by the libuv loop:
- *   - the write connection carries one batch at a time: a list of statements
- *     "BEGIN", ..., "COMMIT" built by bk_batch (below), sent at once in
- *     libpq's pipeline mode with the rows as parameters, so PostgreSQL never
- *     lexes them as SQL text; each statement text is prepared once per
- *     session. Rows returned by its statements are handed to the caller; the
- *     done callback says whether the COMMIT was confirmed. Any error in a
- *     batch is reported as a failure and the connection is dropped (which
- *     also forgets the prepared statements): the broker then reloads from the
- *     store.
+ *   - the write connection carries batches: each one transaction, the
+ *     statements built by bk_batch (below) between the store's BEGIN and
+ *     COMMIT, sent at once in libpq's pipeline mode with the rows as
+ *     parameters, so PostgreSQL never lexes them as SQL text; each statement
+ *     text is prepared once per session. Up to BK_STORE_FLIGHT_MAX batches
+ *     are in flight, one behind the other in the same pipeline: PostgreSQL
+ *     starts the next as soon as the previous has committed, without waiting
+ *     for the broker to read that answer. A batch behind one that failed does
+ *     not commit (pls_batch_after, sql/011). Rows returned by a batch's
+ *     statements are handed to the caller; the done callback says whether
+ *     its COMMIT was confirmed, batch by batch in the order sent. Any error
+ *     in a batch fails it and the ones behind it, and the connection is
+ *     dropped (which also forgets the prepared statements): the broker then
+ *     reloads from the store.
  *   - the read connection serves queries (show, list, status, fetch) in FIFO
  *     order with parameters, so user input never enters SQL text there.
  *
@@ -72,7 +77,10 @@ void bk_store_stop(bk_store_t *s);
 
 /* 1 when booted and both connections are up. */
 int bk_store_ready(const bk_store_t *s);
-/* 1 while a batch is in flight. */
+/* Batches in flight at most: the one PostgreSQL runs and the next, queued. */
+#define BK_STORE_FLIGHT_MAX 2
+/* 1 while the store takes no further batch (BK_STORE_FLIGHT_MAX in flight,
+ * or one failed and the connection is about to be dropped). */
 int bk_store_busy(const bk_store_t *s);
 
 /* A statement list: the statements of one transaction, each with its own
@@ -85,8 +93,9 @@ void bk_sql_add(pls_buf_t *q, const char *sql, int n, const char *const *vals);
 /* A statement without parameters. */
 void bk_sql_text(pls_buf_t *q, const char *sql);
 
-/* Send a batch: a statement list (above) in one pipeline and one sync. The
- * store is done with the buffer when this returns. */
+/* Send a batch: a statement list (above) between BEGIN and COMMIT, with one
+ * sync, into the pipeline (behind the batches in flight). The store is done
+ * with the buffer when this returns; -EAGAIN when not ready or busy. */
 int bk_store_batch(bk_store_t *s, const pls_buf_t *stmts, bk_batch_rows_cb on_rows,
                    bk_batch_done_cb on_done, void *arg) PLS_WUR;
 

@@ -9,6 +9,9 @@
 #     on serving: a normal order submitted while the poisoned one keeps failing is saved and
 #     completed; the order from before is kept;
 #   - once the trigger is gone the same key is saved, exactly once;
+#   - a batch sent behind one whose COMMIT fails (batches follow one another in the pipeline)
+#     is not committed either: PostgreSQL refuses it ("... which did not commit", sql/011),
+#     its submit is answered 503 and saved once on its resend;
 #   - the write connection killed while its batch waits in the pipeline: the broker notices
 #     (here libpq's read fails; a lost connection that shows only as results ending early is
 #     handled in bk_store's on_poll too, not provoked here), reloads, and the resend of that
@@ -17,6 +20,18 @@
 # Run: PLS_BUILD_DIR=build bash tests/integration/test_single_batch_error.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/single.sh"
+
+# submit_bg NAME TIMEOUT KEY DESC: a submit in the background; its exit status, output (the
+# id) and errors go to $T/NAME.rc, .out and .err; its pid is in BG_PID.
+submit_bg() {
+    (
+        rc=0
+        pls_ctl --timeout "$2" submit --service consult --origin dg --desc "$4" --key "$3" \
+            >"$T/$1.out" 2>"$T/$1.err" || rc=$?
+        echo "$rc" >"$T/$1.rc"
+    ) &
+    BG_PID=$!
+}
 
 single_setup
 pls_start_broker dg dg
@@ -48,13 +63,8 @@ assert_contains "$(cat "$(pls_logfile dg)")" "batch failed: ERROR:  poisoned ord
 assert_eq "$(pls_sql "SELECT count(*) FROM orders WHERE idem_key = 'be-1'")" 0 "rows of the poisoned key"
 
 # the broker serves everyone else: a normal order, submitted while the poisoned one is retried
-(
-    rc=0
-    pls_ctl --timeout 5 submit --service consult --origin dg --desc "poison again" --key be-1 \
-        >/dev/null 2>&1 || rc=$?
-    echo "$rc" >"$T/again.rc"
-) &
-again=$!
+submit_bg again 5 be-1 "poison again"
+again=$BG_PID
 id2=$(pls_ctl --timeout 20 submit --service consult --origin dg --desc "a normal order" \
     --key be-2) || fail "a normal submit after the failed batch was not saved"
 wait "$again" || true
@@ -78,16 +88,64 @@ assert_eq "$(single_completed_twice)" 0 "orders completed twice"
 failed=$(grep -c 'batch failed' "$(pls_logfile dg)")
 pls_note "figures: $failed failed batches logged; 3 orders saved, each completed once"
 
+# A batch behind one whose COMMIT fails. A deferred trigger (run at COMMIT, as a DBA's deferred
+# constraint would be) makes the poisoned batch wait for a gate the test holds, then refuse; a
+# normal submit made meanwhile goes in the next batch, sent into the pipeline behind it. A
+# failed COMMIT ends its transaction, so PostgreSQL would run that next batch as if nothing had
+# happened: it must refuse it instead. (An error before COMMIT leaves the transaction block
+# aborted, which refuses everything after it anyway.)
+pls_sql "CREATE TABLE test_gate (x int);
+CREATE FUNCTION test_late_poison() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    IF NEW.descr LIKE '%late poison%' THEN
+        LOCK TABLE test_gate IN SHARE MODE;
+        RAISE EXCEPTION 'late poisoned order refused by a test trigger at COMMIT';
+    END IF;
+    RETURN NULL;
+END \$\$;
+CREATE CONSTRAINT TRIGGER test_late_poison AFTER INSERT ON orders DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION test_late_poison();" >/dev/null
+gate_taken() {
+    [[ $(pls_sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+        WHERE c.relname = 'test_gate' AND l.granted") == 1 ]]
+}
+pls__psql -Atq -d "$PLS_DB" -c "BEGIN; LOCK TABLE test_gate IN EXCLUSIVE MODE;
+    SELECT pg_sleep(3); COMMIT;" >"$T/gate.out" 2>&1 &
+gate_pid=$!
+pls_wait_for 10 gate_taken || fail "the gate was not taken"
+submit_bg late 4 be-4 "a late poison order"
+late=$BG_PID
+single_wait_batch_blocked
+submit_bg behind 30 be-5 "behind the poison"
+behind=$BG_PID
+wait "$gate_pid" || fail "the gate session failed: $(cat "$T/gate.out")"
+wait "$late" || true
+wait "$behind" || true
+assert_eq "$(cat "$T/late.rc")" 1 "exit status of the late poisoned submit (refused)"
+assert_eq "$(cat "$T/behind.rc")" 0 "exit status of the submit behind it (saved on a resend)"
+assert_contains "$(cat "$(pls_logfile dg)")" "which did not commit"
+pls_alive dg || fail "the broker died after a failed pipeline of batches"
+pls_sql "DROP TRIGGER test_late_poison ON orders" >/dev/null
+single_wait_all_completed 30 || fail "orders not completed after the late poison"
+assert_eq "$(pls_sql "SELECT count(*) FROM orders WHERE idem_key = 'be-4'")" 0 "rows of key be-4"
+assert_eq "$(pls_sql "SELECT count(*) FROM orders WHERE idem_key = 'be-5'")" 1 "rows of key be-5"
+assert_eq "$(pls_sql "SELECT state FROM orders WHERE id = '$(cat "$T/behind.out")'")" completed \
+    "the order behind the poison"
+# every order's event log runs from 1 to its next_seq without a gap (a row holds n entries
+# from seq on): nothing of a failed batch is kept
+assert_eq "$(pls_sql "SELECT count(*) FROM orders o LEFT JOIN (SELECT order_id, sum(n) AS s,
+    min(seq) AS lo, max(seq + n) AS hi FROM events GROUP BY order_id) e ON e.order_id = o.id
+    WHERE e.s IS DISTINCT FROM o.next_seq - 1 OR e.lo <> 1 OR e.hi <> o.next_seq")" 0 \
+    "orders whose event log has a gap"
+assert_eq "$(pls_sql "SELECT count(*) FROM events e WHERE NOT EXISTS
+    (SELECT 1 FROM orders o WHERE o.id = e.order_id)")" 0 "events of no order"
+pls_note "figures: the batch behind a failed one refused by PostgreSQL; its submit saved once on a resend"
+
 # The write connection is lost while its batch waits in the pipeline (a DBA's
 # pg_terminate_backend): the broker notices, reloads, and the desk's resend is saved once.
 single_lock_events 3
-(
-    rc=0
-    pls_ctl --timeout 10 submit --service consult --origin dg --desc "during the loss" \
-        --key be-3 >"$T/loss.out" 2>"$T/loss.err" || rc=$?
-    echo "$rc" >"$T/loss.rc"
-) &
-sub_pid=$!
+submit_bg loss 10 be-3 "during the loss"
+sub_pid=$BG_PID
 single_wait_batch_blocked
 killed=$(single_terminate_broker_conn write)
 assert_eq "$killed" 1 "write connections terminated"
