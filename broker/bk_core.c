@@ -666,7 +666,11 @@ static void on_batch_done(void *arg, int ok)
     PLS_UNUSED(t_us);
     if (!ok) {
         /* replies become 503 (clients retry: submits carry keys), pushes are
-         * dropped; the store reports the loss and we reload */
+         * dropped; the store reports the loss and we reload. Until then
+         * memory holds this batch's changes, which are not in the store:
+         * nothing more is answered or sent from it (a batch behind this one
+         * may still be answering, and fails too) */
+        c->ready = 0;
         for (uint32_t i = 0; i < b->n_outs; i++) {
             bk_out_t *o = &b->outs[i];
             if (o->kind != BK_OUT_PUSH)
@@ -2414,8 +2418,8 @@ static void on_lost(bk_store_t *s, void *arg, const char *why)
 {
     bk_core_t *c = arg;
     PLS_UNUSED(s);
-    if (c->ready)
-        pls_warn("store unavailable (%s): answering 503 and reloading when it is back", why);
+    /* once per loss: the store calls this when a serving connection goes */
+    pls_warn("store unavailable (%s): answering 503 and reloading when it is back", why);
     c->ready = 0;
     /* pending replies cannot be kept: 503 them. The store has reported the
      * batches in flight failed already (what they committed, if anything, is

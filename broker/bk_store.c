@@ -388,7 +388,8 @@ static void handle_result(conn_t *c, PGresult *res)
     if (st == PGRES_TUPLES_OK) {
         bk_rows_t rows = {res};
         if (c->which == CONN_WRITE) {
-            if (c->n_flight && c->flight[0].on_rows && !c->error[0])
+            /* rows without columns: the store's own pls_batch_after */
+            if (c->n_flight && c->flight[0].on_rows && !c->error[0] && PQnfields(res) > 0)
                 c->flight[0].on_rows(c->flight[0].arg, &rows);
         } else if (c->cur && c->cur->cb && !c->error[0]) {
             c->cur->cb(c->cur->arg, 1, &rows, NULL);
@@ -427,8 +428,8 @@ static void batch_done(conn_t *c)
     }
     if (f.on_done)
         f.on_done(f.arg, ok);
-    if (c->n_flight)
-        return;
+    if (c->state != C_BUSY || c->n_flight)
+        return; /* failed meanwhile (not by today's callers), or more to come */
     c->state = C_IDLE;
     c->pipeline = 0;
     if (!PQexitPipelineMode(c->pg)) {
@@ -520,7 +521,9 @@ static void on_poll(uv_poll_t *h, int status, int events)
             if (c->pipeline && !c->pipeline_null++ && PQstatus(c->pg) != CONNECTION_BAD)
                 continue;
             if (c->pipeline) {
-                conn_fail(c, c->error[0] ? c->error : "store connection lost during a batch");
+                conn_fail(c, c->error[0]  ? c->error
+                             : c->failing ? c->failed
+                                          : "store connection lost during a batch");
                 return;
             }
             request_done(c);
@@ -782,7 +785,7 @@ int bk_store_batch(bk_store_t *s, const pls_buf_t *stmts, bk_batch_rows_cb on_ro
     snprintf(tag, sizeof(tag), "%llu", (unsigned long long)++c->tag);
     const char *chain[] = {prev, tag};
     int ok = c->pipeline && send_statement(c, "BEGIN", 0, NULL) &&
-             send_statement(c, "SELECT pls_batch_after($1, $2)", 2, chain) &&
+             send_statement(c, "SELECT FROM pls_batch_after($1, $2)", 2, chain) &&
              send_statements(c, stmts) && send_statement(c, "COMMIT", 0, NULL) &&
              PQpipelineSync(c->pg);
     send_request(c, ok);
