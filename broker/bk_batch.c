@@ -14,7 +14,6 @@ void bk_batch_init(bk_batch_t *b, uint32_t gen)
     b->gen = gen;
     pls_buf_init(&b->pre);
     pls_buf_init(&b->extra);
-    b->started_us = pls_mono_us();
 }
 
 void bk_batch_cleanup(bk_batch_t *b)

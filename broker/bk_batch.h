@@ -95,7 +95,6 @@ typedef struct bk_batch {
     uint32_t day_seq;
     int touched;           /* something outside rows/news/outs waits to be written */
     uint64_t rows_written; /* statistics */
-    int64_t started_us;
 } bk_batch_t;
 
 void bk_batch_init(bk_batch_t *b, uint32_t gen);

@@ -662,8 +662,6 @@ static void on_batch_done(void *arg, int ok)
         return; /* dropped by on_lost */
     bk_batch_t *b = c->inflight[0];
     memmove(&c->inflight[0], &c->inflight[1], (size_t)(--c->n_inflight) * sizeof(b));
-    int64_t t_us = pls_mono_us() - b->started_us;
-    PLS_UNUSED(t_us);
     if (!ok) {
         /* replies become 503 (clients retry: submits carry keys), pushes are
          * dropped; the store reports the loss and we reload. Until then
@@ -752,18 +750,12 @@ static void flush(bk_core_t *c)
     bk_batch_t *b = c->cur;
     bk_fed_before_flush(c, b);
     bk_batch_sql(b, &c->sql);
-    b->started_us = pls_mono_us();
     if (bk_store_batch(c->store, &c->sql, on_batch_rows, on_batch_done, c) != 0)
         return; /* store not ready: the batch waits */
     c->inflight[c->n_inflight++] = b;
-    /* the next buffer not in flight */
-    for (c->cur = &c->batches[0];; c->cur++) {
-        int used = 0;
-        for (int k = 0; k < c->n_inflight; k++)
-            used |= c->inflight[k] == c->cur;
-        if (!used)
-            break;
-    }
+    /* the buffers are a ring: batches are sent and answered in order, so the
+     * next one after b is free */
+    c->cur = &c->batches[(size_t)(b - c->batches + 1) % PLS_ARRAY_LEN(c->batches)];
     bk_batch_init(c->cur, ++c->gen);
     /* new orders of the batch in flight keep BK_OF_NEW until confirmed */
 }
