@@ -5,6 +5,8 @@
 
 #include "pls_time.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,172 +137,341 @@ void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept, const char 
     }
 }
 
-/* Record literals. Each writer appends one field of an array element followed
- * by a comma; bk_rec_end turns the last comma into the record's closing
- * parenthesis. Two levels of quoting: the field inside the record, the record
- * inside the array, so a value's '"' and '\\' become four characters. */
-void bk_rec_begin(pls_buf_t *b)
+/* Binary rows (bk_batch.h). An array: ndim, flags, element type, then per
+ * dimension its length and lower bound (20 bytes; 12 without dimensions),
+ * then the elements, each its length and a record: the number of columns,
+ * then per column its type, its length (-1 for NULL) and its bytes. Integers
+ * in network byte order. */
+#define ARRAY_HEAD 20
+
+static void put32(pls_buf_t *b, uint32_t v)
 {
-    if (!b->len)
-        pls_buf_addc(b, '{');
-    else if (b->data[b->len - 1] != '{')
-        pls_buf_addc(b, ',');
-    pls_buf_adds(b, "\"(");
+    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+    pls_buf_add(b, x, sizeof(x));
 }
 
-void bk_rec_end(pls_buf_t *b)
+static void set32(pls_buf_t *b, size_t at, uint32_t v)
 {
-    if (b->len && b->data[b->len - 1] == ',')
-        b->len--;
-    pls_buf_adds(b, ")\"");
+    unsigned char *x = (unsigned char *)b->data + at;
+    x[0] = (unsigned char)(v >> 24);
+    x[1] = (unsigned char)(v >> 16);
+    x[2] = (unsigned char)(v >> 8);
+    x[3] = (unsigned char)v;
 }
 
-void bk_rec_null(pls_buf_t *b)
+static uint32_t get32(const char *p)
 {
-    pls_buf_addc(b, ',');
+    const unsigned char *x = (const unsigned char *)p;
+    return (uint32_t)x[0] << 24 | (uint32_t)x[1] << 16 | (uint32_t)x[2] << 8 | x[3];
 }
 
-static void rec_escape(pls_buf_t *b, const char *p, size_t n)
+/* A field's type and length. */
+static void field(pls_buf_t *b, uint32_t type, size_t len)
 {
-    const char *end = p + n;
-    pls_buf_reserve(b, n + 8);
-    while (p < end) {
-        const char *q = p;
-        while (q < end && *q != '"' && *q != '\\')
-            q++;
-        pls_buf_add(b, p, (size_t)(q - p));
-        if (q == end)
-            break;
-        pls_buf_adds(b, *q == '"' ? "\\\\\\\"" : "\\\\\\\\");
-        p = q + 1;
+    put32(b, type);
+    put32(b, (uint32_t)len);
+}
+
+void bk_recs_init(bk_recs_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    pls_buf_init(&r->buf);
+}
+
+void bk_recs_cleanup(bk_recs_t *r)
+{
+    pls_buf_cleanup(&r->buf);
+    r->n = 0;
+}
+
+void bk_recs_reset(bk_recs_t *r)
+{
+    pls_buf_reset(&r->buf);
+    r->n = 0;
+}
+
+void bk_rec_begin(bk_recs_t *r)
+{
+    if (!r->buf.len) {
+        static const char head[ARRAY_HEAD];
+        pls_buf_add(&r->buf, head, sizeof(head)); /* filled by bk_recs_param */
     }
+    r->elem = r->buf.len;
+    put32(&r->buf, 0); /* the element's length */
+    put32(&r->buf, 0); /* its number of columns */
 }
 
-void bk_rec_strn(pls_buf_t *b, const char *v, size_t n)
+void bk_rec_end(bk_recs_t *r)
 {
-    pls_buf_adds(b, "\\\"");
-    rec_escape(b, v, n);
-    pls_buf_adds(b, "\\\",");
+    /* the fields are counted rather than tracked: an order's content comes
+     * as a fragment of fields built earlier */
+    uint32_t cols = 0;
+    const char *p = r->buf.data + r->elem + 8, *end = r->buf.data + r->buf.len;
+    while (end - p >= 8) {
+        uint32_t len = get32(p + 4);
+        p += 8 + (len == UINT32_MAX ? 0 : len);
+        cols++;
+    }
+    set32(&r->buf, r->elem, (uint32_t)(r->buf.len - r->elem - 4));
+    set32(&r->buf, r->elem + 4, cols);
+    r->n++;
 }
 
-void bk_rec_str(pls_buf_t *b, const char *v)
+bk_param_t bk_recs_param(bk_recs_t *r, uint32_t elem_type)
+{
+    if (!r->n) {
+        pls_buf_reset(&r->buf);
+        put32(&r->buf, 0); /* no dimensions: the empty array */
+        put32(&r->buf, 0);
+        put32(&r->buf, elem_type);
+    } else {
+        set32(&r->buf, 0, 1);
+        set32(&r->buf, 4, 0); /* no NULL element */
+        set32(&r->buf, 8, elem_type);
+        set32(&r->buf, 12, r->n);
+        set32(&r->buf, 16, 1);
+    }
+    return (bk_param_t){r->buf.data, (int)r->buf.len};
+}
+
+void bk_rec_null(pls_buf_t *b, uint32_t type)
+{
+    put32(b, type);
+    put32(b, UINT32_MAX);
+}
+
+void bk_rec_textn(pls_buf_t *b, const char *v, size_t n)
+{
+    field(b, BK_T_TEXT, n);
+    pls_buf_add(b, v, n);
+}
+
+void bk_rec_text(pls_buf_t *b, const char *v)
 {
     if (v)
-        bk_rec_strn(b, v, strlen(v));
+        bk_rec_textn(b, v, strlen(v));
     else
-        bk_rec_null(b);
+        bk_rec_null(b, BK_T_TEXT);
 }
 
 void bk_rec_opt(pls_buf_t *b, const char *v)
 {
-    bk_rec_str(b, v && *v ? v : NULL);
+    bk_rec_text(b, v && *v ? v : NULL);
 }
 
-void bk_rec_int(pls_buf_t *b, int64_t v)
+void bk_rec_json(pls_buf_t *b, uint32_t type, const char *v, size_t n)
 {
-    pls_buf_add_i64(b, v);
-    pls_buf_addc(b, ',');
+    if (!v) {
+        bk_rec_null(b, type);
+        return;
+    }
+    if (type == BK_T_JSONB) {
+        field(b, type, n + 1);
+        pls_buf_addc(b, 1); /* jsonb's binary format: a version, then the text */
+    } else {
+        field(b, type, n);
+    }
+    pls_buf_add(b, v, n);
+}
+
+void bk_rec_uuid(pls_buf_t *b, const pls_uuid_t *u)
+{
+    field(b, BK_T_UUID, 16);
+    pls_buf_add(b, u->b, 16);
+}
+
+void bk_rec_uuid_str(pls_buf_t *b, const char *s)
+{
+    pls_uuid_t u;
+    if (s && *s && pls_uuid_parse(s, &u) == 0)
+        bk_rec_uuid(b, &u);
+    else
+        bk_rec_null(b, BK_T_UUID);
+}
+
+void bk_rec_int(pls_buf_t *b, uint32_t type, int64_t v)
+{
+    uint64_t x = (uint64_t)v;
+    size_t n = type == BK_T_INT2 ? 2 : type == BK_T_INT4 ? 4 : 8;
+    unsigned char d[8];
+    for (size_t i = 0; i < n; i++)
+        d[i] = (unsigned char)(x >> (8 * (n - 1 - i)));
+    field(b, type, n);
+    pls_buf_add(b, d, n);
 }
 
 void bk_rec_bool(pls_buf_t *b, int v)
 {
-    pls_buf_adds(b, v ? "t," : "f,");
+    field(b, BK_T_BOOL, 1);
+    pls_buf_addc(b, v ? 1 : 0);
+}
+
+void bk_rec_at(pls_buf_t *b, int64_t ms)
+{
+    /* microseconds since 2000-01-01 00:00 UTC */
+    int64_t us = (ms - INT64_C(946684800000)) * 1000;
+    uint64_t x = (uint64_t)us;
+    unsigned char d[8];
+    for (int i = 0; i < 8; i++)
+        d[i] = (unsigned char)(x >> (56 - 8 * i));
+    field(b, BK_T_TSTZ, 8);
+    pls_buf_add(b, d, 8);
 }
 
 void bk_rec_ts(pls_buf_t *b, int64_t ms)
 {
-    if (!ms) {
-        bk_rec_null(b);
-        return;
+    if (ms)
+        bk_rec_at(b, ms);
+    else
+        bk_rec_null(b, BK_T_TSTZ);
+}
+
+/* The columns this file and its callers write, per table, in column order
+ * (sql/001). */
+static const uint32_t orders_cols[] = {
+    /* id .. created_at (build_insert in bk_core.c) */
+    BK_T_UUID, BK_T_TEXT, BK_T_TEXT, BK_T_INT8, BK_T_TEXT, BK_T_TEXT, BK_T_TEXT, BK_T_TEXT,
+    BK_T_TEXT, BK_T_INT2, BK_T_TEXT, BK_T_JSONB, BK_T_JSONB, BK_T_UUID, BK_T_TEXT, BK_T_TEXT,
+    BK_T_JSON, BK_T_TEXT, BK_T_TSTZ,
+    /* state .. held_notice (add_state) */
+    BK_T_TEXT, BK_T_INT4, BK_T_TEXT, BK_T_BOOL, BK_T_TSTZ, BK_T_INT4, BK_T_TEXT, BK_T_TEXT,
+    BK_T_INT8, BK_T_INT2, BK_T_INT4, BK_T_INT4, BK_T_TSTZ, BK_T_TEXT, BK_T_INT2, BK_T_TSTZ,
+    BK_T_TSTZ, BK_T_TSTZ, BK_T_INT4, BK_T_INT4, BK_T_INT4, BK_T_JSONB};
+static const uint32_t citizens_cols[] = {BK_T_UUID, BK_T_TEXT, BK_T_TEXT, BK_T_TEXT, BK_T_TEXT};
+static const uint32_t events_cols[] = {BK_T_UUID, BK_T_INT4, BK_T_INT2, BK_T_TSTZ, BK_T_JSON};
+static const uint32_t outbox_cols[] = {BK_T_TEXT, BK_T_INT8, BK_T_TEXT, BK_T_TEXT,
+                                       BK_T_TEXT, BK_T_UUID, BK_T_TEXT, BK_T_TSTZ};
+_Static_assert(BK_ORDER_CONTENT_COLS < PLS_ARRAY_LEN(orders_cols), "orders columns");
+
+const char bk_rowtypes_sql[] =
+    "SELECT t.typname, t.oid, string_agg(a.atttypid::text, ',' ORDER BY a.attnum) "
+    "FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid "
+    "WHERE t.oid IN ('orders'::regtype, 'citizens'::regtype, 'events'::regtype, "
+    "'link_outbox'::regtype) AND a.attnum > 0 AND NOT a.attisdropped GROUP BY 1, 2";
+
+int bk_rowtypes_row(bk_rowtypes_t *t, char **v, int n, char *err, size_t errsz)
+{
+    static const struct {
+        const char *name;
+        const uint32_t *cols;
+        size_t n;
+        size_t at;
+    } tables[] = {
+        {"orders", orders_cols, PLS_ARRAY_LEN(orders_cols), offsetof(bk_rowtypes_t, orders)},
+        {"citizens", citizens_cols, PLS_ARRAY_LEN(citizens_cols),
+         offsetof(bk_rowtypes_t, citizens)},
+        {"events", events_cols, PLS_ARRAY_LEN(events_cols), offsetof(bk_rowtypes_t, events)},
+        {"link_outbox", outbox_cols, PLS_ARRAY_LEN(outbox_cols),
+         offsetof(bk_rowtypes_t, link_outbox)},
+    };
+    if (n != 3 || !v[0] || !v[1] || !v[2]) {
+        snprintf(err, errsz, "row types: a row of %d values", n);
+        return -1;
     }
-    char t[40];
-    pls_format_iso_ms(ms, t, sizeof(t));
-    pls_buf_adds(b, t); /* digits, '-', ':', '.', 'T', 'Z': nothing to quote */
-    pls_buf_addc(b, ',');
+    for (size_t i = 0; i < PLS_ARRAY_LEN(tables); i++) {
+        if (strcmp(v[0], tables[i].name) != 0)
+            continue;
+        pls_buf_t want;
+        pls_buf_init(&want);
+        for (size_t k = 0; k < tables[i].n; k++)
+            pls_buf_printf(&want, "%s%u", k ? "," : "", (unsigned)tables[i].cols[k]);
+        int same = strcmp(want.data, v[2]) == 0;
+        pls_buf_cleanup(&want);
+        if (!same) {
+            snprintf(err, errsz,
+                     "table %s has columns of other types than this broker writes (types %s): "
+                     "a database of another version?",
+                     v[0], v[2]);
+            return -1;
+        }
+        *(uint32_t *)((char *)t + tables[i].at) = (uint32_t)strtoul(v[1], NULL, 10);
+        return 0;
+    }
+    return 0;
+}
+
+int bk_rowtypes_check(const bk_rowtypes_t *t, char *err, size_t errsz)
+{
+    if (t->orders && t->citizens && t->events && t->link_outbox)
+        return 0;
+    snprintf(err, errsz, "tables orders, citizens, events or link_outbox not found");
+    return -1;
 }
 
 /* The changing columns of an `orders` row from a snapshot, in the table's
  * column order (state .. held_notice). */
 static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
 {
-    bk_rec_str(s, bk_state_name(r->state));
-    bk_rec_int(s, r->step);
-    bk_rec_str(s, r->owner);
+    bk_rec_text(s, bk_state_name(r->state));
+    bk_rec_int(s, BK_T_INT4, r->step);
+    bk_rec_text(s, r->owner);
     bk_rec_bool(s, r->open);
     bk_rec_ts(s, bk_state_open(r->state) ? 0 : now_ms);
-    bk_rec_int(s, r->attempt);
-    bk_rec_str(s, r->dept);
-    bk_rec_str(s, r->scope);
-    bk_rec_int(s, (int64_t)r->token);
-    bk_rec_int(s, r->custody);
-    bk_rec_int(s, r->flags);
-    bk_rec_int(s, r->seq + r->n);
+    bk_rec_int(s, BK_T_INT4, r->attempt);
+    bk_rec_text(s, r->dept);
+    bk_rec_text(s, r->scope);
+    bk_rec_int(s, BK_T_INT8, (int64_t)r->token);
+    bk_rec_int(s, BK_T_INT2, r->custody);
+    bk_rec_int(s, BK_T_INT4, r->flags);
+    bk_rec_int(s, BK_T_INT4, r->seq + r->n);
     bk_rec_ts(s, r->due_ms);
-    bk_rec_str(s, r->prev_owner);
-    bk_rec_int(s, r->limit_kind);
+    bk_rec_text(s, r->prev_owner);
+    bk_rec_int(s, BK_T_INT2, r->limit_kind);
     bk_rec_ts(s, r->limit_start_ms);
     bk_rec_ts(s, r->whole_due_ms);
     bk_rec_ts(s, r->paused_ms);
-    bk_rec_int(s, r->alarms);
-    bk_rec_int(s, r->ext_days);
-    bk_rec_int(s, r->ext_pending);
-    bk_rec_str(s, r->notice_copy);
+    bk_rec_int(s, BK_T_INT4, r->alarms);
+    bk_rec_int(s, BK_T_INT4, r->ext_days);
+    bk_rec_int(s, BK_T_INT4, r->ext_pending);
+    bk_rec_json(s, BK_T_JSONB, r->notice_copy, r->notice_copy ? strlen(r->notice_copy) : 0);
 }
 
-const char *bk_sql_array(pls_buf_t *arr)
-{
-    if (!arr->len)
-        pls_buf_addc(arr, '{');
-    pls_buf_addc(arr, '}');
-    return arr->data;
-}
-
-void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
+void bk_batch_sql(bk_batch_t *b, const bk_rowtypes_t *types, pls_buf_t *s)
 {
     int64_t now = pls_rule_ms(); /* finished_at is read by the rule sweeps */
-    pls_buf_t news, cits, evs, chg;
-    pls_buf_init(&news);
-    pls_buf_init(&cits);
-    pls_buf_init(&evs);
-    pls_buf_init(&chg);
+    bk_recs_t news, cits, evs, chg;
+    bk_recs_init(&news);
+    bk_recs_init(&cits);
+    bk_recs_init(&evs);
+    bk_recs_init(&chg);
     for (uint32_t i = 0; i < b->n_news; i++) {
         bk_new_t *n = &b->news[i];
         bk_rec_begin(&news);
-        pls_buf_add(&news, n->insert.data ? n->insert.data : "", n->insert.len);
-        add_state(&news, &b->rows[n->row], now);
+        pls_buf_add(&news.buf, n->insert.data ? n->insert.data : "", n->insert.len);
+        add_state(&news.buf, &b->rows[n->row], now);
         bk_rec_end(&news);
         b->rows_written++;
         if (n->citizen.len) {
             bk_rec_begin(&cits);
-            pls_buf_add(&cits, n->citizen.data, n->citizen.len);
+            pls_buf_add(&cits.buf, n->citizen.data, n->citizen.len);
             bk_rec_end(&cits);
             b->rows_written++;
         }
     }
     for (uint32_t i = 0; i < b->n_rows; i++) {
         bk_row_t *r = &b->rows[i];
-        char id[PLS_UUID_STR];
-        pls_uuid_format(&r->id, id);
         if (r->n) {
             /* a row without entries only carries a new owner for the orders row */
             bk_rec_begin(&evs);
-            bk_rec_str(&evs, id);
-            bk_rec_int(&evs, r->seq);
-            bk_rec_int(&evs, r->n);
-            bk_rec_ts(&evs, r->at_ms);
-            pls_buf_adds(&evs, "\\\"[");
-            rec_escape(&evs, r->entries.data ? r->entries.data : "", r->entries.len);
-            pls_buf_adds(&evs, "]\\\",");
+            bk_rec_uuid(&evs.buf, &r->id);
+            bk_rec_int(&evs.buf, BK_T_INT4, r->seq);
+            bk_rec_int(&evs.buf, BK_T_INT2, r->n);
+            bk_rec_at(&evs.buf, r->at_ms);
+            field(&evs.buf, BK_T_JSON, r->entries.len + 2);
+            pls_buf_addc(&evs.buf, '[');
+            pls_buf_add(&evs.buf, r->entries.data ? r->entries.data : "", r->entries.len);
+            pls_buf_addc(&evs.buf, ']');
             bk_rec_end(&evs);
             b->rows_written++;
         }
         if (!r->is_new) {
             /* an orders row of which only the id and the state columns count */
             bk_rec_begin(&chg);
-            bk_rec_str(&chg, id);
-            for (int k = 0; k < BK_ORDER_CONTENT_COLS - 1; k++)
-                bk_rec_null(&chg);
-            add_state(&chg, r, now);
+            bk_rec_uuid(&chg.buf, &r->id);
+            for (int k = 1; k < BK_ORDER_CONTENT_COLS; k++)
+                bk_rec_null(&chg.buf, orders_cols[k]);
+            add_state(&chg.buf, r, now);
             bk_rec_end(&chg);
             b->rows_written++;
         }
@@ -309,19 +480,20 @@ void bk_batch_sql(bk_batch_t *b, pls_buf_t *s)
     pls_buf_add(s, b->pre.data ? b->pre.data : "", b->pre.len);
     if (b->n_news || b->n_rows) {
         /* one statement for every order and event row of the batch, as arrays
-         * of the tables' row types (sql/007) given as parameters; the ids of
-         * the orders really inserted come back */
-        const char *rows[] = {bk_sql_array(&news), bk_sql_array(&cits), bk_sql_array(&evs),
-                              bk_sql_array(&chg)};
-        bk_sql_add(s,
-                   "SELECT id FROM pls_batch($1::orders[], $2::citizens[], $3::events[], "
-                   "$4::orders[]) AS id",
-                   4, rows);
+         * of the tables' row types (sql/007) given as binary parameters; the
+         * ids of the orders really inserted come back */
+        const bk_param_t rows[] = {
+            bk_recs_param(&news, types->orders), bk_recs_param(&cits, types->citizens),
+            bk_recs_param(&evs, types->events), bk_recs_param(&chg, types->orders)};
+        bk_sql_addp(s,
+                    "SELECT id FROM pls_batch($1::orders[], $2::citizens[], $3::events[], "
+                    "$4::orders[]) AS id",
+                    4, rows);
     }
-    pls_buf_cleanup(&news);
-    pls_buf_cleanup(&cits);
-    pls_buf_cleanup(&evs);
-    pls_buf_cleanup(&chg);
+    bk_recs_cleanup(&news);
+    bk_recs_cleanup(&cits);
+    bk_recs_cleanup(&evs);
+    bk_recs_cleanup(&chg);
     if (b->day_seq) {
         char k[32], v[24];
         snprintf(k, sizeof(k), "day:%lld", (long long)b->day_seq_day);

@@ -56,8 +56,8 @@ typedef struct bk_row {
 typedef struct bk_new {
     pls_uuid_t id;
     char *key;         /* owned */
-    pls_buf_t insert;  /* id .. created_at as record fields (bk_rec_*); the state columns
-                          are appended at flush */
+    pls_buf_t insert;  /* id .. created_at as binary record fields (bk_rec_*); the state
+                          columns are appended at flush */
     pls_buf_t citizen; /* the citizens row's fields (bk_rec_*), or empty */
     pls_buf_t fields;  /* the order's content as JSON members for copies (no citizen) */
     int row;           /* its event row */
@@ -114,28 +114,76 @@ int bk_batch_new_order(bk_batch_t *b, bk_order_t *o, const char *key);
 void bk_batch_out(bk_batch_t *b, int kind, const void *ident, size_t ident_len, uint8_t *msg,
                   size_t len, uint64_t corr, int new_idx);
 
-/* Record literals (sql/007): a batch's rows go to pls_batch() as arrays of the
- * tables' own row types, {"(f1,f2,...)",...}, which PostgreSQL reads field by
- * field with each column type's input function (JSON documents cost it about
- * four times as much: a lexer call per character, a hash table per object).
- * Each writer appends one field of an array element and a comma; fields go in
- * the table's column order (sql/001). bk_rec_begin/bk_rec_end open and close
- * an element of an array (an empty buffer starts one). bk_rec_str writes NULL for
- * NULL, bk_rec_opt also for "" (as an absent JSON member did); bk_rec_ts NULL
- * for 0. */
-void bk_rec_begin(pls_buf_t *b);
-void bk_rec_end(pls_buf_t *b);
-void bk_rec_null(pls_buf_t *b);
-void bk_rec_strn(pls_buf_t *b, const char *v, size_t n);
-void bk_rec_str(pls_buf_t *b, const char *v);
+/* A batch's rows go to pls_batch() and its kin as arrays of the tables' own
+ * row types (sql/007), sent as binary parameters: PostgreSQL's binary format
+ * of an array of records (array_recv, record_recv), so PostgreSQL neither
+ * scans the array's text for its elements nor un-escapes each field twice
+ * (text input was a fifth of the write backend's time, BENCHMARKS §6 item 19).
+ *
+ * bk_recs_t holds one table's rows: bk_rec_begin, the row's fields in the
+ * table's column order (sql/001), bk_rec_end. Every field carries its column
+ * type, which PostgreSQL checks against the table's; bk_rowtypes_check (at
+ * boot) checks the tables against what this file writes. Field writers take
+ * a pls_buf_t: the rows' buf, or a fragment of fields appended to it later
+ * (an order's content, built when it is taken in). */
+typedef struct bk_recs {
+    pls_buf_t buf; /* the array's header, then its elements */
+    size_t elem;   /* offset of the element being written */
+    uint32_t n;    /* elements */
+} bk_recs_t;
+
+void bk_recs_init(bk_recs_t *r);
+void bk_recs_cleanup(bk_recs_t *r);
+void bk_recs_reset(bk_recs_t *r);
+void bk_rec_begin(bk_recs_t *r);
+void bk_rec_end(bk_recs_t *r);
+
+/* Column types (PostgreSQL's built-in type OIDs, fixed since 1996-2014). */
+enum {
+    BK_T_BOOL = 16,
+    BK_T_INT8 = 20,
+    BK_T_INT2 = 21,
+    BK_T_INT4 = 23,
+    BK_T_TEXT = 25,
+    BK_T_JSON = 114,
+    BK_T_TSTZ = 1184,
+    BK_T_UUID = 2950,
+    BK_T_JSONB = 3802,
+};
+
+/* Fields. bk_rec_text writes NULL for NULL, bk_rec_opt also for "";
+ * bk_rec_json writes a json or jsonb column (type) from its text;
+ * bk_rec_uuid_str NULL for NULL, "" or text that is no UUID; bk_rec_int a
+ * smallint, integer or bigint (type); bk_rec_ts NULL for 0, bk_rec_at never
+ * (0 is 1970). */
+void bk_rec_null(pls_buf_t *b, uint32_t type);
+void bk_rec_textn(pls_buf_t *b, const char *v, size_t n);
+void bk_rec_text(pls_buf_t *b, const char *v);
 void bk_rec_opt(pls_buf_t *b, const char *v);
-void bk_rec_int(pls_buf_t *b, int64_t v);
+void bk_rec_json(pls_buf_t *b, uint32_t type, const char *v, size_t n);
+void bk_rec_uuid(pls_buf_t *b, const pls_uuid_t *u);
+void bk_rec_uuid_str(pls_buf_t *b, const char *s);
+void bk_rec_int(pls_buf_t *b, uint32_t type, int64_t v);
 void bk_rec_bool(pls_buf_t *b, int v);
 void bk_rec_ts(pls_buf_t *b, int64_t ms);
+void bk_rec_at(pls_buf_t *b, int64_t ms);
 
-/* An array of record literals (bk_rec_begin ...; empty: no rows) closed; its
- * text, for a parameter of bk_sql_add. */
-const char *bk_sql_array(pls_buf_t *arr);
+/* The rows as a binary parameter of type elem_type[] (bk_rowtypes_t): the
+ * array's header is filled in; valid until r changes. */
+bk_param_t bk_recs_param(bk_recs_t *r, uint32_t elem_type);
+
+/* The row types' OIDs in this database (they differ from one database to
+ * another), read at boot with bk_rowtypes_sql: one row per table, its name,
+ * its row type's OID and its columns' types ("25,23,..."). bk_rowtypes_row
+ * takes a row; it fails, saying which table differs, when a table's columns
+ * are not those this broker writes (a database of another version). */
+typedef struct bk_rowtypes {
+    uint32_t orders, citizens, events, link_outbox;
+} bk_rowtypes_t;
+extern const char bk_rowtypes_sql[];
+int bk_rowtypes_row(bk_rowtypes_t *t, char **v, int n, char *err, size_t errsz);
+/* 0 when every table was seen. */
+int bk_rowtypes_check(const bk_rowtypes_t *t, char *err, size_t errsz);
 
 /* Columns of `orders` before the changing ones: id .. created_at. */
 #define BK_ORDER_CONTENT_COLS 19
@@ -143,6 +191,6 @@ const char *bk_sql_array(pls_buf_t *arr);
 /* The whole transaction as a statement list for bk_store_batch (which adds
  * BEGIN and COMMIT): the statements of `pre`, pls_batch() with the batch's
  * rows, the day counter, the statements of `extra`. */
-void bk_batch_sql(bk_batch_t *b, pls_buf_t *out);
+void bk_batch_sql(bk_batch_t *b, const bk_rowtypes_t *types, pls_buf_t *out);
 
 #endif

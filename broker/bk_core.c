@@ -749,7 +749,7 @@ static void flush(bk_core_t *c)
         return; /* small: better to grow until the one in flight answers */
     bk_batch_t *b = c->cur;
     bk_fed_before_flush(c, b);
-    bk_batch_sql(b, &c->sql);
+    bk_batch_sql(b, &c->rowtypes, &c->sql);
     if (bk_store_batch(c->store, &c->sql, on_batch_rows, on_batch_done, c) != 0)
         return; /* store not ready: the batch waits */
     c->inflight[c->n_inflight++] = b;
@@ -823,28 +823,25 @@ static void build_plan(bk_core_t *c, const bk_order_t *o, const Pls__SubmitReque
 }
 
 /* The new order's content columns (the `orders` columns that never change,
- * id .. created_at) as record fields; bk_batch appends the state columns and
+ * id .. created_at) as binary record fields; bk_batch appends the state columns and
  * pls_batch() inserts the row (sql/007). */
 static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *s, const char *key,
                          const char *actor, int dept, pls_buf_t *b)
 {
-    char id[PLS_UUID_STR], ts[40];
-    pls_uuid_format(&o->id, id);
-    pls_format_iso_ms(o->created_ms, ts, sizeof(ts));
     /* the JSON columns, built in the payload builder (not in use while an
      * order is taken in: the received event's payload comes after) */
     pls_buf_t *j = &c->scratch;
-    bk_rec_str(b, id);
-    bk_rec_str(b, o->number);
-    bk_rec_str(b, key);
-    bk_rec_int(b, (int64_t)o->content_hash);
-    bk_rec_str(b, c->cat.services[o->service].code);
-    bk_rec_str(b, o->origin);
-    bk_rec_str(b, o->locality);
-    bk_rec_str(b, c->node);
-    bk_rec_str(b, channel_name((int)s->channel));
-    bk_rec_int(b, o->priority);
-    bk_rec_str(b, s->desc ? s->desc : "");
+    bk_rec_uuid(b, &o->id);
+    bk_rec_text(b, o->number);
+    bk_rec_text(b, key);
+    bk_rec_int(b, BK_T_INT8, (int64_t)o->content_hash);
+    bk_rec_text(b, c->cat.services[o->service].code);
+    bk_rec_text(b, o->origin);
+    bk_rec_text(b, o->locality);
+    bk_rec_text(b, c->node);
+    bk_rec_text(b, channel_name((int)s->channel));
+    bk_rec_int(b, BK_T_INT2, o->priority);
+    bk_rec_text(b, s->desc ? s->desc : "");
     if (s->fields) {
         const Pls__OrderFields *f = s->fields;
         pls_buf_reset(j);
@@ -859,9 +856,9 @@ static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *
         if (f->detained)
             bk__p_raw(j, "detained", "true");
         pls_buf_addc(j, '}');
-        bk_rec_strn(b, j->data, j->len);
+        bk_rec_json(b, BK_T_JSONB, j->data, j->len);
     } else {
-        bk_rec_null(b);
+        bk_rec_null(b, BK_T_JSONB);
     }
     if (s->n_attachments) {
         pls_buf_reset(j);
@@ -876,18 +873,18 @@ static void build_insert(bk_core_t *c, bk_order_t *o, const Pls__SubmitRequest *
             pls_buf_addc(j, '}');
         }
         pls_buf_addc(j, ']');
-        bk_rec_strn(b, j->data, j->len);
+        bk_rec_json(b, BK_T_JSONB, j->data, j->len);
     } else {
-        bk_rec_null(b);
+        bk_rec_null(b, BK_T_JSONB);
     }
-    bk_rec_opt(b, s->about);
+    bk_rec_uuid_str(b, s->about);
     bk_rec_opt(b, s->subject);
     bk_rec_opt(b, s->site);
     pls_buf_reset(j);
     build_plan(c, o, s, dept, j);
-    bk_rec_strn(b, j->data, j->len);
-    bk_rec_str(b, actor && *actor ? actor : "desk");
-    bk_rec_str(b, ts);
+    bk_rec_json(b, BK_T_JSON, j->data, j->len);
+    bk_rec_text(b, actor && *actor ? actor : "desk");
+    bk_rec_at(b, o->created_ms);
 }
 
 /* The order's content for copies at other command centers (no personal data),
@@ -926,9 +923,7 @@ static void build_citizen(const bk_order_t *o, const Pls__Citizen *ct, pls_buf_t
 {
     if (!ct || (!*ct->name && !*ct->id_number && !*ct->phone))
         return;
-    char id[PLS_UUID_STR];
-    pls_uuid_format(&o->id, id);
-    bk_rec_str(b, id);
+    bk_rec_uuid(b, &o->id);
     bk_rec_opt(b, ct->name);
     bk_rec_opt(b, ct->id_type);
     bk_rec_opt(b, ct->id_number);
@@ -2312,6 +2307,17 @@ static int boot_order(void *arg, char **v, int n)
     return 0;
 }
 
+static int boot_rowtype(void *arg, char **v, int n)
+{
+    bk_core_t *c = arg;
+    char err[256];
+    if (bk_rowtypes_row(&c->rowtypes, v, n, err, sizeof(err)) != 0) {
+        pls_error("%s", err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int on_boot(bk_store_t *s, void *arg)
 {
     bk_core_t *c = arg;
@@ -2334,6 +2340,12 @@ static int on_boot(bk_store_t *s, void *arg)
     if (bk_catalog_check(&c->cat, err, sizeof(err)) != 0) {
         pls_error("catalog is inconsistent: %s", err);
         return -EINVAL;
+    }
+    memset(&c->rowtypes, 0, sizeof(c->rowtypes));
+    if (bk_store_boot_query(s, bk_rowtypes_sql, boot_rowtype, c, err, sizeof(err)) != 0 ||
+        bk_rowtypes_check(&c->rowtypes, err, sizeof(err)) != 0) {
+        pls_error("could not read the tables' row types: %s", err);
+        return -EIO;
     }
     if (bk_store_boot_query(s, "SELECT dept, scope FROM workers_seen", boot_seen, c, err,
                             sizeof(err)) ||

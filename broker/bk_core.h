@@ -89,9 +89,10 @@ typedef struct bk_core {
     bk_batch_t *inflight[BK_STORE_FLIGHT_MAX]; /* being committed, oldest first */
     int n_inflight;
     uint32_t gen;
-    pls_buf_t sql;     /* the statements of the last batch sent */
-    pls_buf_t scratch; /* payload builder */
-    int today;         /* yyyymmdd (Asia/Shanghai) of day_seq */
+    pls_buf_t sql;          /* the statements of the last batch sent */
+    bk_rowtypes_t rowtypes; /* the tables' row types in this database (bk_batch.h) */
+    pls_buf_t scratch;      /* payload builder */
+    int today;              /* yyyymmdd (Asia/Shanghai) of day_seq */
     uint32_t day_seq;
     bk_heap_t retries;          /* backoff ends, monotonic ms */
     bk_heap_t alarms;           /* time-limit alarms, rule-clock ms */

@@ -57,8 +57,8 @@ void bk_fed_init(bk_fed_t *f, const char *parent_node)
 {
     memset(f, 0, sizeof(*f));
     snprintf(f->parent_node, sizeof(f->parent_node), "%s", parent_node ? parent_node : "");
-    pls_buf_init(&f->outbox_vals);
-    pls_buf_init(&f->copy_events);
+    bk_recs_init(&f->outbox_vals);
+    bk_recs_init(&f->copy_events);
     pls_buf_init(&f->copy_update);
 }
 
@@ -90,8 +90,8 @@ void bk_fed_cleanup(bk_fed_t *f)
         json_decref(f->copies[i].snap);
     free(f->copies);
     bk_index_cleanup(&f->copy_index);
-    pls_buf_cleanup(&f->outbox_vals);
-    pls_buf_cleanup(&f->copy_events);
+    bk_recs_cleanup(&f->outbox_vals);
+    bk_recs_cleanup(&f->copy_events);
     pls_buf_cleanup(&f->copy_update);
     json_decref(f->fwd_orders);
     json_decref(f->fwd_citizens);
@@ -472,17 +472,18 @@ void bk_fed_emit(bk_core_t *c, const char *to, const char *from, const char *kin
         l->oldest_unacked_ms = m->at_ms;
     l->state_dirty = 1;
     c->cur->touched = 1;
-    pls_buf_t *v = &c->fed.outbox_vals; /* a link_outbox row for pls_outbox() (sql/007) */
-    bk_rec_begin(v);
-    bk_rec_str(v, l->peer);
-    bk_rec_int(v, (int64_t)m->seq);
-    bk_rec_str(v, m->to); /* "" stays "": the columns are NOT NULL */
-    bk_rec_str(v, m->from);
-    bk_rec_str(v, m->kind);
-    bk_rec_str(v, oid);
-    bk_rec_str(v, m->body);
-    bk_rec_ts(v, m->at_ms);
-    bk_rec_end(v);
+    bk_recs_t *r = &c->fed.outbox_vals; /* a link_outbox row for pls_outbox() (sql/007) */
+    pls_buf_t *v = &r->buf;
+    bk_rec_begin(r);
+    bk_rec_text(v, l->peer);
+    bk_rec_int(v, BK_T_INT8, (int64_t)m->seq);
+    bk_rec_text(v, m->to); /* "" stays "": the columns are NOT NULL */
+    bk_rec_text(v, m->from);
+    bk_rec_text(v, m->kind);
+    bk_rec_uuid(v, order);
+    bk_rec_text(v, m->body);
+    bk_rec_at(v, m->at_ms);
+    bk_rec_end(r);
 }
 
 /* The members of a snapshot: {"state",...} from a batch row. */
@@ -593,13 +594,14 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         bk_index_cleanup(&f->copy_index);
         f->copy_index.slots = NULL;
     }
-    if (f->copy_events.len || f->copy_update.len) {
+    if (f->copy_events.n || f->copy_update.len) {
         /* event rows and snapshots of copies (sql/006, 007); the copies
          * updated come back as two columns, so the commit tells them from
          * intake ids */
-        const char *v[] = {bk_sql_array(&f->copy_events), json_doc(&f->copy_update)};
-        bk_sql_add(&b->pre, "SELECT * FROM pls_copies($1::events[], $2::json)", 2, v);
-        pls_buf_reset(&f->copy_events);
+        const bk_param_t v[] = {bk_recs_param(&f->copy_events, c->rowtypes.events),
+                                {json_doc(&f->copy_update), -1}};
+        bk_sql_addp(&b->pre, "SELECT * FROM pls_copies($1::events[], $2::json)", 2, v);
+        bk_recs_reset(&f->copy_events);
         pls_buf_reset(&f->copy_update);
     }
     for (size_t i = 0; i < f->n_links; i++) {
@@ -635,10 +637,10 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
             l->acked_dirty = 0;
         }
     }
-    if (f->outbox_vals.len) {
-        const char *v[] = {bk_sql_array(&f->outbox_vals)};
-        bk_sql_add(&b->extra, "SELECT pls_outbox($1::link_outbox[])", 1, v);
-        pls_buf_reset(&f->outbox_vals);
+    if (f->outbox_vals.n) {
+        const bk_param_t v[] = {bk_recs_param(&f->outbox_vals, c->rowtypes.link_outbox)};
+        bk_sql_addp(&b->extra, "SELECT pls_outbox($1::link_outbox[])", 1, v);
+        bk_recs_reset(&f->outbox_vals);
     }
 }
 
@@ -878,21 +880,20 @@ static void add_rows(bk_core_t *c, const char *order, json_t *rows)
 {
     size_t i;
     json_t *r;
-    pls_buf_t *v = &c->fed.copy_events;
+    bk_recs_t *e = &c->fed.copy_events;
+    pls_buf_t *v = &e->buf;
     json_array_foreach(rows, i, r)
     {
         char *entries = json_dumps(json_object_get(r, "entries"), JSON_COMPACT);
         if (!entries)
             continue;
-        bk_rec_begin(v);
-        bk_rec_str(v, order);
-        bk_rec_int(v, jint(r, "seq"));
-        bk_rec_int(v, jint(r, "n"));
-        char at[40]; /* NOT NULL: 1970 for a peer's row without one, as before */
-        pls_format_iso_ms(jint(r, "at"), at, sizeof(at));
-        bk_rec_str(v, at);
-        bk_rec_str(v, entries);
-        bk_rec_end(v);
+        bk_rec_begin(e);
+        bk_rec_uuid_str(v, order);
+        bk_rec_int(v, BK_T_INT4, jint(r, "seq"));
+        bk_rec_int(v, BK_T_INT2, jint(r, "n"));
+        bk_rec_at(v, jint(r, "at")); /* NOT NULL: 1970 for a peer's row without one */
+        bk_rec_json(v, BK_T_JSON, entries, strlen(entries));
+        bk_rec_end(e);
         free(entries);
     }
 }

@@ -36,6 +36,7 @@
 #ifndef BK_FED_H
 #define BK_FED_H
 
+#include "bk_batch.h"
 #include "bk_dispatch.h"
 #include "bk_store.h"
 #include "pls_proto.h"
@@ -135,8 +136,8 @@ typedef struct bk_fed {
     int64_t last_summary_ms;
     /* what applying link messages adds to the batch being built; written
      * before the batch's own order statements (bk_batch.pre) */
-    pls_buf_t outbox_vals; /* link_outbox rows: record literals for pls_outbox() */
-    pls_buf_t copy_events; /* events rows of copies: record literals for pls_copies() */
+    bk_recs_t outbox_vals; /* link_outbox rows for pls_outbox() */
+    bk_recs_t copy_events; /* events rows of copies for pls_copies() */
     pls_buf_t copy_update; /* orders snapshots of copies: the other array of pls_copies() */
     void *fwd_orders;      /* json_t * array: orders rows of Forwards (pls_forwards) */
     void *fwd_citizens;    /* json_t * array: personal data of the Forwards we own */

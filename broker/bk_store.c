@@ -681,9 +681,10 @@ int bk_store_busy(const bk_store_t *s)
     return c->n_flight == BK_STORE_FLIGHT_MAX || c->failing;
 }
 
-/* The format, read by send_statements: per statement one byte 'A' + n, the
- * SQL text, then the n values, each of the n + 1 pieces ending in a NUL. */
-void bk_sql_add(pls_buf_t *q, const char *sql, int n, const char *const *vals)
+/* The format, read by bk_sql_next: per statement one byte 'A' + n, the SQL
+ * text ending in a NUL, then the n values, each one byte 't' and the text
+ * ending in a NUL, or 'b', its length (4 bytes, host order) and its bytes. */
+void bk_sql_addp(pls_buf_t *q, const char *sql, int n, const bk_param_t *p)
 {
     if (n < 0 || n > BK_SQL_MAX_PARAMS) {
         /* a programming error: every batch would fail and reload */
@@ -693,13 +694,29 @@ void bk_sql_add(pls_buf_t *q, const char *sql, int n, const char *const *vals)
     pls_buf_addc(q, (char)('A' + n));
     pls_buf_add(q, sql, strlen(sql) + 1);
     for (int i = 0; i < n; i++) {
-        const char *v = vals[i];
+        if (p[i].len >= 0) {
+            uint32_t len = (uint32_t)p[i].len;
+            pls_buf_addc(q, 'b');
+            pls_buf_add(q, &len, sizeof(len));
+            pls_buf_add(q, p[i].v, len);
+            continue;
+        }
+        const char *v = p[i].v;
         if (!v) {
             pls_error("parameter $%d of a statement is NULL (written as ''): %.80s", i + 1, sql);
             v = "";
         }
+        pls_buf_addc(q, 't');
         pls_buf_add(q, v, strlen(v) + 1);
     }
+}
+
+void bk_sql_add(pls_buf_t *q, const char *sql, int n, const char *const *vals)
+{
+    bk_param_t p[BK_SQL_MAX_PARAMS] = {{0}};
+    for (int i = 0; i < n && i < BK_SQL_MAX_PARAMS; i++)
+        p[i] = (bk_param_t){vals[i], -1};
+    bk_sql_addp(q, sql, n, p);
 }
 
 void bk_sql_text(pls_buf_t *q, const char *sql)
@@ -717,26 +734,57 @@ static const char *sql_piece(const char **p, const char *end)
     return s;
 }
 
+int bk_sql_next(const char **p, const char *end, bk_stmt_t *st)
+{
+    if (*p >= end)
+        return 0;
+    st->n = *(*p)++ - 'A';
+    if (st->n < 0 || st->n > BK_SQL_MAX_PARAMS || !(st->sql = sql_piece(p, end)))
+        return -1;
+    for (int i = 0; i < st->n; i++) {
+        char kind = *p < end ? *(*p)++ : '\0';
+        if (kind == 't') {
+            st->formats[i] = 0;
+            st->lens[i] = 0;
+            if (!(st->vals[i] = sql_piece(p, end)))
+                return -1;
+        } else if (kind == 'b' && end - *p >= 4) {
+            uint32_t len;
+            memcpy(&len, *p, sizeof(len));
+            *p += sizeof(len);
+            if (len > (size_t)(end - *p) || len > INT32_MAX)
+                return -1;
+            st->formats[i] = 1;
+            st->lens[i] = (int)len;
+            st->vals[i] = *p;
+            *p += len;
+        } else {
+            return -1;
+        }
+    }
+    return 1;
+}
+
 /* One statement into the pipeline, prepared first if this session has not
  * seen its text. The text counts as prepared from the moment the Parse is
  * queued: that holds because any error in a batch (a Parse that failed, or
  * one skipped after an earlier error) drops the session and this list with
  * it (conn_fail). */
-static int send_statement(conn_t *c, const char *sql, int np, const char *const *vals)
+static int send_statement(conn_t *c, const bk_stmt_t *st)
 {
     int i = 0;
-    while (i < c->n_prepared && strcmp(c->prepared[i], sql) != 0)
+    while (i < c->n_prepared && strcmp(c->prepared[i], st->sql) != 0)
         i++;
     if (i == PREPARED_MAX)
-        return PQsendQueryParams(c->pg, sql, np, NULL, vals, NULL, NULL, 0);
+        return PQsendQueryParams(c->pg, st->sql, st->n, NULL, st->vals, st->lens, st->formats, 0);
     char name[16];
     snprintf(name, sizeof(name), "pls_%d", i);
     if (i == c->n_prepared) {
-        if (!PQsendPrepare(c->pg, name, sql, np, NULL))
+        if (!PQsendPrepare(c->pg, name, st->sql, st->n, NULL))
             return 0;
-        c->prepared[c->n_prepared++] = pls_xstrdup(sql);
+        c->prepared[c->n_prepared++] = pls_xstrdup(st->sql);
     }
-    return PQsendQueryPrepared(c->pg, name, np, vals, NULL, NULL, 0);
+    return PQsendQueryPrepared(c->pg, name, st->n, st->vals, st->lens, st->formats, 0);
 }
 
 /* Every statement of the list into the pipeline: 1, or 0 when libpq refused
@@ -744,21 +792,14 @@ static int send_statement(conn_t *c, const char *sql, int np, const char *const 
 static int send_statements(conn_t *c, const pls_buf_t *stmts)
 {
     const char *p = stmts->data ? stmts->data : "", *end = p + stmts->len;
-    while (p < end) {
-        int np = *p++ - 'A';
-        const char *vals[BK_SQL_MAX_PARAMS];
-        const char *sql = sql_piece(&p, end);
-        if (np < 0 || np > BK_SQL_MAX_PARAMS || !sql) {
-            pls_error("malformed statement list at byte %td", p - stmts->data);
+    bk_stmt_t st;
+    int rc;
+    while ((rc = bk_sql_next(&p, end, &st)) > 0)
+        if (!send_statement(c, &st))
             return 0;
-        }
-        for (int i = 0; i < np; i++)
-            if (!(vals[i] = sql_piece(&p, end))) {
-                pls_error("statement list ends inside the parameters of: %.80s", sql);
-                return 0;
-            }
-        if (!send_statement(c, sql, np, vals))
-            return 0;
+    if (rc < 0) {
+        pls_error("malformed statement list at byte %td", p - stmts->data);
+        return 0;
     }
     return 1;
 }
@@ -783,11 +824,10 @@ int bk_store_batch(bk_store_t *s, const pls_buf_t *stmts, bk_batch_rows_cb on_ro
     if (c->n_flight > 1)
         snprintf(prev, sizeof(prev), "%llu", (unsigned long long)c->tag);
     snprintf(tag, sizeof(tag), "%llu", (unsigned long long)++c->tag);
-    const char *chain[] = {prev, tag};
-    int ok = c->pipeline && send_statement(c, "BEGIN", 0, NULL) &&
-             send_statement(c, "SELECT FROM pls_batch_after($1, $2)", 2, chain) &&
-             send_statements(c, stmts) && send_statement(c, "COMMIT", 0, NULL) &&
-             PQpipelineSync(c->pg);
+    bk_stmt_t begin = {.sql = "BEGIN"}, commit = {.sql = "COMMIT"};
+    bk_stmt_t after = {.sql = "SELECT FROM pls_batch_after($1, $2)", .n = 2, .vals = {prev, tag}};
+    int ok = c->pipeline && send_statement(c, &begin) && send_statement(c, &after) &&
+             send_statements(c, stmts) && send_statement(c, &commit) && PQpipelineSync(c->pg);
     send_request(c, ok);
     return 0;
 }

@@ -90,6 +90,24 @@ int bk_store_busy(const bk_store_t *s);
  * value cannot contain a NUL byte (PostgreSQL text cannot either). */
 #define BK_SQL_MAX_PARAMS 8
 void bk_sql_add(pls_buf_t *q, const char *sql, int n, const char *const *vals);
+/* The same with parameters that may be binary: len < 0 for text (v
+ * NUL-terminated, as above), else len bytes in PostgreSQL's binary format of
+ * the parameter's type (bk_recs_param). */
+typedef struct bk_param {
+    const char *v;
+    int len;
+} bk_param_t;
+void bk_sql_addp(pls_buf_t *q, const char *sql, int n, const bk_param_t *p);
+/* One statement of a list: *p at its start, moved past it. 1, 0 at the end,
+ * -1 when the list is malformed (a bug). */
+typedef struct bk_stmt {
+    const char *sql;
+    int n;
+    const char *vals[BK_SQL_MAX_PARAMS];
+    int lens[BK_SQL_MAX_PARAMS];
+    int formats[BK_SQL_MAX_PARAMS]; /* 0 text, 1 binary */
+} bk_stmt_t;
+int bk_sql_next(const char **p, const char *end, bk_stmt_t *st);
 /* A statement without parameters. */
 void bk_sql_text(pls_buf_t *q, const char *sql);
 

@@ -15,7 +15,11 @@
 #   - the write connection killed while its batch waits in the pipeline: the broker notices
 #     (here libpq's read fails; a lost connection that shows only as results ending early is
 #     handled in bk_store's on_poll too, not provoked here), reloads, and the resend of that
-#     submit is saved once.
+#     submit is saved once;
+#   - a database whose tables have other column types than the broker writes (the rows go
+#     in PostgreSQL's binary format, which names each column's type): the broker names the
+#     table in its log, answers 503 instead of failing batch after batch, and starts by
+#     itself once the column is back.
 #
 # Run: PLS_BUILD_DIR=build bash tests/integration/test_single_batch_error.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
@@ -171,3 +175,29 @@ single_wait_all_completed 30 || fail "orders not completed after the loss"
 assert_eq "$(pls_sql "SELECT count(*) FROM orders WHERE idem_key = 'be-3'")" 1 "orders of key be-3"
 assert_eq "$(single_completed_twice)" 0 "orders completed twice after the loss"
 pls_note "figures: the write connection's loss mid-pipeline: reload, the resend saved once"
+
+# A column of another type than the broker writes (a database of another version, or a
+# DBA's change): the broker says which table at boot, takes no order, and boots by itself
+# once the column is back; the order the desk resends then is saved once.
+loads() { grep -c 'state loaded in' "$(pls_logfile dg)" || true; }
+loaded_again() { (($(loads) > LOADS)); }
+pls_kill dg || fail "the broker did not stop on SIGTERM"
+pls_sql "ALTER TABLE citizens ALTER COLUMN phone TYPE varchar(40)" >/dev/null
+LOADS=$(loads)
+PLS_READY_WAIT=1 pls_start_broker dg dg
+pls_wait_log dg 20 'table citizens has columns of other types than this broker writes' ||
+    fail "the broker did not say which table has other column types"
+rc=0
+pls_ctl --timeout 2 submit --service consult --origin dg --desc "while refused" --key be-5 \
+    --name "Wang Wu" >"$T/refused.out" 2>"$T/refused.err" || rc=$?
+pls_note "submit while the tables differ: exit $rc: $(head -n 1 "$T/refused.err")"
+assert_eq "$rc" 1 "exit status of a submit while the broker refuses the database"
+pls_alive dg || fail "the broker exited instead of waiting for the database"
+pls_sql "ALTER TABLE citizens ALTER COLUMN phone TYPE text" >/dev/null
+pls_wait_for 20 loaded_again || fail "the broker did not start once the column was back"
+id5=$(pls_ctl --timeout 20 submit --service consult --origin dg --desc "while refused" \
+    --key be-5 --name "Wang Wu") || fail "the resend after the column came back failed"
+single_wait_all_completed 30 || fail "orders not completed after the column came back"
+assert_eq "$(pls_sql "SELECT count(*) FROM orders o JOIN citizens c ON c.order_id = o.id
+    WHERE o.idem_key = 'be-5' AND c.name = 'Wang Wu'")" 1 "orders of key be-5 with their citizen"
+pls_note "figures: a table of other column types refused at boot; order $id5 saved once it was back"
