@@ -342,7 +342,13 @@ static const uint32_t citizens_cols[] = {BK_T_UUID, BK_T_TEXT, BK_T_TEXT, BK_T_T
 static const uint32_t events_cols[] = {BK_T_UUID, BK_T_INT4, BK_T_INT2, BK_T_TSTZ, BK_T_JSON};
 static const uint32_t outbox_cols[] = {BK_T_TEXT, BK_T_INT8, BK_T_TEXT, BK_T_TEXT,
                                        BK_T_TEXT, BK_T_UUID, BK_T_TEXT, BK_T_TSTZ};
-_Static_assert(BK_ORDER_CONTENT_COLS < PLS_ARRAY_LEN(orders_cols), "orders columns");
+_Static_assert(PLS_ARRAY_LEN(orders_cols) == BK_ORDER_COLS, "orders columns");
+
+void bk_rec_orders_nulls(pls_buf_t *b, int from, int to)
+{
+    for (int k = from; k < to && k < BK_ORDER_COLS; k++)
+        bk_rec_null(b, orders_cols[k]);
+}
 
 const char bk_rowtypes_sql[] =
     "SELECT t.typname, t.oid, string_agg(a.atttypid::text, ',' ORDER BY a.attnum) "
@@ -469,8 +475,7 @@ void bk_batch_sql(bk_batch_t *b, const bk_rowtypes_t *types, pls_buf_t *s)
             /* an orders row of which only the id and the state columns count */
             bk_rec_begin(&chg);
             bk_rec_uuid(&chg.buf, &r->id);
-            for (int k = 1; k < BK_ORDER_CONTENT_COLS; k++)
-                bk_rec_null(&chg.buf, orders_cols[k]);
+            bk_rec_orders_nulls(&chg.buf, 1, BK_ORDER_CONTENT_COLS);
             add_state(&chg.buf, r, now);
             bk_rec_end(&chg);
             b->rows_written++;

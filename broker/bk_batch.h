@@ -185,8 +185,11 @@ int bk_rowtypes_row(bk_rowtypes_t *t, char **v, int n, char *err, size_t errsz);
 /* 0 when every table was seen. */
 int bk_rowtypes_check(const bk_rowtypes_t *t, char *err, size_t errsz);
 
-/* Columns of `orders` before the changing ones: id .. created_at. */
+/* Columns of `orders` before the changing ones: id .. created_at; all of them. */
 #define BK_ORDER_CONTENT_COLS 19
+#define BK_ORDER_COLS 41
+/* NULL for the columns from .. to - 1 of an `orders` row (each of its type). */
+void bk_rec_orders_nulls(pls_buf_t *b, int from, int to);
 
 /* The whole transaction as a statement list for bk_store_batch (which adds
  * BEGIN and COMMIT): the statements of `pre`, pls_batch() with the batch's

@@ -59,7 +59,9 @@ void bk_fed_init(bk_fed_t *f, const char *parent_node)
     snprintf(f->parent_node, sizeof(f->parent_node), "%s", parent_node ? parent_node : "");
     bk_recs_init(&f->outbox_vals);
     bk_recs_init(&f->copy_events);
-    pls_buf_init(&f->copy_update);
+    bk_recs_init(&f->copy_update);
+    bk_recs_init(&f->fwd_orders);
+    bk_recs_init(&f->fwd_citizens);
 }
 
 static void clear_asked(bk_fed_t *f)
@@ -92,9 +94,9 @@ void bk_fed_cleanup(bk_fed_t *f)
     bk_index_cleanup(&f->copy_index);
     bk_recs_cleanup(&f->outbox_vals);
     bk_recs_cleanup(&f->copy_events);
-    pls_buf_cleanup(&f->copy_update);
-    json_decref(f->fwd_orders);
-    json_decref(f->fwd_citizens);
+    bk_recs_cleanup(&f->copy_update);
+    bk_recs_cleanup(&f->fwd_orders);
+    bk_recs_cleanup(&f->fwd_citizens);
     memset(f, 0, sizeof(*f));
 }
 
@@ -320,8 +322,7 @@ static void send_hello(bk_core_t *c, bk_link_t *l, int reply)
 }
 
 static void request_page(bk_core_t *c, bk_link_t *l);
-static void copy_update_json(bk_core_t *c, const bk_copy_t *cp);
-static const char *json_doc(pls_buf_t *doc);
+static void copy_update_rec(bk_core_t *c, const bk_copy_t *cp);
 
 /* Send what the window allows, and the acknowledgement. */
 static void pump(bk_core_t *c, bk_link_t *l)
@@ -574,19 +575,15 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
     pls_buf_cleanup(&body);
     /* what applying link messages produced goes before the order statements:
      * the orders of Forwards first (their events and updates need the rows) */
-    if (f->fwd_orders) {
-        char *docs = json_dumps(f->fwd_orders, JSON_COMPACT);
-        char *cits = json_dumps(f->fwd_citizens, JSON_COMPACT);
-        const char *v[] = {docs ? docs : "[]", cits ? cits : "[]"};
-        bk_sql_add(&b->pre, "SELECT pls_forwards($1::json, $2::json)", 2, v);
-        free(docs);
-        free(cits);
-        json_decref(f->fwd_orders);
-        json_decref(f->fwd_citizens);
-        f->fwd_orders = f->fwd_citizens = NULL;
+    if (f->fwd_orders.n) {
+        const bk_param_t v[] = {bk_recs_param(&f->fwd_orders, c->rowtypes.orders),
+                                bk_recs_param(&f->fwd_citizens, c->rowtypes.citizens)};
+        bk_sql_addp(&b->pre, "SELECT pls_forwards($1::orders[], $2::citizens[])", 2, v);
+        bk_recs_reset(&f->fwd_orders);
+        bk_recs_reset(&f->fwd_citizens);
     }
     for (size_t i = 0; i < f->n_copies; i++) {
-        copy_update_json(c, &f->copies[i]);
+        copy_update_rec(c, &f->copies[i]);
         json_decref(f->copies[i].snap);
     }
     f->n_copies = 0;
@@ -594,15 +591,14 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
         bk_index_cleanup(&f->copy_index);
         f->copy_index.slots = NULL;
     }
-    if (f->copy_events.n || f->copy_update.len) {
-        /* event rows and snapshots of copies (sql/006, 007); the copies
-         * updated come back as two columns, so the commit tells them from
-         * intake ids */
+    if (f->copy_events.n || f->copy_update.n) {
+        /* event rows and snapshots of copies (sql/012); the copies updated
+         * come back as two columns, so the commit tells them from intake ids */
         const bk_param_t v[] = {bk_recs_param(&f->copy_events, c->rowtypes.events),
-                                {json_doc(&f->copy_update), -1}};
-        bk_sql_addp(&b->pre, "SELECT * FROM pls_copies($1::events[], $2::json)", 2, v);
+                                bk_recs_param(&f->copy_update, c->rowtypes.orders)};
+        bk_sql_addp(&b->pre, "SELECT * FROM pls_copies($1::events[], $2::orders[])", 2, v);
         bk_recs_reset(&f->copy_events);
-        pls_buf_reset(&f->copy_update);
+        bk_recs_reset(&f->copy_update);
     }
     for (size_t i = 0; i < f->n_links; i++) {
         bk_link_t *l = f->links[i];
@@ -853,27 +849,6 @@ static int64_t jint(json_t *o, const char *k)
     return (int64_t)json_integer_value(json_object_get(o, k));
 }
 
-/* Member k: epoch milliseconds as a string PostgreSQL reads as timestamptz
- * (0: absent, i.e. SQL NULL). */
-static void add_json_ts(pls_buf_t *b, const char *k, int64_t ms)
-{
-    char t[40];
-    if (!ms)
-        return;
-    pls_format_iso_ms(ms, t, sizeof(t));
-    bk__p_str(b, k, t);
-}
-
-/* A document of rows "[{..},{..}" built for a batch, closed: its text (the
- * empty array when there are no rows). */
-static const char *json_doc(pls_buf_t *doc)
-{
-    if (!doc->len)
-        return "[]";
-    pls_buf_addc(doc, ']');
-    return doc->data;
-}
-
 /* Event rows of a message into the copy events of the batch (events rows
  * for pls_copies(), sql/007). */
 static void add_rows(bk_core_t *c, const char *order, json_t *rows)
@@ -938,116 +913,114 @@ static void add_copy_update(bk_core_t *c, const pls_uuid_t *id, json_t *snap)
     bk_index_put(&f->copy_index, cp);
 }
 
-static void copy_update_json(bk_core_t *c, const bk_copy_t *cp)
+static void copy_update_rec(bk_core_t *c, const bk_copy_t *cp)
 {
     json_t *snap = cp->snap;
-    char order[PLS_UUID_STR];
-    pls_uuid_format(&cp->id, order);
-    pls_buf_t *v = &c->fed.copy_update; /* a row of pls_copies() (sql/006) */
     int st = bk_state_parse(jstr(snap, "state"));
     if (st < 0 || !*jstr(snap, "owner")) {
         /* a peer's malformed snapshot must not fail the batch (NOT NULL columns) */
+        char order[PLS_UUID_STR];
+        pls_uuid_format(&cp->id, order);
         pls_warn("copy of order %s: snapshot without a known state or an owner, ignored", order);
         return;
     }
-    /* absent members are SQL NULL (an empty dept or scope) */
-    pls_buf_adds(v, v->len ? ",{" : "[{");
-    bk__p_str(v, "id", order);
-    bk__p_str(v, "state", jstr(snap, "state"));
-    bk__p_int(v, "step", jint(snap, "step"));
-    bk__p_int(v, "attempt", jint(snap, "attempt"));
-    bk__p_str(v, "dept", jstr(snap, "dept"));
-    bk__p_str(v, "scope", jstr(snap, "scope"));
-    bk__p_str(v, "owner", jstr(snap, "owner"));
-    bk__p_int(v, "next_seq", jint(snap, "next_seq"));
-    add_json_ts(v, "due_at", jint(snap, "due_ms"));
-    bk__p_raw(v, "fin", bk_state_open(st) ? "false" : "true");
-    add_json_ts(v, "whole_due", jint(snap, "whole_due_ms"));
-    bk__p_int(v, "alarms", jint(snap, "alarms"));
-    add_json_ts(v, "now", pls_rule_ms());
-    pls_buf_addc(v, '}');
+    /* an orders row of which pls_copies() reads the id and the snapshot's
+     * columns (sql/012); "" is SQL NULL (an empty dept or scope) */
+    bk_recs_t *r = &c->fed.copy_update;
+    pls_buf_t *v = &r->buf;
+    bk_rec_begin(r);
+    bk_rec_uuid(v, &cp->id);
+    bk_rec_orders_nulls(v, 1, BK_ORDER_CONTENT_COLS);
+    bk_rec_text(v, jstr(snap, "state"));
+    bk_rec_int(v, BK_T_INT4, jint(snap, "step"));
+    bk_rec_text(v, jstr(snap, "owner"));
+    bk_rec_null(v, BK_T_BOOL);                           /* open: false for a copy */
+    bk_rec_ts(v, bk_state_open(st) ? 0 : pls_rule_ms()); /* finished_at */
+    bk_rec_int(v, BK_T_INT4, jint(snap, "attempt"));
+    bk_rec_opt(v, jstr(snap, "dept"));
+    bk_rec_opt(v, jstr(snap, "scope"));
+    bk_rec_orders_nulls(v, BK_ORDER_CONTENT_COLS + 8, BK_ORDER_CONTENT_COLS + 11);
+    bk_rec_int(v, BK_T_INT4, jint(snap, "next_seq"));
+    bk_rec_ts(v, jint(snap, "due_ms"));
+    bk_rec_orders_nulls(v, BK_ORDER_CONTENT_COLS + 13, BK_ORDER_CONTENT_COLS + 16);
+    bk_rec_ts(v, jint(snap, "whole_due_ms"));
+    bk_rec_null(v, BK_T_TSTZ); /* paused_at */
+    bk_rec_int(v, BK_T_INT4, jint(snap, "alarms"));
+    bk_rec_orders_nulls(v, BK_ORDER_CONTENT_COLS + 19, BK_ORDER_COLS);
+    bk_rec_end(r);
 }
 
-/* Keep a JSON value of a Forward in a row of pls_forwards (absent or null: SQL NULL). */
-static void doc_set(json_t *doc, const char *k, json_t *v)
+/* A JSON value of a Forward as a json or jsonb column (absent or null: NULL). */
+static void rec_json(pls_buf_t *v, uint32_t type, json_t *j)
 {
-    if (v && !json_is_null(v))
-        json_object_set(doc, k, v);
-}
-
-/* A text of a Forward, "" = SQL NULL. */
-static void doc_str(json_t *doc, const char *k, const char *s)
-{
-    if (s && *s)
-        json_object_set_new(doc, k, json_string(s));
-}
-
-static void doc_ts(json_t *doc, const char *k, int64_t ms)
-{
-    char t[40];
-    if (!ms)
-        return;
-    pls_format_iso_ms(ms, t, sizeof(t));
-    json_object_set_new(doc, k, json_string(t));
+    char *text = j && !json_is_null(j) ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    bk_rec_json(v, type, text, text ? strlen(text) : 0);
+    free(text);
 }
 
 /* Insert (or refresh) the orders row of a forwarded order. open: we own it.
  * The rows of a batch's Forwards go to the store together: one call of
- * pls_forwards() (sql/004_forwards.sql) at the head of the batch. */
-static void upsert_order(bk_core_t *c, const char *id, json_t *ord, json_t *snap, int open,
+ * pls_forwards() (sql/012) at the head of the batch, the rows in the orders
+ * table's column order; "" is SQL NULL, as an absent member was. */
+static void upsert_order(bk_core_t *c, const pls_uuid_t *id, json_t *ord, json_t *snap, int open,
                          const char *owner)
 {
     bk_fed_t *f = &c->fed;
-    if (!f->fwd_orders) {
-        f->fwd_orders = json_array();
-        f->fwd_citizens = json_array();
-    }
-    json_t *d = json_object();
-    doc_str(d, "id", id);
-    doc_str(d, "number", jstr(ord, "number"));
-    doc_str(d, "idem_key", jstr(ord, "key"));
-    json_object_set_new(d, "content_hash", json_integer(jint(ord, "hash")));
-    doc_str(d, "service", jstr(ord, "service"));
-    doc_str(d, "origin", jstr(ord, "origin"));
-    doc_str(d, "locality", jstr(ord, "locality"));
-    doc_str(d, "intake_node", jstr(ord, "intake"));
-    doc_str(d, "channel", jstr(ord, "channel"));
-    json_object_set_new(d, "priority", json_integer(jint(ord, "priority")));
-    json_object_set_new(d, "descr", json_string(jstr(ord, "desc")));
-    doc_set(d, "fields", json_object_get(ord, "fields"));
-    doc_set(d, "attachments", json_object_get(ord, "attachments"));
-    doc_str(d, "about", jstr(ord, "about"));
-    doc_str(d, "subject", jstr(ord, "subject"));
-    doc_str(d, "site", jstr(ord, "site"));
+    bk_recs_t *r = &f->fwd_orders;
+    pls_buf_t *v = &r->buf;
+    bk_rec_begin(r);
+    bk_rec_uuid(v, id);
+    bk_rec_opt(v, jstr(ord, "number"));
+    bk_rec_opt(v, jstr(ord, "key"));
+    bk_rec_int(v, BK_T_INT8, jint(ord, "hash"));
+    bk_rec_opt(v, jstr(ord, "service"));
+    bk_rec_opt(v, jstr(ord, "origin"));
+    bk_rec_opt(v, jstr(ord, "locality"));
+    bk_rec_opt(v, jstr(ord, "intake"));
+    bk_rec_opt(v, jstr(ord, "channel"));
+    bk_rec_int(v, BK_T_INT2, jint(ord, "priority"));
+    bk_rec_text(v, jstr(ord, "desc"));
+    rec_json(v, BK_T_JSONB, json_object_get(ord, "fields"));
+    rec_json(v, BK_T_JSONB, json_object_get(ord, "attachments"));
+    bk_rec_uuid_str(v, jstr(ord, "about"));
+    bk_rec_opt(v, jstr(ord, "subject"));
+    bk_rec_opt(v, jstr(ord, "site"));
     json_t *plan = json_object_get(ord, "plan");
-    json_object_set_new(d, "plan", plan && !json_is_null(plan) ? json_incref(plan) : json_array());
-    json_object_set_new(d, "actor", json_string(jstr(ord, "actor")));
-    doc_ts(d, "created_at", jint(ord, "created_ms"));
-    doc_str(d, "state", jstr(snap, "state"));
+    if (plan && !json_is_null(plan))
+        rec_json(v, BK_T_JSON, plan);
+    else
+        bk_rec_json(v, BK_T_JSON, "[]", 2);
+    bk_rec_text(v, jstr(ord, "actor"));
+    bk_rec_ts(v, jint(ord, "created_ms"));
+    /* the state columns, from the snapshot */
+    int st = bk_state_parse(jstr(snap, "state"));
+    bk_rec_opt(v, jstr(snap, "state"));
+    bk_rec_int(v, BK_T_INT4, jint(snap, "step"));
+    bk_rec_opt(v, owner);
+    bk_rec_bool(v, open);
     /* an order that arrives finished is finished here now, as a copy whose
      * Event finishes it (pls_copies): "completed today" counts it */
-    int st = bk_state_parse(jstr(snap, "state"));
-    doc_ts(d, "finished_at", st >= 0 && !bk_state_open(st) ? pls_rule_ms() : 0);
-    json_object_set_new(d, "step", json_integer(jint(snap, "step")));
-    json_object_set_new(d, "open", json_boolean(open));
-    json_object_set_new(d, "attempt", json_integer(jint(snap, "attempt")));
-    doc_str(d, "dept", jstr(snap, "dept"));
-    doc_str(d, "scope", jstr(snap, "scope"));
-    json_object_set_new(d, "custody", json_integer(jint(snap, "custody")));
-    json_object_set_new(d, "flags", json_integer(jint(snap, "flags")));
-    json_object_set_new(d, "next_seq", json_integer(jint(snap, "next_seq")));
-    doc_ts(d, "due_at", jint(snap, "due_ms"));
-    doc_str(d, "owner", owner);
-    doc_str(d, "prev_owner", jstr(snap, "prev_owner"));
-    json_array_append_new(f->fwd_orders, d);
+    bk_rec_ts(v, st >= 0 && !bk_state_open(st) ? pls_rule_ms() : 0);
+    bk_rec_int(v, BK_T_INT4, jint(snap, "attempt"));
+    bk_rec_opt(v, jstr(snap, "dept"));
+    bk_rec_opt(v, jstr(snap, "scope"));
+    bk_rec_null(v, BK_T_INT8); /* token: 0 for a row pls_forwards() inserts */
+    bk_rec_int(v, BK_T_INT2, jint(snap, "custody"));
+    bk_rec_int(v, BK_T_INT4, jint(snap, "flags"));
+    bk_rec_int(v, BK_T_INT4, jint(snap, "next_seq"));
+    bk_rec_ts(v, jint(snap, "due_ms"));
+    bk_rec_opt(v, jstr(snap, "prev_owner"));
+    bk_rec_orders_nulls(v, BK_ORDER_CONTENT_COLS + 14, BK_ORDER_COLS);
+    bk_rec_end(r);
     json_t *ct = json_object_get(ord, "citizen");
     if (open && json_is_object(ct)) {
-        json_t *cz = json_object();
-        doc_str(cz, "order_id", id);
+        bk_recs_t *cz = &f->fwd_citizens;
+        bk_rec_begin(cz);
+        bk_rec_uuid(&cz->buf, id);
         const char *keys[] = {"name", "id_type", "id_number", "phone"};
         for (int i = 0; i < 4; i++)
-            doc_str(cz, keys[i], jstr(ct, keys[i]));
-        json_array_append_new(f->fwd_citizens, cz);
+            bk_rec_opt(&cz->buf, jstr(ct, keys[i]));
+        bk_rec_end(cz);
     }
 }
 
@@ -1069,7 +1042,7 @@ static void apply_forward(bk_core_t *c, const char *from, const char *id, json_t
         pls_debug("forward of %s: we hold it already", id);
         return;
     }
-    upsert_order(c, id, ord, snap, mine, owner);
+    upsert_order(c, &uid, ord, snap, mine, owner);
     add_rows(c, id, json_object_get(body, "rows"));
     if (!mine)
         return;

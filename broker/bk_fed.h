@@ -136,11 +136,11 @@ typedef struct bk_fed {
     int64_t last_summary_ms;
     /* what applying link messages adds to the batch being built; written
      * before the batch's own order statements (bk_batch.pre) */
-    bk_recs_t outbox_vals; /* link_outbox rows for pls_outbox() */
-    bk_recs_t copy_events; /* events rows of copies for pls_copies() */
-    pls_buf_t copy_update; /* orders snapshots of copies: the other array of pls_copies() */
-    void *fwd_orders;      /* json_t * array: orders rows of Forwards (pls_forwards) */
-    void *fwd_citizens;    /* json_t * array: personal data of the Forwards we own */
+    bk_recs_t outbox_vals;  /* link_outbox rows for pls_outbox() */
+    bk_recs_t copy_events;  /* events rows of copies for pls_copies() */
+    bk_recs_t copy_update;  /* orders rows with the snapshots of copies for pls_copies() */
+    bk_recs_t fwd_orders;   /* orders rows of Forwards for pls_forwards() */
+    bk_recs_t fwd_citizens; /* personal data of the Forwards we own for pls_forwards() */
     /* copies an Event named that may be unknown here: (from, order) pairs */
     char **asked_from;
     pls_uuid_t *asked_order;

@@ -5,7 +5,8 @@
 # each town:
 #   - orders of every service taken in at each town (and at its village desks) and 12348
 #     hotline orders taken in at the city with village localities all complete;
-#   - where the steps went: legal aid reviewed at the town, decided and assigned at the city;
+#   - where the steps went: legal aid reviewed at the town, decided and assigned at the city
+#     (the citizen's personal data going to the city with the hand-over);
 #     village consults at the village when it has a worker, else at the town; hotline orders
 #     at the town of their locality; prison video at the chosen site's town;
 #   - `plsctl --json show` at the origin, at every command center that handled the order and at
@@ -55,18 +56,23 @@ ctl_ids+=("$(pls_ctl_at changan submit --service prison_video --origin dg.changa
     --site dg.dongcheng --desc "预约与服刑亲属视频会见")")
 ctl_ids+=("$(pls_ctl_at dg submit --service legal_aid --origin dg --locality "$v1" \
     --channel hotline --detained --priority urgent --desc "被羁押人员家属申请法律援助")")
+# and a legal-aid application with the citizen's personal data at a town: the city decides
+# it, so the data goes to the city with the hand-over (a Forward)
+ctl_ids+=("$(pls_ctl_at humen submit --service legal_aid --origin dg.humen --desc "工伤赔偿法律援助申请" \
+    --name "李小明" --phone 13800138000 --id-type resident_id --id-number 441900199001011234)")
 for id in "${ctl_ids[@]}"; do
     [[ $id =~ ^[0-9a-f-]{36}$ ]] || fail "plsctl submit printed '$id', not an order id"
 done
 printf 'ctl-1 %s\n' "${ctl_ids[0]}" >>"$T/humen.acked"
 printf 'ctl-2 %s\n' "${ctl_ids[1]}" >>"$T/changan.acked"
 printf 'ctl-3 %s\n' "${ctl_ids[2]}" >>"$T/dg.acked"
+printf 'ctl-4 %s\n' "${ctl_ids[3]}" >>"$T/humen.acked"
 
 for name in "${TOWNS[@]}" dg; do
     while read -r _ id; do origin_of[$id]=$name; done <"$T/$name.acked"
 done
 
-fed_wait_completed 180 humen=$((PER_TOWN + 1)) changan=$((PER_TOWN + 1)) \
+fed_wait_completed 180 humen=$((PER_TOWN + 2)) changan=$((PER_TOWN + 1)) \
     dongcheng="$PER_TOWN" dg=$((HOTLINE + 1))
 for name in "${TOWNS[@]}" dg; do
     fed_acked_present "$name" "$T/$name.acked"
@@ -88,6 +94,12 @@ key_id() { awk -v k="$2" '$1 == k {print $2}' "$T/$1.acked"; }
 # pattern 3: legal aid at dg.humen: review at the town, decide and assign at the city
 got=$(scopes_of humen "$(key_id humen basic-humen-3)")
 assert_eq "$got" "legal_aid dg.humen,dg,dg dg.humen,dg,dg" "legal aid from a town"
+# the citizen's data at the city, which decided the order (it came by Forward), as given
+assert_eq "$(scopes_of humen "${ctl_ids[3]}")" "legal_aid dg.humen,dg,dg dg.humen,dg,dg" \
+    "legal aid with personal data"
+assert_eq "$(fed_sql dg "SELECT concat_ws(' ', name, phone, id_type, id_number) FROM citizens
+    WHERE order_id = '${ctl_ids[3]}'")" "李小明 13800138000 resident_id 441900199001011234" \
+    "personal data at the city after the hand-over"
 # pattern 1: consult at village 1 (it has a worker): handled at the village scope, by the town
 got=$(scopes_of humen "$(key_id humen basic-humen-1)")
 assert_eq "$got" "consult $v1 dg.humen" "consult of a village with a worker"
@@ -135,13 +147,13 @@ fed_check_all
 
 # ---- a Forward of an order that is already finished ----------------------------------------
 # (a copy asked for after the order completed): it counts in "completed today" where it
-# arrives. pls_forwards() is given what the broker builds for one (a completed order's row
-# as JSON, with the finish time the broker sets), inside a transaction that is rolled back.
+# arrives. pls_forwards() is given what the broker builds for one (a completed order's row,
+# with the finish time the broker sets), inside a transaction that is rolled back.
 # (The SQL half; the brokers' half follows.)
 got=$(fed_sql humen "BEGIN;
-    SELECT pls_forwards(json_build_array(to_jsonb(o) || jsonb_build_object(
+    SELECT pls_forwards(ARRAY[jsonb_populate_record(o, jsonb_build_object(
         'id', gen_random_uuid(), 'idem_key', 'fwd-finished-test', 'number', 'FWD-TEST-1',
-        'intake_node', 'dg', 'finished_at', now(), 'owner', 'dg'))::json, '[]'::json)
+        'intake_node', 'dg', 'finished_at', now(), 'owner', 'dg'))], '{}'::citizens[])
     FROM orders o WHERE o.state = 'completed' AND o.intake_node = 'dg.humen' LIMIT 1;
     SELECT (SELECT count(*) FROM orders WHERE number = 'FWD-TEST-1' AND finished_at IS NOT NULL)
         || ' ' || (SELECT sum(n) FROM done_counts) - (SELECT count(*) FROM orders
