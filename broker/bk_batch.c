@@ -193,8 +193,10 @@ void bk_recs_reset(bk_recs_t *r)
 
 void bk_rec_begin(bk_recs_t *r)
 {
-    if (!r->buf.len) {
+    if (!r->n) {
+        /* (bk_recs_param may have left the empty array's shorter header) */
         static const char head[ARRAY_HEAD];
+        pls_buf_reset(&r->buf);
         pls_buf_add(&r->buf, head, sizeof(head)); /* filled by bk_recs_param */
     }
     r->elem = r->buf.len;
@@ -292,6 +294,12 @@ void bk_rec_uuid_str(pls_buf_t *b, const char *s)
 
 void bk_rec_int(pls_buf_t *b, uint32_t type, int64_t v)
 {
+    /* a value out of the column's range (a peer's) is clamped, where its text
+     * would have failed the whole batch */
+    if (type == BK_T_INT2)
+        v = v < INT16_MIN ? INT16_MIN : v > INT16_MAX ? INT16_MAX : v;
+    else if (type == BK_T_INT4)
+        v = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v;
     uint64_t x = (uint64_t)v;
     size_t n = type == BK_T_INT2 ? 2 : type == BK_T_INT4 ? 4 : 8;
     unsigned char d[8];
@@ -309,7 +317,10 @@ void bk_rec_bool(pls_buf_t *b, int v)
 
 void bk_rec_at(pls_buf_t *b, int64_t ms)
 {
-    /* microseconds since 2000-01-01 00:00 UTC */
+    /* microseconds since 2000-01-01 00:00 UTC; a peer's absurd time is clamped
+     * to ±290,000 years rather than overflow */
+    const int64_t lim = INT64_C(9000000000000000);
+    ms = ms < -lim ? -lim : ms > lim ? lim : ms;
     int64_t us = (ms - INT64_C(946684800000)) * 1000;
     uint64_t x = (uint64_t)us;
     unsigned char d[8];
@@ -351,10 +362,79 @@ void bk_rec_orders_nulls(pls_buf_t *b, int from, int to)
 }
 
 const char bk_rowtypes_sql[] =
-    "SELECT t.typname, t.oid, string_agg(a.atttypid::text, ',' ORDER BY a.attnum) "
-    "FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid "
+    "SELECT t.typname, t.oid, string_agg(a.atttypid::text, ',' ORDER BY a.attnum), "
+    "string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ';' ORDER BY "
+    "a.attnum) FROM pg_type t JOIN pg_attribute a ON a.attrelid = t.typrelid "
     "WHERE t.oid IN ('orders'::regtype, 'citizens'::regtype, 'events'::regtype, "
     "'link_outbox'::regtype) AND a.attnum > 0 AND NOT a.attisdropped GROUP BY 1, 2";
+
+static const char *type_name(uint32_t type)
+{
+    switch (type) {
+    case BK_T_BOOL:
+        return "boolean";
+    case BK_T_INT8:
+        return "bigint";
+    case BK_T_INT2:
+        return "smallint";
+    case BK_T_INT4:
+        return "integer";
+    case BK_T_TEXT:
+        return "text";
+    case BK_T_JSON:
+        return "json";
+    case BK_T_TSTZ:
+        return "timestamp with time zone";
+    case BK_T_UUID:
+        return "uuid";
+    case BK_T_JSONB:
+        return "jsonb";
+    default:
+        return "?";
+    }
+}
+
+/* The first column of a table (types: its columns' type OIDs, "25,23,...";
+ * names: "name type;..." of the same columns) that is not what this broker
+ * writes (want), said in err; 0 when all are. */
+static int compare_columns(const char *table, const char *types, const char *names,
+                           const uint32_t *want, size_t n_want, char *err, size_t errsz)
+{
+    const char *p = types, *name = names;
+    size_t k = 0;
+    for (; *p; k++) {
+        char *end;
+        unsigned long type = strtoul(p, &end, 10);
+        if (k >= n_want || type != want[k]) {
+            size_t len = strcspn(name, ";");
+            if (k >= n_want)
+                snprintf(err, errsz,
+                         "table %s has columns of other types than this broker writes: "
+                         "column %zu (%.*s) is one it does not know (a database of another "
+                         "version?)",
+                         table, k + 1, (int)len, name);
+            else
+                snprintf(err, errsz,
+                         "table %s has columns of other types than this broker writes: "
+                         "column %zu is %.*s where it writes %s (a database of another "
+                         "version?)",
+                         table, k + 1, (int)len, name, type_name(want[k]));
+            return -1;
+        }
+        p = *end == ',' ? end + 1 : end;
+        name += strcspn(name, ";");
+        if (*name == ';')
+            name++;
+    }
+    if (k != n_want) {
+        snprintf(err, errsz,
+                 "table %s has columns of other types than this broker writes: %zu columns "
+                 "where it writes %zu (a database of another version?)",
+                 table, k, n_want);
+        return -1;
+    }
+    return 0;
+}
 
 int bk_rowtypes_row(bk_rowtypes_t *t, char **v, int n, char *err, size_t errsz)
 {
@@ -371,26 +451,15 @@ int bk_rowtypes_row(bk_rowtypes_t *t, char **v, int n, char *err, size_t errsz)
         {"link_outbox", outbox_cols, PLS_ARRAY_LEN(outbox_cols),
          offsetof(bk_rowtypes_t, link_outbox)},
     };
-    if (n != 3 || !v[0] || !v[1] || !v[2]) {
+    if (n != 4 || !v[0] || !v[1] || !v[2] || !v[3]) {
         snprintf(err, errsz, "row types: a row of %d values", n);
         return -1;
     }
     for (size_t i = 0; i < PLS_ARRAY_LEN(tables); i++) {
         if (strcmp(v[0], tables[i].name) != 0)
             continue;
-        pls_buf_t want;
-        pls_buf_init(&want);
-        for (size_t k = 0; k < tables[i].n; k++)
-            pls_buf_printf(&want, "%s%u", k ? "," : "", (unsigned)tables[i].cols[k]);
-        int same = strcmp(want.data, v[2]) == 0;
-        pls_buf_cleanup(&want);
-        if (!same) {
-            snprintf(err, errsz,
-                     "table %s has columns of other types than this broker writes (types %s): "
-                     "a database of another version?",
-                     v[0], v[2]);
+        if (compare_columns(v[0], v[2], v[3], tables[i].cols, tables[i].n, err, errsz) != 0)
             return -1;
-        }
         *(uint32_t *)((char *)t + tables[i].at) = (uint32_t)strtoul(v[1], NULL, 10);
         return 0;
     }

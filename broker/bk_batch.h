@@ -154,7 +154,7 @@ enum {
 /* Fields. bk_rec_text writes NULL for NULL, bk_rec_opt also for "";
  * bk_rec_json writes a json or jsonb column (type) from its text;
  * bk_rec_uuid_str NULL for NULL, "" or text that is no UUID; bk_rec_int a
- * smallint, integer or bigint (type); bk_rec_ts NULL for 0, bk_rec_at never
+ * smallint, integer or bigint (type), clamped to its range; bk_rec_ts NULL for 0, bk_rec_at never
  * (0 is 1970). */
 void bk_rec_null(pls_buf_t *b, uint32_t type);
 void bk_rec_textn(pls_buf_t *b, const char *v, size_t n);
@@ -174,9 +174,10 @@ bk_param_t bk_recs_param(bk_recs_t *r, uint32_t elem_type);
 
 /* The row types' OIDs in this database (they differ from one database to
  * another), read at boot with bk_rowtypes_sql: one row per table, its name,
- * its row type's OID and its columns' types ("25,23,..."). bk_rowtypes_row
- * takes a row; it fails, saying which table differs, when a table's columns
- * are not those this broker writes (a database of another version). */
+ * its row type's OID, its columns' types ("25,23,...") and their names and
+ * types as text ("id uuid;..."). bk_rowtypes_row takes a row; it fails, saying
+ * which table and column differ, when a table's columns are not those this
+ * broker writes (a database of another version). */
 typedef struct bk_rowtypes {
     uint32_t orders, citizens, events, link_outbox;
 } bk_rowtypes_t;

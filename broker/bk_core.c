@@ -2307,15 +2307,15 @@ static int boot_order(void *arg, char **v, int n)
     return 0;
 }
 
+typedef struct rowtypes_ctx {
+    bk_rowtypes_t *types;
+    char err[512];
+} rowtypes_ctx_t;
+
 static int boot_rowtype(void *arg, char **v, int n)
 {
-    bk_core_t *c = arg;
-    char err[256];
-    if (bk_rowtypes_row(&c->rowtypes, v, n, err, sizeof(err)) != 0) {
-        pls_error("%s", err);
-        return -EINVAL;
-    }
-    return 0;
+    rowtypes_ctx_t *x = arg;
+    return bk_rowtypes_row(x->types, v, n, x->err, sizeof(x->err)) != 0 ? -EINVAL : 0;
 }
 
 static int on_boot(bk_store_t *s, void *arg)
@@ -2342,9 +2342,11 @@ static int on_boot(bk_store_t *s, void *arg)
         return -EINVAL;
     }
     memset(&c->rowtypes, 0, sizeof(c->rowtypes));
-    if (bk_store_boot_query(s, bk_rowtypes_sql, boot_rowtype, c, err, sizeof(err)) != 0 ||
+    rowtypes_ctx_t rt = {.types = &c->rowtypes};
+    if (bk_store_boot_query(s, bk_rowtypes_sql, boot_rowtype, &rt, err, sizeof(err)) != 0 ||
         bk_rowtypes_check(&c->rowtypes, err, sizeof(err)) != 0) {
-        pls_error("could not read the tables' row types: %s", err);
+        /* a table that differs is said by boot_rowtype, anything else by the store */
+        pls_error("%s", rt.err[0] ? rt.err : err);
         return -EIO;
     }
     if (bk_store_boot_query(s, "SELECT dept, scope FROM workers_seen", boot_seen, c, err,

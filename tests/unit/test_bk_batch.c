@@ -233,29 +233,53 @@ static void test_record_fields(void **state)
     assert_int_equal(x->types[13], BK_T_JSON);
     assert_int_equal(x->lens[13], -1);
     assert_int_equal(a.recs[1].ncols, 1);
-    /* no rows: the empty array; reset starts again */
+    /* no rows: the empty array; rows written after it make a whole array again */
     bk_recs_reset(&r);
     p = bk_recs_param(&r, 4243);
     decode(p.v, p.len, &a);
     assert_int_equal(a.ndim, 0);
     assert_int_equal(a.elem_type, 4243);
+    bk_rec_begin(&r);
+    bk_rec_int(&r.buf, BK_T_INT2, 70000); /* out of range: clamped */
+    bk_rec_int(&r.buf, BK_T_INT4, INT64_C(-5000000000));
+    bk_rec_end(&r);
+    p = bk_recs_param(&r, 4244);
+    decode(p.v, p.len, &a);
+    assert_int_equal(a.n, 1);
+    assert_int_equal((int16_t)(a.recs[0].vals[0][0] << 8 | a.recs[0].vals[0][1]), INT16_MAX);
+    assert_int_equal((int32_t)be32(a.recs[0].vals[1]), INT32_MIN);
     bk_recs_cleanup(&r);
 }
 
-/* The tables' columns are checked against what the broker writes. */
+/* The tables' columns are checked against what the broker writes; a table
+ * that differs is named with its first column that does. */
 static void test_rowtypes(void **state)
 {
     (void)state;
     bk_rowtypes_t t = {0};
-    char err[256];
-    char *ev[] = {"events", "16400", "2950,23,21,1184,114"};
-    char *bad[] = {"citizens", "16401", "2950,25,25,25"};
-    char *other[] = {"elsewhere", "16402", "25"};
-    assert_int_equal(bk_rowtypes_row(&t, ev, 3, err, sizeof(err)), 0);
+    char err[512];
+    char *ev[] = {"events", "16400", "2950,23,21,1184,114",
+                  "order_id uuid;seq integer;n smallint;at timestamp with time zone;entries json"};
+    char *bad[] = {"citizens", "16401", "2950,25,25,25,1043",
+                   "order_id uuid;name text;id_type text;id_number text;phone character "
+                   "varying(40)"};
+    char *few[] = {"citizens", "16401", "2950,25,25,25",
+                   "order_id uuid;name text;id_type "
+                   "text;id_number text"};
+    char *more[] = {"citizens", "16401", "2950,25,25,25,25,16",
+                    "order_id uuid;name text;id_type text;id_number text;phone text;vip boolean"};
+    char *other[] = {"elsewhere", "16402", "25", "x text"};
+    assert_int_equal(bk_rowtypes_row(&t, ev, 4, err, sizeof(err)), 0);
     assert_int_equal(t.events, 16400);
-    assert_int_equal(bk_rowtypes_row(&t, other, 3, err, sizeof(err)), 0);
-    assert_int_equal(bk_rowtypes_row(&t, bad, 3, err, sizeof(err)), -1);
-    assert_non_null(strstr(err, "table citizens has columns of other types"));
+    assert_int_equal(bk_rowtypes_row(&t, other, 4, err, sizeof(err)), 0);
+    assert_int_equal(bk_rowtypes_row(&t, bad, 4, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "table citizens has columns of other types than this broker "
+                                "writes: column 5 is phone character varying(40) where it "
+                                "writes text"));
+    assert_int_equal(bk_rowtypes_row(&t, few, 4, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "4 columns where it writes 5"));
+    assert_int_equal(bk_rowtypes_row(&t, more, 4, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "column 6 (vip boolean) is one it does not know"));
     assert_int_equal(t.citizens, 0);
     assert_int_equal(bk_rowtypes_check(&t, err, sizeof(err)), -1);
     t.orders = t.citizens = t.link_outbox = 1;
