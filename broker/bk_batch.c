@@ -144,11 +144,18 @@ void bk_row_snap(bk_row_t *r, const bk_order_t *o, const char *dept, const char 
  * in network byte order. */
 #define ARRAY_HEAD 20
 
+/* x as n bytes (n <= 8), most significant first. */
+static void put_be(pls_buf_t *b, uint64_t x, size_t n)
+{
+    unsigned char d[8];
+    for (size_t i = 0; i < n; i++)
+        d[i] = (unsigned char)(x >> (8 * (n - 1 - i)));
+    pls_buf_add(b, d, n);
+}
+
 static void put32(pls_buf_t *b, uint32_t v)
 {
-    unsigned char x[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 8), (unsigned char)v};
-    pls_buf_add(b, x, sizeof(x));
+    put_be(b, v, 4);
 }
 
 static void set32(pls_buf_t *b, size_t at, uint32_t v)
@@ -300,13 +307,9 @@ void bk_rec_int(pls_buf_t *b, uint32_t type, int64_t v)
         v = v < INT16_MIN ? INT16_MIN : v > INT16_MAX ? INT16_MAX : v;
     else if (type == BK_T_INT4)
         v = v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : v;
-    uint64_t x = (uint64_t)v;
     size_t n = type == BK_T_INT2 ? 2 : type == BK_T_INT4 ? 4 : 8;
-    unsigned char d[8];
-    for (size_t i = 0; i < n; i++)
-        d[i] = (unsigned char)(x >> (8 * (n - 1 - i)));
     field(b, type, n);
-    pls_buf_add(b, d, n);
+    put_be(b, (uint64_t)v, n);
 }
 
 void bk_rec_bool(pls_buf_t *b, int v)
@@ -321,13 +324,8 @@ void bk_rec_at(pls_buf_t *b, int64_t ms)
      * to ±290,000 years rather than overflow */
     const int64_t lim = INT64_C(9000000000000000);
     ms = ms < -lim ? -lim : ms > lim ? lim : ms;
-    int64_t us = (ms - INT64_C(946684800000)) * 1000;
-    uint64_t x = (uint64_t)us;
-    unsigned char d[8];
-    for (int i = 0; i < 8; i++)
-        d[i] = (unsigned char)(x >> (56 - 8 * i));
     field(b, BK_T_TSTZ, 8);
-    pls_buf_add(b, d, 8);
+    put_be(b, (uint64_t)((ms - INT64_C(946684800000)) * 1000), 8);
 }
 
 void bk_rec_ts(pls_buf_t *b, int64_t ms)

@@ -154,8 +154,8 @@ enum {
 /* Fields. bk_rec_text writes NULL for NULL, bk_rec_opt also for "";
  * bk_rec_json writes a json or jsonb column (type) from its text;
  * bk_rec_uuid_str NULL for NULL, "" or text that is no UUID; bk_rec_int a
- * smallint, integer or bigint (type), clamped to its range; bk_rec_ts NULL for 0, bk_rec_at never
- * (0 is 1970). */
+ * smallint, integer or bigint (type), clamped to its range; bk_rec_ts NULL
+ * for 0, bk_rec_at never (0 is 1970). */
 void bk_rec_null(pls_buf_t *b, uint32_t type);
 void bk_rec_textn(pls_buf_t *b, const char *v, size_t n);
 void bk_rec_text(pls_buf_t *b, const char *v);

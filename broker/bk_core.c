@@ -655,6 +655,15 @@ static void resolve_phantom(bk_core_t *c, bk_batch_t *b, bk_out_t *out)
     }
 }
 
+/* The replies a batch holds become 503 (its pushes are dropped). */
+static void reply_unavailable(bk_core_t *c, const bk_batch_t *b)
+{
+    for (uint32_t i = 0; i < b->n_outs; i++)
+        if (b->outs[i].kind != BK_OUT_PUSH)
+            bk_core_reply_now(c, b->outs[i].ident, b->outs[i].ident_len, b->outs[i].corr,
+                              PLS_UNAVAILABLE, "store unavailable: not saved, retry", NULL);
+}
+
 static void on_batch_done(void *arg, int ok)
 {
     bk_core_t *c = arg;
@@ -669,12 +678,7 @@ static void on_batch_done(void *arg, int ok)
          * nothing more is answered or sent from it (a batch behind this one
          * may still be answering, and fails too) */
         c->ready = 0;
-        for (uint32_t i = 0; i < b->n_outs; i++) {
-            bk_out_t *o = &b->outs[i];
-            if (o->kind != BK_OUT_PUSH)
-                bk_core_reply_now(c, o->ident, o->ident_len, o->corr, PLS_UNAVAILABLE,
-                                  "store unavailable: not saved, retry", NULL);
-        }
+        reply_unavailable(c, b);
         bk_batch_cleanup(b);
         return;
     }
@@ -2420,6 +2424,14 @@ static void drop_state(bk_core_t *c)
     bk_fed_reset(c);
 }
 
+/* Forget the batches in flight (their on_batch_done, if it comes, finds none). */
+static void drop_inflight(bk_core_t *c)
+{
+    for (int k = 0; k < c->n_inflight; k++)
+        bk_batch_cleanup(c->inflight[k]);
+    c->n_inflight = 0;
+}
+
 static void on_lost(bk_store_t *s, void *arg, const char *why)
 {
     bk_core_t *c = arg;
@@ -2431,21 +2443,10 @@ static void on_lost(bk_store_t *s, void *arg, const char *why)
      * batches in flight failed already (what they committed, if anything, is
      * reloaded; clients resend with their keys); any left are dropped here
      * and their on_batch_done finds none */
-    bk_batch_t *bs[BK_STORE_FLIGHT_MAX + 1];
-    int n = 0;
     for (int k = 0; k < c->n_inflight; k++)
-        bs[n++] = c->inflight[k];
-    bs[n++] = c->cur;
-    for (int k = 0; k < n; k++) {
-        bk_batch_t *b = bs[k];
-        for (uint32_t i = 0; i < b->n_outs; i++)
-            if (b->outs[i].kind != BK_OUT_PUSH)
-                bk_core_reply_now(c, b->outs[i].ident, b->outs[i].ident_len, b->outs[i].corr,
-                                  PLS_UNAVAILABLE, "store unavailable: not saved, retry", NULL);
-    }
-    for (int k = 0; k < c->n_inflight; k++)
-        bk_batch_cleanup(c->inflight[k]);
-    c->n_inflight = 0;
+        reply_unavailable(c, c->inflight[k]);
+    reply_unavailable(c, c->cur);
+    drop_inflight(c);
     drop_state(c);
 }
 
@@ -2531,9 +2532,7 @@ void bk_core_cleanup(bk_core_t *c)
 {
     bk_store_stop(c->store);
     bk_store_destroy(&c->store);
-    for (int k = 0; k < c->n_inflight; k++)
-        bk_batch_cleanup(c->inflight[k]);
-    c->n_inflight = 0;
+    drop_inflight(c);
     bk_batch_cleanup(c->cur);
     bk_orders_cleanup(&c->orders);
     bk_dispatch_cleanup(&c->disp);

@@ -851,7 +851,7 @@ static int64_t jint(json_t *o, const char *k)
 
 /* Event rows of a message into the copy events of the batch (events rows
  * for pls_copies(), sql/007). */
-static void add_rows(bk_core_t *c, const char *order, json_t *rows)
+static void add_rows(bk_core_t *c, const pls_uuid_t *order, json_t *rows)
 {
     size_t i;
     json_t *r;
@@ -863,7 +863,7 @@ static void add_rows(bk_core_t *c, const char *order, json_t *rows)
         if (!entries)
             continue;
         bk_rec_begin(e);
-        bk_rec_uuid_str(v, order);
+        bk_rec_uuid(v, order);
         bk_rec_int(v, BK_T_INT4, jint(r, "seq"));
         bk_rec_int(v, BK_T_INT2, jint(r, "n"));
         bk_rec_at(v, jint(r, "at")); /* NOT NULL: 1970 for a peer's row without one */
@@ -913,6 +913,35 @@ static void add_copy_update(bk_core_t *c, const pls_uuid_t *id, json_t *snap)
     bk_index_put(&f->copy_index, cp);
 }
 
+/* The changing columns of an `orders` row (state .. held_notice) from a
+ * peer's snapshot, st its state parsed: what pls_forwards() and pls_copies()
+ * read of them (each reads its own; sql/012). "" is SQL NULL, as an absent
+ * member was; open is the row's own (a copy's is set false by pls_copies). */
+static void snap_state_cols(pls_buf_t *v, json_t *snap, int st, int open)
+{
+    bk_rec_opt(v, jstr(snap, "state"));
+    bk_rec_int(v, BK_T_INT4, jint(snap, "step"));
+    bk_rec_opt(v, jstr(snap, "owner"));
+    bk_rec_bool(v, open);
+    /* an order that arrives finished is finished here now (finished_at):
+     * "completed today" counts it */
+    bk_rec_ts(v, st >= 0 && !bk_state_open(st) ? pls_rule_ms() : 0);
+    bk_rec_int(v, BK_T_INT4, jint(snap, "attempt"));
+    bk_rec_opt(v, jstr(snap, "dept"));
+    bk_rec_opt(v, jstr(snap, "scope"));
+    bk_rec_null(v, BK_T_INT8); /* token: 0 for a row pls_forwards() inserts */
+    bk_rec_int(v, BK_T_INT2, jint(snap, "custody"));
+    bk_rec_int(v, BK_T_INT4, jint(snap, "flags"));
+    bk_rec_int(v, BK_T_INT4, jint(snap, "next_seq"));
+    bk_rec_ts(v, jint(snap, "due_ms"));
+    bk_rec_opt(v, jstr(snap, "prev_owner"));
+    bk_rec_orders_nulls(v, BK_ORDER_CONTENT_COLS + 14, BK_ORDER_CONTENT_COLS + 16);
+    bk_rec_ts(v, jint(snap, "whole_due_ms"));
+    bk_rec_null(v, BK_T_TSTZ); /* paused_at */
+    bk_rec_int(v, BK_T_INT4, jint(snap, "alarms"));
+    bk_rec_orders_nulls(v, BK_ORDER_CONTENT_COLS + 19, BK_ORDER_COLS);
+}
+
 static void copy_update_rec(bk_core_t *c, const bk_copy_t *cp)
 {
     json_t *snap = cp->snap;
@@ -925,28 +954,12 @@ static void copy_update_rec(bk_core_t *c, const bk_copy_t *cp)
         return;
     }
     /* an orders row of which pls_copies() reads the id and the snapshot's
-     * columns (sql/012); "" is SQL NULL (an empty dept or scope) */
+     * columns (sql/012) */
     bk_recs_t *r = &c->fed.copy_update;
-    pls_buf_t *v = &r->buf;
     bk_rec_begin(r);
-    bk_rec_uuid(v, &cp->id);
-    bk_rec_orders_nulls(v, 1, BK_ORDER_CONTENT_COLS);
-    bk_rec_text(v, jstr(snap, "state"));
-    bk_rec_int(v, BK_T_INT4, jint(snap, "step"));
-    bk_rec_text(v, jstr(snap, "owner"));
-    bk_rec_null(v, BK_T_BOOL);                           /* open: false for a copy */
-    bk_rec_ts(v, bk_state_open(st) ? 0 : pls_rule_ms()); /* finished_at */
-    bk_rec_int(v, BK_T_INT4, jint(snap, "attempt"));
-    bk_rec_opt(v, jstr(snap, "dept"));
-    bk_rec_opt(v, jstr(snap, "scope"));
-    bk_rec_orders_nulls(v, BK_ORDER_CONTENT_COLS + 8, BK_ORDER_CONTENT_COLS + 11);
-    bk_rec_int(v, BK_T_INT4, jint(snap, "next_seq"));
-    bk_rec_ts(v, jint(snap, "due_ms"));
-    bk_rec_orders_nulls(v, BK_ORDER_CONTENT_COLS + 13, BK_ORDER_CONTENT_COLS + 16);
-    bk_rec_ts(v, jint(snap, "whole_due_ms"));
-    bk_rec_null(v, BK_T_TSTZ); /* paused_at */
-    bk_rec_int(v, BK_T_INT4, jint(snap, "alarms"));
-    bk_rec_orders_nulls(v, BK_ORDER_CONTENT_COLS + 19, BK_ORDER_COLS);
+    bk_rec_uuid(&r->buf, &cp->id);
+    bk_rec_orders_nulls(&r->buf, 1, BK_ORDER_CONTENT_COLS);
+    snap_state_cols(&r->buf, snap, st, 0);
     bk_rec_end(r);
 }
 
@@ -962,8 +975,7 @@ static void rec_json(pls_buf_t *v, uint32_t type, json_t *j)
  * The rows of a batch's Forwards go to the store together: one call of
  * pls_forwards() (sql/012) at the head of the batch, the rows in the orders
  * table's column order; "" is SQL NULL, as an absent member was. */
-static void upsert_order(bk_core_t *c, const pls_uuid_t *id, json_t *ord, json_t *snap, int open,
-                         const char *owner)
+static void upsert_order(bk_core_t *c, const pls_uuid_t *id, json_t *ord, json_t *snap, int open)
 {
     bk_fed_t *f = &c->fed;
     bk_recs_t *r = &f->fwd_orders;
@@ -992,25 +1004,7 @@ static void upsert_order(bk_core_t *c, const pls_uuid_t *id, json_t *ord, json_t
         bk_rec_json(v, BK_T_JSON, "[]", 2);
     bk_rec_text(v, jstr(ord, "actor"));
     bk_rec_ts(v, jint(ord, "created_ms"));
-    /* the state columns, from the snapshot */
-    int st = bk_state_parse(jstr(snap, "state"));
-    bk_rec_opt(v, jstr(snap, "state"));
-    bk_rec_int(v, BK_T_INT4, jint(snap, "step"));
-    bk_rec_opt(v, owner);
-    bk_rec_bool(v, open);
-    /* an order that arrives finished is finished here now, as a copy whose
-     * Event finishes it (pls_copies): "completed today" counts it */
-    bk_rec_ts(v, st >= 0 && !bk_state_open(st) ? pls_rule_ms() : 0);
-    bk_rec_int(v, BK_T_INT4, jint(snap, "attempt"));
-    bk_rec_opt(v, jstr(snap, "dept"));
-    bk_rec_opt(v, jstr(snap, "scope"));
-    bk_rec_null(v, BK_T_INT8); /* token: 0 for a row pls_forwards() inserts */
-    bk_rec_int(v, BK_T_INT2, jint(snap, "custody"));
-    bk_rec_int(v, BK_T_INT4, jint(snap, "flags"));
-    bk_rec_int(v, BK_T_INT4, jint(snap, "next_seq"));
-    bk_rec_ts(v, jint(snap, "due_ms"));
-    bk_rec_opt(v, jstr(snap, "prev_owner"));
-    bk_rec_orders_nulls(v, BK_ORDER_CONTENT_COLS + 14, BK_ORDER_COLS);
+    snap_state_cols(v, snap, bk_state_parse(jstr(snap, "state")), open);
     bk_rec_end(r);
     json_t *ct = json_object_get(ord, "citizen");
     if (open && json_is_object(ct)) {
@@ -1042,8 +1036,8 @@ static void apply_forward(bk_core_t *c, const char *from, const char *id, json_t
         pls_debug("forward of %s: we hold it already", id);
         return;
     }
-    upsert_order(c, &uid, ord, snap, mine, owner);
-    add_rows(c, id, json_object_get(body, "rows"));
+    upsert_order(c, &uid, ord, snap, mine);
+    add_rows(c, &uid, json_object_get(body, "rows"));
     if (!mine)
         return;
     /* we own it now: into memory, then where its step belongs */
@@ -1101,7 +1095,7 @@ static void apply_event(bk_core_t *c, const char *from, const char *id, json_t *
     json_t *snap = json_object_get(body, "snap");
     if (!json_is_object(snap))
         return;
-    add_rows(c, id, json_object_get(body, "rows"));
+    add_rows(c, &uid, json_object_get(body, "rows"));
     add_copy_update(c, &uid, snap);
     ask_forward(c, from, &uid);
 }

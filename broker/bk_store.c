@@ -168,12 +168,19 @@ static void forget_prepared(conn_t *c)
     c->n_prepared = 0;
 }
 
+/* The oldest batch in flight, taken off the list. */
+static struct flight pop_flight(conn_t *c)
+{
+    struct flight f = c->flight[0];
+    memmove(&c->flight[0], &c->flight[1], (size_t)(--c->n_flight) * sizeof(f));
+    return f;
+}
+
 /* Every batch in flight has failed (oldest first); done is called once per batch. */
 static void fail_flights(conn_t *c)
 {
     while (c->n_flight) {
-        struct flight f = c->flight[0];
-        memmove(&c->flight[0], &c->flight[1], (size_t)(--c->n_flight) * sizeof(f));
+        struct flight f = pop_flight(c);
         c->store->stats.batch_failures++;
         if (f.on_done)
             f.on_done(f.arg, 0);
@@ -413,8 +420,7 @@ static void handle_result(conn_t *c, PGresult *res)
 static void batch_done(conn_t *c)
 {
     bk_store_t *s = c->store;
-    struct flight f = c->flight[0];
-    memmove(&c->flight[0], &c->flight[1], (size_t)(--c->n_flight) * sizeof(f));
+    struct flight f = pop_flight(c);
     int ok = !c->error[0];
     if (!ok) {
         pls_error("batch failed: %s", c->error);
