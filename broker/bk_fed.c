@@ -1018,6 +1018,32 @@ static void upsert_order(bk_core_t *c, const pls_uuid_t *id, json_t *ord, json_t
     }
 }
 
+/* What is wrong with a Forward's order and snapshot, or NULL. A column the
+ * orders table requires (NOT NULL) must not be missing: the row would fail
+ * the whole batch, everyone's changes with it, and again at every resend of
+ * the message. An order we are to own must name a service and a department
+ * of our catalog, or it could not be routed here. */
+static const char *forward_problem(bk_core_t *c, json_t *ord, json_t *snap, int mine)
+{
+    static const char *const need[] = {"number",   "key",    "service", "origin",
+                                       "locality", "intake", "channel"};
+    for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+        if (!*jstr(ord, need[i]))
+            return "an order member the orders table requires is missing or not a string "
+                   "(number, key, service, origin, locality, intake, channel)";
+    if (jint(ord, "created_ms") <= 0)
+        return "the order has no creation time (created_ms)";
+    if (bk_state_parse(jstr(snap, "state")) < 0)
+        return "the snapshot has no known state";
+    if (!*jstr(snap, "owner"))
+        return "the snapshot names no owner";
+    if (mine && bk_catalog_service(&c->cat, jstr(ord, "service")) < 0)
+        return "we are to own it, and its service is not in our catalog";
+    if (mine && bk_catalog_dept(&c->cat, jstr(snap, "dept")) < 0)
+        return "we are to own it, and its department is not in our catalog";
+    return NULL;
+}
+
 /* A Forward: a copy for us, or the order itself when we are its owner. */
 static void apply_forward(bk_core_t *c, const char *from, const char *id, json_t *body)
 {
@@ -1036,6 +1062,12 @@ static void apply_forward(bk_core_t *c, const char *from, const char *id, json_t
         pls_debug("forward of %s: we hold it already", id);
         return;
     }
+    const char *why = forward_problem(c, ord, snap, mine);
+    if (why) {
+        /* nothing of it is written; the link goes on with the next message */
+        pls_error("forward of %s from %s refused: %s; the order is not taken here", id, from, why);
+        return;
+    }
     upsert_order(c, &uid, ord, snap, mine);
     add_rows(c, &uid, json_object_get(body, "rows"));
     if (!mine)
@@ -1044,10 +1076,6 @@ static void apply_forward(bk_core_t *c, const char *from, const char *id, json_t
     int svc = bk_catalog_service(&c->cat, jstr(ord, "service"));
     int dept = bk_catalog_dept(&c->cat, jstr(snap, "dept"));
     int st = bk_state_parse(jstr(snap, "state"));
-    if (svc < 0 || dept < 0 || st < 0) {
-        pls_warn("forward of %s from %s names an unknown service, department or state", id, from);
-        return;
-    }
     bk_order_t *o = bk_order_new();
     o->id = uid;
     snprintf(o->number, sizeof(o->number), "%s", jstr(ord, "number"));

@@ -15,12 +15,20 @@
  *       first a Ready as a staff-custody worker of D at S with credit 0 (so
  *       nothing is assigned to it), then a Report OUTCOME for ORDER with
  *       ATTEMPT and TOKEN (16 hex digits, as in the `assigned` event).
+ *   pls-rawsend ... link --node N --to T
+ *       a child command center N of the broker (whose node is T): a Hello,
+ *       then one LinkBatch of the link messages read from stdin, one per
+ *       line, "KIND<TAB>ORDER<TAB>BODY" (BODY the JSON text as sent), with
+ *       sequence numbers 1, 2, ...; then waits for the broker's
+ *       acknowledgement of them all.
  *
  * Output, one line on stdout: "STATUS REASON" of the (last) reply, followed
  * by " order=ID" when the reply names an order; "disconnected" when the
  * broker closed the connection without answering; "no reply" on timeout.
- * Exit status: 0 a reply or a disconnection was seen, 1 nothing within the
- * timeout (default 5000 ms) or a refused Ready, 2 usage.
+ * For link: "ack N", the highest acknowledgement seen ("ack 0" for none).
+ * Exit status: 0 a reply or a disconnection was seen (link: every message
+ * acknowledged), 1 nothing within the timeout (default 5000 ms) or a
+ * refused Ready, 2 usage.
  */
 #include "pls_proto.h"
 #include "pls_time.h"
@@ -50,7 +58,8 @@ static int usage(void)
             "       pls-rawsend --broker EP [--timeout-ms N] submit --service S --origin O "
             "[--locality L] [--desc TEXT | --desc-bytes N] [--key K]\n"
             "       pls-rawsend --broker EP [--timeout-ms N] report --dept D --scope S ORDER "
-            "ATTEMPT TOKEN OUTCOME\n");
+            "ATTEMPT TOKEN OUTCOME\n"
+            "       pls-rawsend --broker EP [--timeout-ms N] link --node N --to T < MESSAGES\n");
     return 2;
 }
 
@@ -123,11 +132,12 @@ static void raw_close(raw_t *r)
         zmq_ctx_term(r->ctx);
 }
 
-/* Waits for a reply envelope with corr (any corr when corr is 0). Returns the
- * reply, or NULL with r->disconnected set or on timeout. */
-static Pls__Envelope *wait_reply(raw_t *r, uint64_t corr)
+/* Waits until deadline for an envelope of the given body (a reply: with
+ * corr, any corr when corr is 0). Returns it, or NULL with r->disconnected
+ * set or on timeout. */
+static Pls__Envelope *wait_env(raw_t *r, Pls__Envelope__BodyCase body, uint64_t corr,
+                               int64_t deadline)
 {
-    int64_t deadline = pls_mono_ms() + r->timeout_ms;
     while (pls_mono_ms() < deadline && !r->disconnected) {
         zmq_pollitem_t its[2] = {{r->sock, 0, ZMQ_POLLIN, 0}, {r->mon, 0, ZMQ_POLLIN, 0}};
         if (zmq_poll(its, 2, 50) <= 0)
@@ -145,13 +155,17 @@ static Pls__Envelope *wait_reply(raw_t *r, uint64_t corr)
         char why[128];
         Pls__Envelope *e = pls_proto_unpack(zmq_msg_data(&m), zmq_msg_size(&m), why, sizeof(why));
         zmq_msg_close(&m);
-        if (!e)
-            continue;
-        if (e->body_case == PLS__ENVELOPE__BODY_REPLY && (corr == 0 || e->corr == corr))
+        if (e && e->body_case == body &&
+            (body != PLS__ENVELOPE__BODY_REPLY || corr == 0 || e->corr == corr))
             return e;
-        pls_proto_free(e); /* a push (Assign, Revoke) or another reply */
+        pls_proto_free(e); /* a push (Assign, Revoke), another reply, or not an envelope */
     }
     return NULL;
+}
+
+static Pls__Envelope *wait_reply(raw_t *r, uint64_t corr)
+{
+    return wait_env(r, PLS__ENVELOPE__BODY_REPLY, corr, pls_mono_ms() + r->timeout_ms);
 }
 
 static int print_outcome(const raw_t *r, Pls__Envelope *e)
@@ -334,6 +348,83 @@ static int cmd_report(raw_t *r, int argc, char **argv)
     return print_outcome(r, wait_reply(r, 2));
 }
 
+#define LINK_MSGS_MAX 64
+
+static int cmd_link(raw_t *r, int argc, char **argv)
+{
+    const char *node = opt_value(argc, argv, "--node");
+    const char *to = opt_value(argc, argv, "--to");
+    if (!node || !to)
+        return usage();
+    Pls__LinkMsg msgs[LINK_MSGS_MAX], *pm[LINK_MSGS_MAX];
+    char *lines[LINK_MSGS_MAX];
+    char *tos[1] = {(char *)(uintptr_t)to};
+    size_t n = 0, cap = 0;
+    char *line = NULL;
+    while (n < LINK_MSGS_MAX && getline(&line, &cap, stdin) > 0) {
+        line[strcspn(line, "\n")] = '\0';
+        char *kind = line, *order = strchr(kind, '\t');
+        char *body = order ? strchr(order + 1, '\t') : NULL;
+        if (!body) {
+            fprintf(stderr, "pls-rawsend: link: a line is not KIND<TAB>ORDER<TAB>BODY\n");
+            free(line);
+            for (size_t i = 0; i < n; i++)
+                free(lines[i]);
+            return 2;
+        }
+        *order++ = '\0';
+        *body++ = '\0';
+        pls__link_msg__init(&msgs[n]);
+        msgs[n].seq = n + 1;
+        msgs[n].from = (char *)(uintptr_t)node;
+        msgs[n].to = tos;
+        msgs[n].n_to = 1;
+        msgs[n].kind = kind;
+        msgs[n].order = order;
+        msgs[n].body = body;
+        pm[n] = &msgs[n];
+        lines[n++] = line;
+        line = NULL;
+        cap = 0;
+    }
+    free(line);
+
+    Pls__Envelope env;
+    Pls__Hello h;
+    pls__envelope__init(&env);
+    pls__hello__init(&h);
+    h.node = (char *)(uintptr_t)node;
+    h.wall_ms = pls_wall_ms();
+    env.version = PLS_PROTO_VERSION;
+    env.body_case = PLS__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    int64_t deadline = pls_mono_ms() + r->timeout_ms;
+    uint64_t acked = 0;
+    Pls__Envelope *e = NULL;
+    if (send_env(r, &env) == 0 && (e = wait_env(r, PLS__ENVELOPE__BODY_HELLO, 0, deadline))) {
+        pls_proto_free(e);
+        Pls__LinkBatch lb;
+        pls__link_batch__init(&lb);
+        lb.node = (char *)(uintptr_t)node;
+        lb.msgs = pm;
+        lb.n_msgs = n;
+        pls__envelope__init(&env);
+        env.version = PLS_PROTO_VERSION;
+        env.body_case = PLS__ENVELOPE__BODY_LINK;
+        env.link = &lb;
+        if (send_env(r, &env) == 0)
+            while (acked < n && (e = wait_env(r, PLS__ENVELOPE__BODY_LINK, 0, deadline))) {
+                if (e->link->ack > acked)
+                    acked = e->link->ack;
+                pls_proto_free(e);
+            }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    printf("ack %llu\n", (unsigned long long)acked);
+    return acked >= n ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *broker = NULL;
@@ -357,7 +448,8 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     r.timeout_ms = (int)timeout_ms;
     int rc;
-    if (strcmp(cmd, "frame") != 0 && strcmp(cmd, "submit") != 0 && strcmp(cmd, "report") != 0)
+    if (strcmp(cmd, "frame") != 0 && strcmp(cmd, "submit") != 0 && strcmp(cmd, "report") != 0 &&
+        strcmp(cmd, "link") != 0)
         return usage();
     if (raw_open(&r, broker) != 0) {
         raw_close(&r);
@@ -367,8 +459,10 @@ int main(int argc, char **argv)
         rc = cmd_frame(&r, argc - i, argv + i);
     else if (strcmp(cmd, "submit") == 0)
         rc = cmd_submit(&r, argc - i, argv + i);
-    else
+    else if (strcmp(cmd, "report") == 0)
         rc = cmd_report(&r, argc - i, argv + i);
+    else
+        rc = cmd_link(&r, argc - i, argv + i);
     fflush(stdout);
     raw_close(&r);
     return rc;

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# test_fed_bad_forward.sh — malformed Forwards from a child command center (DESIGN §7: bad input
+# gets a clear reason, and the broker keeps serving everyone else). A city broker and a
+# stand-in for its town dg.humen (pls-rawsend link) that sends, in one LinkBatch, Forwards
+# without a state, with an unknown state, without an owner, without a number, without a
+# creation time, and, for orders the city is to own, of a service and of a department the city
+# does not know; then a well-formed copy, a well-formed hand-over to the city and an Event of
+# the copy whose snapshot has no owner.
+#   - every message is acknowledged (the town is not stuck resending them);
+#   - each malformed Forward is refused with its reason in the city's log, and nothing of it
+#     is written; no batch of the city fails;
+#   - the well-formed copy is stored as a copy, the hand-over is the city's own open order,
+#     queued for its department; the bad Event leaves the copy as it was;
+#   - the same messages again (a resend after a reconnection) change nothing;
+#   - the city still takes orders.
+#
+# Before this test a Forward without a state wrote NULL into orders.state: the city's batch
+# failed, the city answered 503 to everyone and reloaded, and a real town would have sent the
+# message again and again; one with an unknown state was stored as a copy in state "bogus".
+#
+# Run: PLS_BUILD_DIR=build bash tests/integration/test_fed_bad_forward.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/fed.sh"
+
+fed_setup
+fed_topology humen
+fed_start_city
+RAWSEND=$PLS_BUILD_DIR/tests/integration/tools/pls-rawsend
+[[ -x $RAWSEND ]] || fail "$RAWSEND not built (build the whole tree)"
+
+now=$(fed_now_ms)
+# fwd ID NUMBER OWNER [JQ-FILTER]: a Forward line "forward<TAB>ID<TAB>BODY" as the town sends
+# it: a consult taken in at dg.humen, its step at SCOPE (the owner's node), with its history.
+fwd() {
+    local body
+    body=$(jq -cn --arg id "$1" --arg n "$2" --arg owner "$3" --argjson now "$now" '{
+        order: {id: $id, number: $n, key: ("key-" + $n), hash: 7, service: "consult",
+                origin: "dg.humen", locality: "dg.humen", intake: "dg.humen", channel: "desk",
+                priority: 0, desc: "劳动合同纠纷咨询", actor: "desk1", created_ms: $now,
+                plan: [{name: "咨询", dept: "consult", scope: $owner}]},
+        snap: {state: (if $owner == "dg" then "forwarded" else "queued" end), step: 0,
+               attempt: 0, dept: "consult", scope: $owner, owner: $owner, next_seq: 2,
+               flags: 0, custody: 0, alarms: 0},
+        rows: [{seq: 1, n: 1, at: $now, entries: [{kind: "created", at: $now,
+                node: "dg.humen", actor: "desk1", to: "queued"}]}]}' | jq -c "${4:-.}")
+    printf 'forward\t%s\t%s\n' "$1" "$body"
+}
+id() { printf '018f0000-0000-7000-8000-%012d' "$1"; }
+
+{
+    fwd "$(id 1)" DG-HM-1 dg.humen 'del(.snap.state)'
+    fwd "$(id 2)" DG-HM-2 dg.humen '.snap.state = "bogus"'
+    fwd "$(id 3)" DG-HM-3 dg.humen '.snap.owner = ""'
+    fwd "$(id 4)" DG-HM-4 dg.humen '.order.number = 4'
+    fwd "$(id 5)" DG-HM-5 dg.humen 'del(.order.created_ms)'
+    fwd "$(id 6)" DG-HM-6 dg '.order.service = "no_such_service"'
+    fwd "$(id 7)" DG-HM-7 dg '.snap.dept = "no_such_dept"'
+    fwd "$(id 8)" DG-HM-8 dg.humen
+    fwd "$(id 9)" DG-HM-9 dg
+    printf 'event\t%s\t%s\n' "$(id 8)" "$(jq -cn --argjson now "$now" '{
+        snap: {state: "completed", step: 0, attempt: 1, next_seq: 3},
+        rows: [{seq: 2, n: 1, at: $now, entries: [{kind: "completed", at: $now,
+                node: "dg.humen", actor: "w1", from: "queued", to: "completed"}]}]}')"
+} >"$T/msgs"
+n=$(wc -l <"$T/msgs")
+
+r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
+    <"$T/msgs") || fail "the city did not acknowledge every message: $r"
+assert_eq "$r" "ack $n" "the city's acknowledgement"
+
+log=$(pls_logfile dg)
+refusals() { [[ $(grep -c 'refused: ' "$log") -ge 7 ]]; }
+pls_wait_for 10 refusals || fail "fewer than 7 refusals in $log"
+for want in "$(id 1) from dg.humen refused: the snapshot has no known state" \
+    "$(id 2) from dg.humen refused: the snapshot has no known state" \
+    "$(id 3) from dg.humen refused: the snapshot names no owner" \
+    "$(id 4) from dg.humen refused: an order member the orders table requires" \
+    "$(id 5) from dg.humen refused: the order has no creation time" \
+    "$(id 6) from dg.humen refused: we are to own it, and its service is not in our catalog" \
+    "$(id 7) from dg.humen refused: we are to own it, and its department is not in our catalog"; do
+    grep -qF "forward of $want" "$log" || fail "no line 'forward of $want' in $log"
+done
+grep -q "copy of order $(id 8): snapshot without a known state or an owner, ignored" "$log" ||
+    fail "the Event without an owner is not reported in $log"
+if grep -q 'batch failed' "$log"; then
+    grep -m 3 'batch failed' "$log" >&2
+    fail "a batch of the city failed (see above)"
+fi
+
+orders() {
+    fed_sql dg "SELECT string_agg(number || ' ' || state || ' ' || owner || ' ' || open::text,
+        ',' ORDER BY number) FROM orders WHERE intake_node = 'dg.humen'"
+}
+want="DG-HM-8 queued dg.humen false,DG-HM-9 queued dg true"
+orders_are_wanted() { [[ $(orders) == "$want" ]]; }
+pls_wait_for 10 orders_are_wanted || true
+assert_eq "$(orders)" "$want" "the orders of dg.humen at the city"
+assert_eq "$(fed_sql dg "SELECT count(*) FROM events WHERE order_id IN ('$(id 1)', '$(id 2)',
+    '$(id 3)', '$(id 4)', '$(id 5)', '$(id 6)', '$(id 7)')")" 0 "event rows of refused Forwards"
+assert_eq "$(pls_ctl_at dg --json show "$(id 9)" | jq -r .state)" queued "the hand-over's state as the city shows it"
+
+# A resend of the same messages after a reconnection: already applied, nothing changes.
+r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
+    <"$T/msgs") || fail "the city did not acknowledge the resend: $r"
+assert_eq "$r" "ack $n" "the city's acknowledgement of the resend"
+assert_eq "$(orders)" "$want" "the orders of dg.humen at the city after the resend"
+assert_eq "$(grep -c 'refused: ' "$log")" 7 "refusals after the resend (none again)"
+
+pls_ctl_at dg submit --service exam --origin dg --desc "考试咨询" >/dev/null ||
+    fail "the city does not take orders"
+fed_check_log dg
+pls_note "PASS"
