@@ -1128,6 +1128,16 @@ static void apply_event(bk_core_t *c, const char *from, const char *id, json_t *
     ask_forward(c, from, &uid);
 }
 
+/* The rest of a long history, right behind its Forward (emit_forward): rows
+ * of an order we now hold, as owner or copy; nothing for one we do not hold
+ * (a refused Forward: pls_copies() writes rows of known orders only). */
+static void apply_history(bk_core_t *c, const char *id, json_t *body)
+{
+    pls_uuid_t uid;
+    if (pls_uuid_parse(id, &uid) == 0)
+        add_rows(c, &uid, json_object_get(body, "rows"));
+}
+
 static void apply_request(bk_core_t *c, const char *from, const char *id, json_t *body);
 
 static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m)
@@ -1151,6 +1161,8 @@ static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m)
         apply_forward(c, m->from, m->order, body);
     else if (strcmp(m->kind, "event") == 0)
         apply_event(c, m->from, m->order, body);
+    else if (strcmp(m->kind, "history") == 0)
+        apply_history(c, m->order, body);
     else if (strcmp(m->kind, "request") == 0)
         apply_request(c, m->from, m->order, body);
     else if (strcmp(m->kind, "supervise") == 0)
@@ -1199,6 +1211,64 @@ typedef struct fwd_read {
     bk_core_t *core;
     char *asker; /* NULL: our own handovers; else a forward_me from this node */
 } fwd_read_t;
+
+/* Emit a Forward whose body so far ends with "rows": and whose history (a
+ * JSON array of event rows) is hist. A link frame holds at most 1 MiB, and a
+ * message over it would close the link at every resend, so a history over
+ * BK_FWD_HIST_BYTES goes in parts: the Forward carries its first rows, and
+ * "history" messages right behind it ({"rows":[...]}) the others, each part
+ * under BK_FWD_HIST_BYTES (a single larger row goes alone). The receiver
+ * applies them in sequence: the order's row first, then the rest of its
+ * history (apply_history). */
+static void emit_forward(bk_core_t *c, const char *to, const pls_uuid_t *id, pls_buf_t *body,
+                         const char *hist)
+{
+    json_t *rows = NULL;
+    if (strlen(hist) > BK_FWD_HIST_BYTES)
+        rows = json_loads(hist, 0, NULL);
+    if (!json_is_array(rows)) {
+        pls_buf_adds(body, hist);
+        pls_buf_addc(body, '}');
+        bk_fed_emit(c, to, NULL, "forward", id, body->data);
+        json_decref(rows);
+        return;
+    }
+    pls_buf_t part;
+    pls_buf_init(&part);
+    pls_buf_t *cur = body; /* the Forward, then the history messages */
+    size_t start = body->len, n_in = 0, n_parts = 1, i;
+    json_t *r;
+    pls_buf_addc(cur, '[');
+    json_array_foreach(rows, i, r)
+    {
+        char *t = json_dumps(r, JSON_COMPACT);
+        if (!t)
+            continue;
+        size_t tl = strlen(t);
+        if (n_in && cur->len - start + tl > BK_FWD_HIST_BYTES) {
+            pls_buf_adds(cur, "]}");
+            bk_fed_emit(c, to, NULL, cur == body ? "forward" : "history", id, cur->data);
+            cur = &part;
+            pls_buf_reset(cur);
+            pls_buf_adds(cur, "{\"rows\":[");
+            start = cur->len - 1;
+            n_in = 0;
+            n_parts++;
+        }
+        if (n_in++)
+            pls_buf_addc(cur, ',');
+        pls_buf_add(cur, t, tl);
+        free(t);
+    }
+    pls_buf_adds(cur, "]}");
+    bk_fed_emit(c, to, NULL, cur == body ? "forward" : "history", id, cur->data);
+    char order[PLS_UUID_STR];
+    pls_uuid_format(id, order);
+    pls_info("forward of %s to %s: a history of %zu bytes in %zu messages", order, to, strlen(hist),
+             n_parts);
+    pls_buf_cleanup(&part);
+    json_decref(rows);
+}
 
 static void on_fwd_rows(void *arg, int ok, const bk_rows_t *rows, const char *err)
 {
@@ -1267,9 +1337,7 @@ static void on_fwd_rows(void *arg, int ok, const bk_rows_t *rows, const char *er
         pls_buf_adds(&body, ",\"ext_days\":");
         pls_buf_adds(&body, bk_rows_get(rows, i, 15));
         pls_buf_adds(&body, "},\"rows\":");
-        pls_buf_adds(&body, hist ? hist : "[]");
-        pls_buf_addc(&body, '}');
-        bk_fed_emit(c, to, NULL, "forward", &id, body.data);
+        emit_forward(c, to, &id, &body, hist ? hist : "[]");
         if (o) {
             /* in this same transaction our row becomes a copy */
             bk__hand_over_row(c, o, to);
