@@ -321,9 +321,10 @@ void bk_rec_bool(pls_buf_t *b, int v)
 void bk_rec_at(pls_buf_t *b, int64_t ms)
 {
     /* microseconds since 2000-01-01 00:00 UTC; a peer's absurd time is clamped
-     * to ±290,000 years rather than overflow */
-    const int64_t lim = INT64_C(9000000000000000);
-    ms = ms < -lim ? -lim : ms > lim ? lim : ms;
+     * to what PostgreSQL takes (4713 BC to 294276 AD) rather than overflow or
+     * fail the batch */
+    const int64_t lo = INT64_C(-210000000000000), hi = INT64_C(9000000000000000);
+    ms = ms < lo ? lo : ms > hi ? hi : ms;
     field(b, BK_T_TSTZ, 8);
     put_be(b, (uint64_t)((ms - INT64_C(946684800000)) * 1000), 8);
 }

@@ -850,8 +850,11 @@ static int64_t jint(json_t *o, const char *k)
 }
 
 /* Event rows of a message into the copy events of the batch (events rows
- * for pls_copies(), sql/007). */
-static void add_rows(bk_core_t *c, const pls_uuid_t *order, json_t *rows)
+ * for pls_copies(), sql/007). below > 0: only rows that end before that
+ * sequence number (the rows of a Forward's history; a later row would take a
+ * number the order's owner gives its own next event, which would then be
+ * lost to ON CONFLICT DO NOTHING). */
+static void add_rows(bk_core_t *c, const pls_uuid_t *order, json_t *rows, int64_t below)
 {
     size_t i;
     json_t *r;
@@ -859,6 +862,14 @@ static void add_rows(bk_core_t *c, const pls_uuid_t *order, json_t *rows)
     pls_buf_t *v = &e->buf;
     json_array_foreach(rows, i, r)
     {
+        if (below > 0 && jint(r, "seq") + jint(r, "n") > below) {
+            char id[PLS_UUID_STR];
+            pls_uuid_format(order, id);
+            pls_warn("history of order %s: a row at %lld past the order's next event (%lld): "
+                     "ignored",
+                     id, (long long)jint(r, "seq"), (long long)below);
+            continue;
+        }
         char *entries = json_dumps(json_object_get(r, "entries"), JSON_COMPACT);
         if (!entries)
             continue;
@@ -1069,7 +1080,7 @@ static void apply_forward(bk_core_t *c, const char *from, const char *id, json_t
         return;
     }
     upsert_order(c, &uid, ord, snap, mine);
-    add_rows(c, &uid, json_object_get(body, "rows"));
+    add_rows(c, &uid, json_object_get(body, "rows"), jint(snap, "next_seq"));
     if (!mine)
         return;
     /* we own it now: into memory, then where its step belongs */
@@ -1123,19 +1134,22 @@ static void apply_event(bk_core_t *c, const char *from, const char *id, json_t *
     json_t *snap = json_object_get(body, "snap");
     if (!json_is_object(snap))
         return;
-    add_rows(c, &uid, json_object_get(body, "rows"));
+    add_rows(c, &uid, json_object_get(body, "rows"), 0);
     add_copy_update(c, &uid, snap);
     ask_forward(c, from, &uid);
 }
 
 /* The rest of a long history, right behind its Forward (emit_forward): rows
  * of an order we now hold, as owner or copy; nothing for one we do not hold
- * (a refused Forward: pls_copies() writes rows of known orders only). */
+ * (a refused Forward: pls_copies() writes rows of known orders only). Of an
+ * order we own, only rows before its next event's number. */
 static void apply_history(bk_core_t *c, const char *id, json_t *body)
 {
     pls_uuid_t uid;
-    if (pls_uuid_parse(id, &uid) == 0)
-        add_rows(c, &uid, json_object_get(body, "rows"));
+    if (pls_uuid_parse(id, &uid) != 0)
+        return;
+    const bk_order_t *o = bk_orders_get(&c->orders, &uid);
+    add_rows(c, &uid, json_object_get(body, "rows"), o ? (int64_t)o->next_seq : 0);
 }
 
 static void apply_request(bk_core_t *c, const char *from, const char *id, json_t *body);
@@ -1213,21 +1227,28 @@ typedef struct fwd_read {
 } fwd_read_t;
 
 /* Emit a Forward whose body so far ends with "rows": and whose history (a
- * JSON array of event rows) is hist. A link frame holds at most 1 MiB, and a
- * message over it would close the link at every resend, so a history over
- * BK_FWD_HIST_BYTES goes in parts: the Forward carries its first rows, and
- * "history" messages right behind it ({"rows":[...]}) the others, each part
- * under BK_FWD_HIST_BYTES (a single larger row goes alone). The receiver
- * applies them in sequence: the order's row first, then the rest of its
- * history (apply_history). */
+ * JSON array of event rows) is hist. The receiver refuses a link message over
+ * PLS_MAX_ENVELOPE (pls_proto.c), and a refused or oversized message stops the
+ * link at every resend, so a Forward over BK_FWD_HIST_BYTES goes in parts: the
+ * Forward with as many of the first rows as keep it under BK_FWD_HIST_BYTES
+ * (maybe none), then "history" messages ({"rows":[...]}) right behind it, each
+ * under BK_FWD_HIST_BYTES too, except a part of a single larger row. The
+ * receiver applies them in sequence: the order's row first, then the rest of
+ * its history (apply_history). */
 static void emit_forward(bk_core_t *c, const char *to, const pls_uuid_t *id, pls_buf_t *body,
                          const char *hist)
 {
+    char order[PLS_UUID_STR];
+    pls_uuid_format(id, order);
+    size_t hist_len = strlen(hist);
     json_t *rows = NULL;
-    if (strlen(hist) > BK_FWD_HIST_BYTES)
+    if (body->len + hist_len > BK_FWD_HIST_BYTES) {
         rows = json_loads(hist, 0, NULL);
+        if (!json_is_array(rows))
+            pls_warn("forward of %s: its history is not a JSON array: sent whole", order);
+    }
     if (!json_is_array(rows)) {
-        pls_buf_adds(body, hist);
+        pls_buf_add(body, hist, hist_len);
         pls_buf_addc(body, '}');
         bk_fed_emit(c, to, NULL, "forward", id, body->data);
         json_decref(rows);
@@ -1236,7 +1257,7 @@ static void emit_forward(bk_core_t *c, const char *to, const pls_uuid_t *id, pls
     pls_buf_t part;
     pls_buf_init(&part);
     pls_buf_t *cur = body; /* the Forward, then the history messages */
-    size_t start = body->len, n_in = 0, n_parts = 1, i;
+    size_t n_in = 0, n_parts = 1, i;
     json_t *r;
     pls_buf_addc(cur, '[');
     json_array_foreach(rows, i, r)
@@ -1245,16 +1266,19 @@ static void emit_forward(bk_core_t *c, const char *to, const pls_uuid_t *id, pls
         if (!t)
             continue;
         size_t tl = strlen(t);
-        if (n_in && cur->len - start + tl > BK_FWD_HIST_BYTES) {
+        if ((n_in || cur == body) && cur->len + tl + 3 > BK_FWD_HIST_BYTES) {
             pls_buf_adds(cur, "]}");
             bk_fed_emit(c, to, NULL, cur == body ? "forward" : "history", id, cur->data);
             cur = &part;
             pls_buf_reset(cur);
             pls_buf_adds(cur, "{\"rows\":[");
-            start = cur->len - 1;
             n_in = 0;
             n_parts++;
         }
+        if (tl + 16 > PLS_MAX_ENVELOPE)
+            pls_error("forward of %s to %s: an event row of %zu bytes, more than a link message "
+                      "may hold (%d): the link will refuse it",
+                      order, to, tl, PLS_MAX_ENVELOPE);
         if (n_in++)
             pls_buf_addc(cur, ',');
         pls_buf_add(cur, t, tl);
@@ -1262,9 +1286,7 @@ static void emit_forward(bk_core_t *c, const char *to, const pls_uuid_t *id, pls
     }
     pls_buf_adds(cur, "]}");
     bk_fed_emit(c, to, NULL, cur == body ? "forward" : "history", id, cur->data);
-    char order[PLS_UUID_STR];
-    pls_uuid_format(id, order);
-    pls_info("forward of %s to %s: a history of %zu bytes in %zu messages", order, to, strlen(hist),
+    pls_info("forward of %s to %s: a history of %zu bytes in %zu messages", order, to, hist_len,
              n_parts);
     pls_buf_cleanup(&part);
     json_decref(rows);

@@ -26,9 +26,9 @@
  * Copies are kept at the intake node (首问) and at every node above the
  * owner: after each batch the owner sends the new event rows of its orders
  * to them (an Event), applied verbatim. A new order's first message to a copy
- * holder is a Forward with its content (no personal data for copies); a
- * history over BK_FWD_HIST_BYTES follows its Forward in "history" messages,
- * so that no message comes near the 1 MiB frame. An
+ * holder is a Forward with its content (no personal data for copies); of a
+ * Forward over BK_FWD_HIST_BYTES the rest of the history follows in "history"
+ * messages, since a receiver refuses a message over PLS_MAX_ENVELOPE. An
  * Event for an unknown order makes the receiver ask for a Forward. Changes
  * asked at a node that only holds a copy go to the owner as a Request.
  *
@@ -51,7 +51,9 @@
 #define BK_LINK_PAGE 500    /* outbox rows read back at once */
 #define BK_LINK_TIMEOUT_MS 3500
 #define BK_LINK_BATCH_BYTES (192 * 1024) /* a LinkBatch stays under the envelope cap */
-#define BK_FWD_HIST_BYTES (128 * 1024)   /* a Forward's history beyond: in parts */
+#define BK_FWD_HIST_BYTES (128 * 1024)   /* a Forward over this: in parts */
+_Static_assert(2 * BK_FWD_HIST_BYTES <= PLS_MAX_ENVELOPE,
+               "a Forward's part stays well under the receiver's cap of a link message");
 
 typedef struct bk_core bk_core_t;
 typedef struct bk_batch bk_batch_t;

@@ -10,7 +10,9 @@
 #   - each malformed Forward is refused with its reason in the city's log, and nothing of it
 #     is written; no batch of the city fails;
 #   - the well-formed copy is stored as a copy, the hand-over is the city's own open order,
-#     queued for its department; the bad Event leaves the copy as it was;
+#     queued for its department; the bad Event leaves the copy's state as it was; a copy
+#     whose history has a row past its next event is stored without that row; one with
+#     absurd times (7500 BC) is stored with them clamped;
 #   - the same messages again (a resend after a reconnection) change nothing;
 #   - the city still takes orders.
 #
@@ -57,6 +59,10 @@ id() { printf '018f0000-0000-7000-8000-%012d' "$1"; }
     fwd "$(id 7)" DG-HM-7 dg '.snap.dept = "no_such_dept"'
     fwd "$(id 8)" DG-HM-8 dg.humen
     fwd "$(id 9)" DG-HM-9 dg
+    # a copy with a history row past its next event, and one with absurd times
+    fwd "$(id 10)" DG-HM-10 dg.humen '.rows += [{seq: 5, n: 1, at: 1, entries: [{kind: "x"}]}]'
+    fwd "$(id 11)" DG-HM-11 dg.humen '.snap.due_ms = -300000000000000
+        | .snap.whole_due_ms = 9000000000000000 | .rows[0].at = -300000000000000'
     printf 'event\t%s\t%s\n' "$(id 8)" "$(jq -cn --argjson now "$now" '{
         snap: {state: "completed", step: 0, attempt: 1, next_seq: 3},
         rows: [{seq: 2, n: 1, at: $now, entries: [{kind: "completed", at: $now,
@@ -91,13 +97,19 @@ orders() {
     fed_sql dg "SELECT string_agg(number || ' ' || state || ' ' || owner || ' ' || open::text,
         ',' ORDER BY number) FROM orders WHERE intake_node = 'dg.humen'"
 }
-want="DG-HM-8 queued dg.humen false,DG-HM-9 queued dg true"
+want="DG-HM-10 queued dg.humen false,DG-HM-11 queued dg.humen false,DG-HM-8 queued dg.humen false"
+want+=",DG-HM-9 queued dg true"
 orders_are_wanted() { [[ $(orders) == "$want" ]]; }
 pls_wait_for 10 orders_are_wanted || true
 assert_eq "$(orders)" "$want" "the orders of dg.humen at the city"
 assert_eq "$(fed_sql dg "SELECT count(*) FROM events WHERE order_id IN ('$(id 1)', '$(id 2)',
     '$(id 3)', '$(id 4)', '$(id 5)', '$(id 6)', '$(id 7)')")" 0 "event rows of refused Forwards"
-assert_eq "$(pls_ctl_at dg --json show "$(id 9)" | jq -r .state)" queued "the hand-over's state as the city shows it"
+assert_eq "$(fed_sql dg "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM events
+    WHERE order_id = '$(id 10)'")" 1 "event rows of the copy with a row past its next event"
+grep -q "history of order $(id 10): a row at 5 past the order's next event (2): ignored" "$log" ||
+    fail "the row past the next event is not reported in $log"
+assert_eq "$(pls_ctl_at dg --json show "$(id 9)" | jq -r .state)" queued \
+    "the hand-over's state as the city shows it"
 
 # A resend of the same messages after a reconnection: already applied, nothing changes.
 r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \

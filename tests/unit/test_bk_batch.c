@@ -242,12 +242,19 @@ static void test_record_fields(void **state)
     bk_rec_begin(&r);
     bk_rec_int(&r.buf, BK_T_INT2, 70000); /* out of range: clamped */
     bk_rec_int(&r.buf, BK_T_INT4, INT64_C(-5000000000));
+    /* a peer's absurd times: within what PostgreSQL takes (4713 BC .. 294276 AD) */
+    bk_rec_at(&r.buf, INT64_MIN);
+    bk_rec_at(&r.buf, INT64_MAX);
     bk_rec_end(&r);
     p = bk_recs_param(&r, 4244);
     decode(p.v, p.len, &a);
     assert_int_equal(a.n, 1);
     assert_int_equal((int16_t)(a.recs[0].vals[0][0] << 8 | a.recs[0].vals[0][1]), INT16_MAX);
     assert_int_equal((int32_t)be32(a.recs[0].vals[1]), INT32_MIN);
+    const int64_t pg_min_us = INT64_C(-211813488000000000); /* 4714-11-24 BC, µs since 2000 */
+    const int64_t pg_max_us = INT64_C(9223371331200000000); /* 294277-01-01 AD */
+    assert_true((int64_t)be64(a.recs[0].vals[2]) > pg_min_us);
+    assert_true((int64_t)be64(a.recs[0].vals[3]) < pg_max_us);
     bk_recs_cleanup(&r);
 }
 

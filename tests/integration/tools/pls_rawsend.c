@@ -387,6 +387,13 @@ static int cmd_link(raw_t *r, int argc, char **argv)
         line = NULL;
         cap = 0;
     }
+    if (n == LINK_MSGS_MAX && getline(&line, &cap, stdin) > 0) {
+        fprintf(stderr, "pls-rawsend: link: more than %d messages\n", LINK_MSGS_MAX);
+        free(line);
+        for (size_t i = 0; i < n; i++)
+            free(lines[i]);
+        return 2;
+    }
     free(line);
 
     Pls__Envelope env;
