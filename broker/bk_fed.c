@@ -1055,34 +1055,37 @@ static const char *forward_problem(bk_core_t *c, json_t *ord, json_t *snap, int 
     return NULL;
 }
 
-/* A Forward: a copy for us, or the order itself when we are its owner. */
-static void apply_forward(bk_core_t *c, const char *from, const char *id, json_t *body)
+/* A Forward: a copy for us, or the order itself when we are its owner.
+ * Returns -1 when it is refused. */
+static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t *body)
 {
     json_t *ord = json_object_get(body, "order");
     json_t *snap = json_object_get(body, "snap");
     if (!json_is_object(ord) || !json_is_object(snap)) {
-        pls_warn("forward of %s from %s without order or snapshot: ignored", id, from);
-        return;
+        pls_error("forward of %s from %s refused: no order or no snapshot; the order is not "
+                  "taken here",
+                  id, from);
+        return -1;
     }
     pls_uuid_t uid;
     if (pls_uuid_parse(id, &uid) != 0)
-        return;
+        return -1;
     const char *owner = jstr(snap, "owner");
     int mine = strcmp(owner, c->node) == 0;
     if (bk_orders_get(&c->orders, &uid)) {
         pls_debug("forward of %s: we hold it already", id);
-        return;
+        return 0;
     }
     const char *why = forward_problem(c, ord, snap, mine);
     if (why) {
         /* nothing of it is written; the link goes on with the next message */
         pls_error("forward of %s from %s refused: %s; the order is not taken here", id, from, why);
-        return;
+        return -1;
     }
     upsert_order(c, &uid, ord, snap, mine);
     add_rows(c, &uid, json_object_get(body, "rows"), jint(snap, "next_seq"));
     if (!mine)
-        return;
+        return 0;
     /* we own it now: into memory, then where its step belongs */
     int svc = bk_catalog_service(&c->cat, jstr(ord, "service"));
     int dept = bk_catalog_dept(&c->cat, jstr(snap, "dept"));
@@ -1118,9 +1121,10 @@ static void apply_forward(bk_core_t *c, const char *from, const char *id, json_t
         /* 退单 back to us: it waits for an operator here */
         bk__event(c, o, "returned", BK_RETURNED, "broker",
                   "{\"note\":\"back from the command center it was sent to\"}");
-        return;
+        return 0;
     }
     bk__route(c, o, o->step, dept, o->scope, "broker", "queued", NULL);
+    return 0;
 }
 
 /* An Event: new rows of a copy. */
@@ -1166,13 +1170,13 @@ static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m)
     }
     json_error_t jerr;
     json_t *body = json_loads(m->body, 0, &jerr);
+    int refused = 0;
     if (!body) {
         pls_warn("message %llu from %s: body is not JSON (%s): skipped", (unsigned long long)m->seq,
                  l->peer, jerr.text);
-        return;
-    }
-    if (strcmp(m->kind, "forward") == 0)
-        apply_forward(c, m->from, m->order, body);
+        refused = 1;
+    } else if (strcmp(m->kind, "forward") == 0)
+        refused = apply_forward(c, m->from, m->order, body) != 0;
     else if (strcmp(m->kind, "event") == 0)
         apply_event(c, m->from, m->order, body);
     else if (strcmp(m->kind, "history") == 0)
@@ -1183,10 +1187,16 @@ static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m)
         bk_rules_record_supervision(c, m->order, jstr(body, "number"), jstr(body, "node"),
                                     jstr(body, "dept"), jstr(body, "scope"), jstr(body, "kind"),
                                     jstr(body, "reason"));
-    else
+    else {
         pls_warn("message %llu from %s: unknown kind %s: skipped", (unsigned long long)m->seq,
                  l->peer, m->kind);
+        refused = 1;
+    }
     json_decref(body);
+    if (refused) {
+        l->refused++;
+        snprintf(l->refused_order, sizeof(l->refused_order), "%s", m->order);
+    }
 }
 
 /* ------------------------------------------------- building forwards */
@@ -1565,9 +1575,26 @@ void *bk_fed_links_json(bk_core_t *c)
         json_object_set_new(o, "applied", json_integer((json_int_t)l->applied_committed));
         json_object_set_new(o, "acked", json_integer((json_int_t)l->acked));
         json_object_set_new(o, "clock_skew_ms", json_integer(l->skew_ms));
+        json_object_set_new(o, "refused", json_integer((json_int_t)l->refused));
         json_array_append_new(arr, o);
     }
     return arr;
+}
+
+void bk_fed_warnings(bk_core_t *c, void *warnings)
+{
+    for (size_t i = 0; i < c->fed.n_links; i++) {
+        const bk_link_t *l = c->fed.links[i];
+        if (!l->refused)
+            continue;
+        char w[300];
+        snprintf(w, sizeof(w),
+                 "%llu message%s from %s refused or skipped since this broker started (the last "
+                 "of order %s): see its log",
+                 (unsigned long long)l->refused, l->refused == 1 ? "" : "s", l->peer,
+                 l->refused_order);
+        json_array_append_new(warnings, json_string(w));
+    }
 }
 
 void *bk_fed_tree_json(bk_core_t *c)

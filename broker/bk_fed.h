@@ -105,6 +105,10 @@ typedef struct bk_link {
     uint64_t applied;           /* applied into memory and the batch being built */
     uint64_t applied_committed; /* acknowledged to the peer after COMMIT */
     int ack_due;
+    /* messages from the peer skipped or refused since this broker started (or
+     * reloaded), and the order of the last one: status shows them */
+    uint64_t refused;
+    char refused_order[40];
     int state_dirty; /* link_state row to write in the next batch */
     int acked_dirty; /* outbox rows to delete in the next batch */
     /* outbox rows deleted up to here (committed): a delete names its range
@@ -201,6 +205,8 @@ void bk_fed_turn(bk_core_t *c);
 /* Status: links as JSON (a json_t * array, returned as void * to keep
  * jansson out of this header). */
 void *bk_fed_links_json(bk_core_t *c);
+/* Status warnings of the links (messages refused) into the JSON array. */
+void bk_fed_warnings(bk_core_t *c, void *warnings);
 void *bk_fed_tree_json(bk_core_t *c);
 
 #endif

@@ -358,6 +358,7 @@ static json_t *status_from_memory(bk_core_t *c)
                  missing[i]);
         json_array_append_new(warnings, json_string(w));
     }
+    bk_fed_warnings(c, warnings);
     json_object_set_new(doc, "warnings", warnings);
     int64_t off;
     double speed;

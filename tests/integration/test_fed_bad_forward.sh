@@ -8,7 +8,8 @@
 # the copy whose snapshot has no owner.
 #   - every message is acknowledged (the town is not stuck resending them);
 #   - each malformed Forward is refused with its reason in the city's log, and nothing of it
-#     is written; no batch of the city fails;
+#     is written; no batch of the city fails; `plsctl status` counts them on the link and
+#     warns;
 #   - the well-formed copy is stored as a copy, the hand-over is the city's own open order,
 #     queued for its department; the bad Event leaves the copy's state as it was; a copy
 #     whose history has a row past its next event is stored without that row; one with
@@ -88,6 +89,13 @@ for want in "$(id 1) from dg.humen refused: the snapshot has no known state" \
 done
 grep -q "copy of order $(id 8): snapshot without a known state or an owner, ignored" "$log" ||
     fail "the Event without an owner is not reported in $log"
+# what an operator sees without reading the log
+st=$(pls_ctl_at dg --json status)
+assert_eq "$(jq -r '.links[] | select(.peer == "dg.humen") | .refused' <<<"$st")" 7 \
+    "status: messages refused on the link to dg.humen"
+assert_contains "$(jq -r '.warnings[]' <<<"$st")" \
+    "7 messages from dg.humen refused or skipped since this broker started (the last of order $(id 7))"
+assert_contains "$(pls_ctl_at dg status)" "7 messages from dg.humen refused or skipped"
 if grep -q 'batch failed' "$log"; then
     grep -m 3 'batch failed' "$log" >&2
     fail "a batch of the city failed (see above)"
@@ -117,6 +125,7 @@ r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.h
 assert_eq "$r" "ack $n" "the city's acknowledgement of the resend"
 assert_eq "$(orders)" "$want" "the orders of dg.humen at the city after the resend"
 assert_eq "$(grep -c 'refused: ' "$log")" 7 "refusals after the resend (none again)"
+assert_eq "$(fed_link dg dg.humen refused)" 7 "status: refused messages after the resend"
 
 pls_ctl_at dg submit --service exam --origin dg --desc "考试咨询" >/dev/null ||
     fail "the city does not take orders"
