@@ -806,6 +806,15 @@ void bk_fed_summary(bk_core_t *c, const Pls__StatusSummary *s)
 
 static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m);
 
+/* A message from the peer refused or skipped: status counts them. */
+static void note_refused(bk_link_t *l, const char *order)
+{
+    pls_uuid_t u;
+    l->refused++;
+    snprintf(l->refused_order, sizeof(l->refused_order), "%s",
+             order && pls_uuid_parse(order, &u) == 0 ? order : "(none)");
+}
+
 void bk_fed_link(bk_core_t *c, const void *ident, size_t ident_len, const Pls__LinkBatch *lb)
 {
     bk_link_t *l = ident ? child_by_ident(c, ident, ident_len) : c->fed.parent;
@@ -828,7 +837,16 @@ void bk_fed_link(bk_core_t *c, const void *ident, size_t ident_len, const Pls__L
             continue; /* already applied: a resend */
         if (m->seq != l->applied + 1)
             break; /* a gap: the peer resends after the next hello */
-        apply_msg(c, l, m);
+        char why[200];
+        if (pls_proto_link_msg_check(m, why, sizeof(why)) != 0) {
+            /* acknowledged without its effect: refusing the whole batch would
+             * stop the link at every resend */
+            pls_error("message %llu from %s refused: %s; acknowledged without applying it",
+                      (unsigned long long)m->seq, l->peer, why);
+            note_refused(l, m->order);
+        } else {
+            apply_msg(c, l, m);
+        }
         l->applied = m->seq;
         l->state_dirty = 1;
         c->cur->touched = 1;
@@ -1193,10 +1211,8 @@ static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m)
         refused = 1;
     }
     json_decref(body);
-    if (refused) {
-        l->refused++;
-        snprintf(l->refused_order, sizeof(l->refused_order), "%s", m->order);
-    }
+    if (refused)
+        note_refused(l, m->order);
 }
 
 /* ------------------------------------------------- building forwards */

@@ -329,24 +329,31 @@ static void v_report(vctx_t *v, const Pls__Report *r)
         fail(v, PLS_BAD_REQUEST, "days", "more than 365");
 }
 
+/* The batch as a whole; each message is checked by the receiver
+ * (pls_proto_link_msg_check), which skips a bad one and goes on. */
 static void v_link(vctx_t *v, const Pls__LinkBatch *l)
 {
     node(v, "node", l->node, 1);
     if (l->n_msgs > 4096)
         fail(v, PLS_TOO_LARGE, "msgs", "more than 4096 messages");
-    for (size_t i = 0; i < l->n_msgs; i++) {
-        const Pls__LinkMsg *m = l->msgs[i];
-        if (m->seq == 0)
+    for (size_t i = 0; i < l->n_msgs; i++)
+        if (l->msgs[i]->seq == 0)
             fail(v, PLS_BAD_REQUEST, "msgs.seq", "required");
-        node(v, "msgs.from", m->from, 1);
-        if (m->n_to == 0 || m->n_to > 8)
-            fail(v, PLS_BAD_REQUEST, "msgs.to", "one to eight nodes");
-        for (size_t k = 0; k < m->n_to; k++)
-            node(v, "msgs.to", m->to[k], 1);
-        code(v, "msgs.kind", m->kind, 1);
-        uuid(v, "msgs.order", m->order, 1);
-        text(v, "msgs.body", m->body, PLS_MAX_ENVELOPE, 1);
-    }
+}
+
+int pls_proto_link_msg_check(const Pls__LinkMsg *m, char *reason, size_t reasonsz)
+{
+    vctx_t v = {0, reason, reasonsz};
+    reason[0] = '\0';
+    node(&v, "from", m->from, 1);
+    if (m->n_to == 0 || m->n_to > 8)
+        fail(&v, PLS_BAD_REQUEST, "to", "one to eight nodes");
+    for (size_t k = 0; k < m->n_to; k++)
+        node(&v, "to", m->to[k], 1);
+    code(&v, "kind", m->kind, 1);
+    uuid(&v, "order", m->order, 1);
+    text(&v, "body", m->body, PLS_MAX_ENVELOPE, 1);
+    return v.status;
 }
 
 int pls_proto_validate(const Pls__Envelope *e, char *reason, size_t reasonsz)

@@ -48,6 +48,9 @@ void pls_proto_free(Pls__Envelope *e);
 /* Validate an unpacked envelope. Returns 0 when valid, else the status code
  * (400 or 413) with a reason like "desc: longer than 16384 bytes". */
 int pls_proto_validate(const Pls__Envelope *e, char *reason, size_t reasonsz) PLS_WUR;
+/* One message of a LinkBatch (pls_proto_validate checks only the batch's
+ * node, size and sequence numbers): 0, or a status with the reason. */
+int pls_proto_link_msg_check(const Pls__LinkMsg *m, char *reason, size_t reasonsz) PLS_WUR;
 
 /* Pack into a new buffer (caller frees *out). */
 void pls_proto_pack(const Pls__Envelope *e, uint8_t **out, size_t *len);

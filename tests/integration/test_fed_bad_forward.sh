@@ -5,7 +5,8 @@
 # without a state, with an unknown state, without an owner, without a number, without a
 # creation time, and, for orders the city is to own, of a service and of a department the city
 # does not know; then a well-formed copy, a well-formed hand-over to the city and an Event of
-# the copy whose snapshot has no owner.
+# the copy whose snapshot has no owner; then messages that fail the link's own checks (an
+# order that is no UUID, a body over 256 KiB, a body that is not UTF-8) and a good copy.
 #   - every message is acknowledged (the town is not stuck resending them);
 #   - each malformed Forward is refused with its reason in the city's log, and nothing of it
 #     is written; no batch of the city fails; `plsctl status` counts them on the link and
@@ -68,6 +69,12 @@ id() { printf '018f0000-0000-7000-8000-%012d' "$1"; }
         snap: {state: "completed", step: 0, attempt: 1, next_seq: 3},
         rows: [{seq: 2, n: 1, at: $now, entries: [{kind: "completed", at: $now,
                 node: "dg.humen", actor: "w1", from: "queued", to: "completed"}]}]}')"
+    # messages the envelope's own checks refuse: an order that is no id, a body over the
+    # 256 KiB a link message may carry, a body that is not UTF-8; then a good copy again
+    printf 'forward\tnot-an-order-id\t{}\n'
+    printf 'event\t%s\t{"pad":"%s"}\n' "$(id 12)" "$(head -c 300000 /dev/zero | tr '\0' x)"
+    printf 'forward\t%s\t{"x":"\xff\xfe"}\n' "$(id 13)"
+    fwd "$(id 14)" DG-HM-14 dg.humen
 } >"$T/msgs"
 n=$(wc -l <"$T/msgs")
 
@@ -76,8 +83,8 @@ r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.h
 assert_eq "$r" "ack $n" "the city's acknowledgement"
 
 log=$(pls_logfile dg)
-refusals() { [[ $(grep -c 'refused: ' "$log") -ge 7 ]]; }
-pls_wait_for 10 refusals || fail "fewer than 7 refusals in $log"
+refusals() { [[ $(grep -c 'refused: ' "$log") -ge 10 ]]; }
+pls_wait_for 10 refusals || fail "fewer than 10 refusals in $log"
 for want in "$(id 1) from dg.humen refused: the snapshot has no known state" \
     "$(id 2) from dg.humen refused: the snapshot has no known state" \
     "$(id 3) from dg.humen refused: the snapshot names no owner" \
@@ -87,15 +94,20 @@ for want in "$(id 1) from dg.humen refused: the snapshot has no known state" \
     "$(id 7) from dg.humen refused: we are to own it, and its department is not in our catalog"; do
     grep -qF "forward of $want" "$log" || fail "no line 'forward of $want' in $log"
 done
+for want in "message 13 from dg.humen refused: order: not an order id" \
+    "message 14 from dg.humen refused: body: longer than 262144 bytes" \
+    "message 15 from dg.humen refused: body: not valid UTF-8"; do
+    grep -qF "$want" "$log" || fail "no line '$want' in $log"
+done
 grep -q "copy of order $(id 8): snapshot without a known state or an owner, ignored" "$log" ||
     fail "the Event without an owner is not reported in $log"
 # what an operator sees without reading the log
 st=$(pls_ctl_at dg --json status)
-assert_eq "$(jq -r '.links[] | select(.peer == "dg.humen") | .refused' <<<"$st")" 7 \
+assert_eq "$(jq -r '.links[] | select(.peer == "dg.humen") | .refused' <<<"$st")" 10 \
     "status: messages refused on the link to dg.humen"
 assert_contains "$(jq -r '.warnings[]' <<<"$st")" \
-    "7 messages from dg.humen refused or skipped since this broker started (the last of order $(id 7))"
-assert_contains "$(pls_ctl_at dg status)" "7 messages from dg.humen refused or skipped"
+    "10 messages from dg.humen refused or skipped since this broker started (the last of order $(id 13))"
+assert_contains "$(pls_ctl_at dg status)" "10 messages from dg.humen refused or skipped"
 if grep -q 'batch failed' "$log"; then
     grep -m 3 'batch failed' "$log" >&2
     fail "a batch of the city failed (see above)"
@@ -105,8 +117,8 @@ orders() {
     fed_sql dg "SELECT string_agg(number || ' ' || state || ' ' || owner || ' ' || open::text,
         ',' ORDER BY number) FROM orders WHERE intake_node = 'dg.humen'"
 }
-want="DG-HM-10 queued dg.humen false,DG-HM-11 queued dg.humen false,DG-HM-8 queued dg.humen false"
-want+=",DG-HM-9 queued dg true"
+want="DG-HM-10 queued dg.humen false,DG-HM-11 queued dg.humen false,DG-HM-14 queued dg.humen false"
+want+=",DG-HM-8 queued dg.humen false,DG-HM-9 queued dg true"
 orders_are_wanted() { [[ $(orders) == "$want" ]]; }
 pls_wait_for 10 orders_are_wanted || true
 assert_eq "$(orders)" "$want" "the orders of dg.humen at the city"
@@ -124,8 +136,8 @@ r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.h
     <"$T/msgs") || fail "the city did not acknowledge the resend: $r"
 assert_eq "$r" "ack $n" "the city's acknowledgement of the resend"
 assert_eq "$(orders)" "$want" "the orders of dg.humen at the city after the resend"
-assert_eq "$(grep -c 'refused: ' "$log")" 7 "refusals after the resend (none again)"
-assert_eq "$(fed_link dg dg.humen refused)" 7 "status: refused messages after the resend"
+assert_eq "$(grep -c 'refused: ' "$log")" 10 "refusals after the resend (none again)"
+assert_eq "$(fed_link dg dg.humen refused)" 10 "status: refused messages after the resend"
 
 pls_ctl_at dg submit --service exam --origin dg --desc "考试咨询" >/dev/null ||
     fail "the city does not take orders"

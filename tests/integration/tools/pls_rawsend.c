@@ -89,12 +89,16 @@ static void read_monitor(raw_t *r)
         r->disconnected = 1;
 }
 
-static int raw_open(raw_t *r, const char *endpoint)
+/* routing_id: NULL, or the DEALER's routing id (a child broker's is
+ * "link:NODE", which lets it send up to the 1 MiB frame). */
+static int raw_open(raw_t *r, const char *endpoint, const char *routing_id)
 {
     r->ctx = zmq_ctx_new();
     r->sock = zmq_socket(r->ctx, ZMQ_DEALER);
     int zero = 0;
     zmq_setsockopt(r->sock, ZMQ_LINGER, &zero, sizeof(zero));
+    if (routing_id)
+        zmq_setsockopt(r->sock, ZMQ_ROUTING_ID, routing_id, strlen(routing_id));
     if (zmq_socket_monitor(r->sock, "inproc://rawsend-monitor",
                            ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) != 0)
         return -1;
@@ -458,7 +462,12 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "frame") != 0 && strcmp(cmd, "submit") != 0 && strcmp(cmd, "report") != 0 &&
         strcmp(cmd, "link") != 0)
         return usage();
-    if (raw_open(&r, broker) != 0) {
+    char rid[160];
+    const char *link_node =
+        strcmp(cmd, "link") == 0 ? opt_value(argc - i, argv + i, "--node") : NULL;
+    if (link_node)
+        snprintf(rid, sizeof(rid), "link:%s", link_node);
+    if (raw_open(&r, broker, link_node ? rid : NULL) != 0) {
         raw_close(&r);
         return 1;
     }
