@@ -97,6 +97,7 @@ void bk_fed_cleanup(bk_fed_t *f)
     bk_recs_cleanup(&f->copy_update);
     bk_recs_cleanup(&f->fwd_orders);
     bk_recs_cleanup(&f->fwd_citizens);
+    free(f->refused_kept);
     memset(f, 0, sizeof(*f));
 }
 
@@ -109,12 +110,29 @@ void bk_fed_reset(bk_core_t *c)
     size_t n_known = f->n_known, n_codes = f->n_codes;
     f->known = f->codes = NULL;
     f->n_known = f->n_codes = 0;
+    /* the refused counts: their messages are acknowledged and never come
+     * again, so status must not forget them at a reload */
+    bk_refused_t *kept = f->refused_kept;
+    size_t n_kept = f->n_refused_kept;
+    f->refused_kept = NULL;
+    kept = pls_xrealloc(kept, (n_kept + f->n_links + 1) * sizeof(*kept));
+    for (size_t i = 0; i < f->n_links; i++) {
+        const bk_link_t *l = f->links[i];
+        if (!l->refused)
+            continue;
+        bk_refused_t *k = &kept[n_kept++];
+        snprintf(k->peer, sizeof(k->peer), "%s", l->peer);
+        k->n = l->refused;
+        snprintf(k->order, sizeof(k->order), "%s", l->refused_order);
+    }
     bk_fed_cleanup(f);
     bk_fed_init(f, parent);
     f->known = known;
     f->n_known = n_known;
     f->codes = codes;
     f->n_codes = n_codes;
+    f->refused_kept = kept;
+    f->n_refused_kept = n_kept;
 }
 
 static bk_link_t *link_find(bk_fed_t *f, const char *peer)
@@ -140,6 +158,15 @@ static bk_link_t *link_add(bk_fed_t *f, const char *peer, int is_parent)
     f->links[f->n_links++] = l;
     if (is_parent)
         f->parent = l;
+    for (size_t i = 0; i < f->n_refused_kept; i++) {
+        bk_refused_t *k = &f->refused_kept[i];
+        if (strcmp(k->peer, peer) == 0) {
+            l->refused = k->n;
+            snprintf(l->refused_order, sizeof(l->refused_order), "%s", k->order);
+            *k = f->refused_kept[--f->n_refused_kept];
+            break;
+        }
+    }
     return l;
 }
 
@@ -841,8 +868,12 @@ void bk_fed_link(bk_core_t *c, const void *ident, size_t ident_len, const Pls__L
         if (pls_proto_link_msg_check(m, why, sizeof(why)) != 0) {
             /* acknowledged without its effect: refusing the whole batch would
              * stop the link at every resend */
-            pls_error("message %llu from %s refused: %s; acknowledged without applying it",
-                      (unsigned long long)m->seq, l->peer, why);
+            pls_uuid_t u;
+            int named = m->kind && pls_code_valid(m->kind);
+            pls_error("message %llu from %s refused: %s; acknowledged without applying it "
+                      "(kind %s, order %s)",
+                      (unsigned long long)m->seq, l->peer, why, named ? m->kind : "?",
+                      m->order && pls_uuid_parse(m->order, &u) == 0 ? m->order : "?");
             note_refused(l, m->order);
         } else {
             apply_msg(c, l, m);
@@ -1145,20 +1176,23 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
     return 0;
 }
 
-/* An Event: new rows of a copy. */
-static void apply_event(bk_core_t *c, const char *from, const char *id, json_t *body)
+/* An Event: new rows of a copy. Returns -1 when it is skipped as malformed. */
+static int apply_event(bk_core_t *c, const char *from, const char *id, json_t *body)
 {
     pls_uuid_t uid;
     if (pls_uuid_parse(id, &uid) != 0)
-        return;
+        return -1;
     if (bk_orders_get(&c->orders, &uid))
-        return; /* we own it: a late copy event from its previous owner */
+        return 0; /* we own it: a late copy event from its previous owner */
     json_t *snap = json_object_get(body, "snap");
-    if (!json_is_object(snap))
-        return;
+    if (!json_is_object(snap)) {
+        pls_warn("event of %s from %s without a snapshot: skipped", id, from);
+        return -1;
+    }
     add_rows(c, &uid, json_object_get(body, "rows"), 0);
     add_copy_update(c, &uid, snap);
     ask_forward(c, from, &uid);
+    return 0;
 }
 
 /* The rest of a long history, right behind its Forward (emit_forward): rows
@@ -1182,8 +1216,13 @@ static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m)
     if (strcmp(to, c->node) != 0) {
         /* store and forward towards its node */
         pls_uuid_t uid;
-        if (pls_uuid_parse(m->order, &uid) == 0)
-            bk_fed_emit(c, to, m->from, m->kind, &uid, m->body);
+        if (!next_hop(c, to) || pls_uuid_parse(m->order, &uid) != 0) {
+            pls_warn("message %llu from %s for %s: no link towards it: skipped",
+                     (unsigned long long)m->seq, l->peer, to);
+            note_refused(l, m->order);
+            return;
+        }
+        bk_fed_emit(c, to, m->from, m->kind, &uid, m->body);
         return;
     }
     json_error_t jerr;
@@ -1196,7 +1235,7 @@ static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m)
     } else if (strcmp(m->kind, "forward") == 0)
         refused = apply_forward(c, m->from, m->order, body) != 0;
     else if (strcmp(m->kind, "event") == 0)
-        apply_event(c, m->from, m->order, body);
+        refused = apply_event(c, m->from, m->order, body) != 0;
     else if (strcmp(m->kind, "history") == 0)
         apply_history(c, m->order, body);
     else if (strcmp(m->kind, "request") == 0)
@@ -1254,8 +1293,9 @@ typedef struct fwd_read {
 
 /* Emit a Forward whose body so far ends with "rows": and whose history (a
  * JSON array of event rows) is hist. The receiver refuses a link message over
- * PLS_MAX_ENVELOPE (pls_proto.c), and a refused or oversized message stops the
- * link at every resend, so a Forward over BK_FWD_HIST_BYTES goes in parts: the
+ * PLS_MAX_ENVELOPE (pls_proto_link_msg_check), and a message over the 1 MiB
+ * frame closes the link at every resend, so a Forward over BK_FWD_HIST_BYTES
+ * goes in parts: the
  * Forward with as many of the first rows as keep it under BK_FWD_HIST_BYTES
  * (maybe none), then "history" messages ({"rows":[...]}) right behind it, each
  * under BK_FWD_HIST_BYTES too, except a part of a single larger row. The
@@ -1493,7 +1533,15 @@ static void apply_request(bk_core_t *c, const char *from, const char *id, json_t
     char reason[300];
     char actor[200];
     snprintf(actor, sizeof(actor), "%s@%s", jstr(body, "actor"), from);
-    int st = bk__act(c, o, &a, actor, reason, sizeof(reason));
+    /* what a desk's own request must pass (lengths, node ids, bounds) */
+    Pls__Envelope env;
+    pls__envelope__init(&env);
+    env.version = PLS_PROTO_VERSION;
+    env.body_case = PLS__ENVELOPE__BODY_ACTION;
+    env.action = &a;
+    int st = pls_proto_validate(&env, reason, sizeof(reason));
+    if (!st)
+        st = bk__act(c, o, &a, actor, reason, sizeof(reason));
     if (st) {
         /* refused: the asking node sees why in the order's history */
         pls_buf_t *p = bk__payload_begin(c);

@@ -105,8 +105,8 @@ typedef struct bk_link {
     uint64_t applied;           /* applied into memory and the batch being built */
     uint64_t applied_committed; /* acknowledged to the peer after COMMIT */
     int ack_due;
-    /* messages from the peer skipped or refused since this broker started (or
-     * reloaded), and the order of the last one: status shows them */
+    /* messages from the peer skipped or refused since this broker started
+     * (kept across reloads), and the order of the last one: status shows them */
     uint64_t refused;
     char refused_order[40];
     int state_dirty; /* link_state row to write in the next batch */
@@ -129,6 +129,13 @@ typedef struct bk_copy {
     void *snap; /* json_t *, owned reference */
 } bk_copy_t;
 
+/* A link's count of refused messages, kept across a reload (bk_fed_reset). */
+typedef struct bk_refused {
+    char peer[132];
+    uint64_t n;
+    char order[40];
+} bk_refused_t;
+
 typedef struct bk_fed {
     char parent_node[132]; /* empty without --parent */
     bk_link_t **links;     /* owned array of owned links */
@@ -138,6 +145,8 @@ typedef struct bk_fed {
     char **codes;      /* owned: order-number codes of same-level nodes (topology) */
     size_t n_codes;
     size_t n_known;
+    bk_refused_t *refused_kept; /* owned: counts of links not yet back after a reload */
+    size_t n_refused_kept;
     /* orders to forward once their `forwarded` event is committed */
     pls_uuid_t *fwd;
     size_t n_fwd, cap_fwd;

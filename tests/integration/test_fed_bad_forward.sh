@@ -10,7 +10,7 @@
 #   - every message is acknowledged (the town is not stuck resending them);
 #   - each malformed Forward is refused with its reason in the city's log, and nothing of it
 #     is written; no batch of the city fails; `plsctl status` counts them on the link and
-#     warns;
+#     warns, also after the city reloaded (they are never sent again);
 #   - the well-formed copy is stored as a copy, the hand-over is the city's own open order,
 #     queued for its department; the bad Event leaves the copy's state as it was; a copy
 #     whose history has a row past its next event is stored without that row; one with
@@ -75,6 +75,9 @@ id() { printf '018f0000-0000-7000-8000-%012d' "$1"; }
     printf 'event\t%s\t{"pad":"%s"}\n' "$(id 12)" "$(head -c 300000 /dev/zero | tr '\0' x)"
     printf 'forward\t%s\t{"x":"\xff\xfe"}\n' "$(id 13)"
     fwd "$(id 14)" DG-HM-14 dg.humen
+    # an Event without a snapshot; a message for a node the city has no link towards
+    printf 'event\t%s\t{"rows":[]}\n' "$(id 8)"
+    printf 'event\t%s\t{"rows":[]}\tdg.nowhere\n' "$(id 15)"
 } >"$T/msgs"
 n=$(wc -l <"$T/msgs")
 
@@ -85,6 +88,10 @@ assert_eq "$r" "ack $n" "the city's acknowledgement"
 log=$(pls_logfile dg)
 refusals() { [[ $(grep -c 'refused: ' "$log") -ge 10 ]]; }
 pls_wait_for 10 refusals || fail "fewer than 10 refusals in $log"
+grep -q "event of $(id 8) from dg.humen without a snapshot: skipped" "$log" ||
+    fail "the Event without a snapshot is not reported in $log"
+grep -q "message 18 from dg.humen for dg.nowhere: no link towards it: skipped" "$log" ||
+    fail "the message for dg.nowhere is not reported in $log"
 for want in "$(id 1) from dg.humen refused: the snapshot has no known state" \
     "$(id 2) from dg.humen refused: the snapshot has no known state" \
     "$(id 3) from dg.humen refused: the snapshot names no owner" \
@@ -103,11 +110,11 @@ grep -q "copy of order $(id 8): snapshot without a known state or an owner, igno
     fail "the Event without an owner is not reported in $log"
 # what an operator sees without reading the log
 st=$(pls_ctl_at dg --json status)
-assert_eq "$(jq -r '.links[] | select(.peer == "dg.humen") | .refused' <<<"$st")" 10 \
+assert_eq "$(jq -r '.links[] | select(.peer == "dg.humen") | .refused' <<<"$st")" 12 \
     "status: messages refused on the link to dg.humen"
 assert_contains "$(jq -r '.warnings[]' <<<"$st")" \
-    "10 messages from dg.humen refused or skipped since this broker started (the last of order $(id 13))"
-assert_contains "$(pls_ctl_at dg status)" "10 messages from dg.humen refused or skipped"
+    "12 messages from dg.humen refused or skipped since this broker started (the last of order $(id 15))"
+assert_contains "$(pls_ctl_at dg status)" "12 messages from dg.humen refused or skipped"
 if grep -q 'batch failed' "$log"; then
     grep -m 3 'batch failed' "$log" >&2
     fail "a batch of the city failed (see above)"
@@ -137,7 +144,18 @@ r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.h
 assert_eq "$r" "ack $n" "the city's acknowledgement of the resend"
 assert_eq "$(orders)" "$want" "the orders of dg.humen at the city after the resend"
 assert_eq "$(grep -c 'refused: ' "$log")" 10 "refusals after the resend (none again)"
-assert_eq "$(fed_link dg dg.humen refused)" 10 "status: refused messages after the resend"
+assert_eq "$(fed_link dg dg.humen refused)" 12 "status: refused messages after the resend"
+
+# The city reloads (its write connection is cut): the count stays, those messages never
+# come again.
+loads=$(grep -c 'state loaded' "$log")
+fed_sql dg "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid()" >/dev/null
+reloaded() { [[ $(grep -c 'state loaded' "$log") -gt $loads ]]; }
+pls_wait_for 30 reloaded || fail "the city did not reload after its connections were cut"
+counted() { [[ $(fed_link dg dg.humen refused 2>/dev/null) == 12 ]]; }
+pls_wait_for 20 counted ||
+    fail "status after the reload: $(fed_link dg dg.humen refused) refused messages, not 12"
 
 pls_ctl_at dg submit --service exam --origin dg --desc "考试咨询" >/dev/null ||
     fail "the city does not take orders"

@@ -18,9 +18,10 @@
  *   pls-rawsend ... link --node N --to T
  *       a child command center N of the broker (whose node is T): a Hello,
  *       then one LinkBatch of the link messages read from stdin, one per
- *       line, "KIND<TAB>ORDER<TAB>BODY" (BODY the JSON text as sent), with
- *       sequence numbers 1, 2, ...; then waits for the broker's
- *       acknowledgement of them all.
+ *       line, "KIND<TAB>ORDER<TAB>BODY[<TAB>TO]" (BODY the JSON text as
+ *       sent; TO the message's destination, T by default), with sequence
+ *       numbers 1, 2, ...; then waits for the broker's acknowledgement of
+ *       them all (at most 64 messages).
  *
  * Output, one line on stdout: "STATUS REASON" of the (last) reply, followed
  * by " order=ID" when the reply names an order; "disconnected" when the
@@ -362,7 +363,7 @@ static int cmd_link(raw_t *r, int argc, char **argv)
         return usage();
     Pls__LinkMsg msgs[LINK_MSGS_MAX], *pm[LINK_MSGS_MAX];
     char *lines[LINK_MSGS_MAX];
-    char *tos[1] = {(char *)(uintptr_t)to};
+    char *tos[LINK_MSGS_MAX];
     size_t n = 0, cap = 0;
     char *line = NULL;
     while (n < LINK_MSGS_MAX && getline(&line, &cap, stdin) > 0) {
@@ -378,10 +379,14 @@ static int cmd_link(raw_t *r, int argc, char **argv)
         }
         *order++ = '\0';
         *body++ = '\0';
+        char *to_here = strchr(body, '\t'); /* a JSON text has no raw tab */
+        if (to_here)
+            *to_here++ = '\0';
+        tos[n] = to_here ? to_here : (char *)(uintptr_t)to;
         pls__link_msg__init(&msgs[n]);
         msgs[n].seq = n + 1;
         msgs[n].from = (char *)(uintptr_t)node;
-        msgs[n].to = tos;
+        msgs[n].to = &tos[n];
         msgs[n].n_to = 1;
         msgs[n].kind = kind;
         msgs[n].order = order;
