@@ -473,13 +473,13 @@ static void request_page(bk_core_t *c, bk_link_t *l)
 
 /* ------------------------------------------------------ batch hooks */
 
-void bk_fed_emit(bk_core_t *c, const char *to, const char *from, const char *kind,
-                 const pls_uuid_t *order, const char *body)
+int bk_fed_emit(bk_core_t *c, const char *to, const char *from, const char *kind,
+                const pls_uuid_t *order, const char *body)
 {
     bk_link_t *l = next_hop(c, to);
     if (!l) {
         pls_debug("no link towards %s: message dropped", to);
-        return;
+        return -1;
     }
     if (l->n_pend == l->cap_pend) {
         l->cap_pend = l->cap_pend ? l->cap_pend * 2 : 64;
@@ -512,6 +512,7 @@ void bk_fed_emit(bk_core_t *c, const char *to, const char *from, const char *kin
     bk_rec_text(v, m->body);
     bk_rec_at(v, m->at_ms);
     bk_rec_end(r);
+    return 0;
 }
 
 /* The members of a snapshot: {"state",...} from a batch row. */
@@ -833,7 +834,8 @@ void bk_fed_summary(bk_core_t *c, const Pls__StatusSummary *s)
 
 static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m);
 
-/* A message from the peer refused or skipped: status counts them. */
+/* A message from the peer refused or skipped: status counts them, naming the
+ * last one's order (or "(none)" when it names none). */
 static void note_refused(bk_link_t *l, const char *order)
 {
     pls_uuid_t u;
@@ -868,13 +870,11 @@ void bk_fed_link(bk_core_t *c, const void *ident, size_t ident_len, const Pls__L
         if (pls_proto_link_msg_check(m, why, sizeof(why)) != 0) {
             /* acknowledged without its effect: refusing the whole batch would
              * stop the link at every resend */
-            pls_uuid_t u;
-            int named = m->kind && pls_code_valid(m->kind);
+            note_refused(l, m->order);
             pls_error("message %llu from %s refused: %s; acknowledged without applying it "
                       "(kind %s, order %s)",
-                      (unsigned long long)m->seq, l->peer, why, named ? m->kind : "?",
-                      m->order && pls_uuid_parse(m->order, &u) == 0 ? m->order : "?");
-            note_refused(l, m->order);
+                      (unsigned long long)m->seq, l->peer, why,
+                      m->kind && pls_code_valid(m->kind) ? m->kind : "?", l->refused_order);
         } else {
             apply_msg(c, l, m);
         }
@@ -1215,14 +1215,13 @@ static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m)
     const char *to = m->to[0];
     if (strcmp(to, c->node) != 0) {
         /* store and forward towards its node */
-        pls_uuid_t uid;
-        if (!next_hop(c, to) || pls_uuid_parse(m->order, &uid) != 0) {
+        pls_uuid_t uid; /* a UUID: pls_proto_link_msg_check */
+        if (pls_uuid_parse(m->order, &uid) != 0 ||
+            bk_fed_emit(c, to, m->from, m->kind, &uid, m->body) != 0) {
             pls_warn("message %llu from %s for %s: no link towards it: skipped",
                      (unsigned long long)m->seq, l->peer, to);
             note_refused(l, m->order);
-            return;
         }
-        bk_fed_emit(c, to, m->from, m->kind, &uid, m->body);
         return;
     }
     json_error_t jerr;
@@ -1295,20 +1294,19 @@ typedef struct fwd_read {
  * JSON array of event rows) is hist. The receiver refuses a link message over
  * PLS_MAX_ENVELOPE (pls_proto_link_msg_check), and a message over the 1 MiB
  * frame closes the link at every resend, so a Forward over BK_FWD_HIST_BYTES
- * goes in parts: the
- * Forward with as many of the first rows as keep it under BK_FWD_HIST_BYTES
- * (maybe none), then "history" messages ({"rows":[...]}) right behind it, each
- * under BK_FWD_HIST_BYTES too, except a part of a single larger row. The
- * receiver applies them in sequence: the order's row first, then the rest of
- * its history (apply_history). */
+ * goes in parts: the Forward with as many of the first rows as keep it under
+ * BK_FWD_HIST_BYTES (maybe none), then "history" messages ({"rows":[...]})
+ * right behind it, each under BK_FWD_HIST_BYTES too, except a part of a
+ * single larger row. The receiver applies them in sequence: the order's row
+ * first, then the rest of its history (apply_history). */
 static void emit_forward(bk_core_t *c, const char *to, const pls_uuid_t *id, pls_buf_t *body,
                          const char *hist)
 {
-    char order[PLS_UUID_STR];
-    pls_uuid_format(id, order);
     size_t hist_len = strlen(hist);
     json_t *rows = NULL;
+    char order[PLS_UUID_STR];
     if (body->len + hist_len > BK_FWD_HIST_BYTES) {
+        pls_uuid_format(id, order);
         rows = json_loads(hist, 0, NULL);
         if (!json_is_array(rows))
             pls_warn("forward of %s: its history is not a JSON array: sent whole", order);

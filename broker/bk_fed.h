@@ -194,9 +194,9 @@ void bk_fed_after_commit(bk_core_t *c, uint32_t gen);
 /* Rows returned by the copy UPDATE of a batch: these copies exist. */
 void bk_fed_copy_rows(bk_core_t *c, const void *rows);
 /* Queue a durable message for node `to` in the batch being built (from =
- * NULL: this node). */
-void bk_fed_emit(bk_core_t *c, const char *to, const char *from, const char *kind,
-                 const pls_uuid_t *order, const char *body);
+ * NULL: this node). Returns -1, queuing nothing, when no link leads to `to`. */
+int bk_fed_emit(bk_core_t *c, const char *to, const char *from, const char *kind,
+                const pls_uuid_t *order, const char *body);
 /* An order in `forwarded` state waits for its Forward. */
 void bk_fed_want_forward(bk_core_t *c, const pls_uuid_t *id);
 

@@ -366,16 +366,14 @@ static int cmd_link(raw_t *r, int argc, char **argv)
     char *tos[LINK_MSGS_MAX];
     size_t n = 0, cap = 0;
     char *line = NULL;
+    const char *bad = NULL;
     while (n < LINK_MSGS_MAX && getline(&line, &cap, stdin) > 0) {
         line[strcspn(line, "\n")] = '\0';
         char *kind = line, *order = strchr(kind, '\t');
         char *body = order ? strchr(order + 1, '\t') : NULL;
         if (!body) {
-            fprintf(stderr, "pls-rawsend: link: a line is not KIND<TAB>ORDER<TAB>BODY\n");
-            free(line);
-            for (size_t i = 0; i < n; i++)
-                free(lines[i]);
-            return 2;
+            bad = "a line is not KIND<TAB>ORDER<TAB>BODY[<TAB>TO]";
+            break;
         }
         *order++ = '\0';
         *body++ = '\0';
@@ -396,14 +394,15 @@ static int cmd_link(raw_t *r, int argc, char **argv)
         line = NULL;
         cap = 0;
     }
-    if (n == LINK_MSGS_MAX && getline(&line, &cap, stdin) > 0) {
-        fprintf(stderr, "pls-rawsend: link: more than %d messages\n", LINK_MSGS_MAX);
-        free(line);
+    if (!bad && n == LINK_MSGS_MAX && getline(&line, &cap, stdin) > 0)
+        bad = "more than 64 messages (LINK_MSGS_MAX)";
+    free(line);
+    if (bad) {
+        fprintf(stderr, "pls-rawsend: link: %s\n", bad);
         for (size_t i = 0; i < n; i++)
             free(lines[i]);
         return 2;
     }
-    free(line);
 
     Pls__Envelope env;
     Pls__Hello h;
