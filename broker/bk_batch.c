@@ -501,6 +501,52 @@ static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
     bk_rec_json(s, BK_T_JSONB, r->notice_copy, r->notice_copy ? strlen(r->notice_copy) : 0);
 }
 
+/* A new order's orders row (and its citizens row) into the arrays. */
+static void put_new(bk_recs_t *news, bk_recs_t *cits, const bk_new_t *n, const bk_row_t *r,
+                    int64_t now)
+{
+    bk_rec_begin(news);
+    pls_buf_add(&news->buf, n->insert.data ? n->insert.data : "", n->insert.len);
+    add_state(&news->buf, r, now);
+    bk_rec_end(news);
+    if (n->citizen.len) {
+        bk_rec_begin(cits);
+        pls_buf_add(&cits->buf, n->citizen.data, n->citizen.len);
+        bk_rec_end(cits);
+    }
+}
+
+/* An order's event row of the batch. */
+static void put_events(bk_recs_t *evs, const bk_row_t *r)
+{
+    bk_rec_begin(evs);
+    bk_rec_uuid(&evs->buf, &r->id);
+    bk_rec_int(&evs->buf, BK_T_INT4, r->seq);
+    bk_rec_int(&evs->buf, BK_T_INT2, r->n);
+    bk_rec_at(&evs->buf, r->at_ms);
+    field(&evs->buf, BK_T_JSON, r->entries.len + 2);
+    pls_buf_addc(&evs->buf, '[');
+    pls_buf_add(&evs->buf, r->entries.data ? r->entries.data : "", r->entries.len);
+    pls_buf_addc(&evs->buf, ']');
+    bk_rec_end(evs);
+}
+
+/* pls_batch() with the arrays (still the caller's) into the statement list. */
+static void add_batch_call(pls_buf_t *s, bk_recs_t *news, bk_recs_t *cits, bk_recs_t *evs,
+                           bk_recs_t *chg, const bk_rowtypes_t *types)
+{
+    /* one statement for every order and event row of the batch, as arrays
+     * of the tables' row types (sql/007) given as binary parameters; the
+     * ids of the orders really inserted come back */
+    const bk_param_t rows[] = {
+        bk_recs_param(news, types->orders), bk_recs_param(cits, types->citizens),
+        bk_recs_param(evs, types->events), bk_recs_param(chg, types->orders)};
+    bk_sql_addp(s,
+                "SELECT id FROM pls_batch($1::orders[], $2::citizens[], $3::events[], "
+                "$4::orders[]) AS id",
+                4, rows);
+}
+
 void bk_batch_sql(bk_batch_t *b, const bk_rowtypes_t *types, pls_buf_t *s)
 {
     int64_t now = pls_rule_ms(); /* finished_at is read by the rule sweeps */
@@ -511,32 +557,14 @@ void bk_batch_sql(bk_batch_t *b, const bk_rowtypes_t *types, pls_buf_t *s)
     bk_recs_init(&chg);
     for (uint32_t i = 0; i < b->n_news; i++) {
         bk_new_t *n = &b->news[i];
-        bk_rec_begin(&news);
-        pls_buf_add(&news.buf, n->insert.data ? n->insert.data : "", n->insert.len);
-        add_state(&news.buf, &b->rows[n->row], now);
-        bk_rec_end(&news);
-        b->rows_written++;
-        if (n->citizen.len) {
-            bk_rec_begin(&cits);
-            pls_buf_add(&cits.buf, n->citizen.data, n->citizen.len);
-            bk_rec_end(&cits);
-            b->rows_written++;
-        }
+        put_new(&news, &cits, n, &b->rows[n->row], now);
+        b->rows_written += 1 + (n->citizen.len != 0);
     }
     for (uint32_t i = 0; i < b->n_rows; i++) {
         bk_row_t *r = &b->rows[i];
         if (r->n) {
             /* a row without entries only carries a new owner for the orders row */
-            bk_rec_begin(&evs);
-            bk_rec_uuid(&evs.buf, &r->id);
-            bk_rec_int(&evs.buf, BK_T_INT4, r->seq);
-            bk_rec_int(&evs.buf, BK_T_INT2, r->n);
-            bk_rec_at(&evs.buf, r->at_ms);
-            field(&evs.buf, BK_T_JSON, r->entries.len + 2);
-            pls_buf_addc(&evs.buf, '[');
-            pls_buf_add(&evs.buf, r->entries.data ? r->entries.data : "", r->entries.len);
-            pls_buf_addc(&evs.buf, ']');
-            bk_rec_end(&evs);
+            put_events(&evs, r);
             b->rows_written++;
         }
         if (!r->is_new) {
@@ -551,18 +579,8 @@ void bk_batch_sql(bk_batch_t *b, const bk_rowtypes_t *types, pls_buf_t *s)
     }
     pls_buf_reset(s);
     pls_buf_add(s, b->pre.data ? b->pre.data : "", b->pre.len);
-    if (b->n_news || b->n_rows) {
-        /* one statement for every order and event row of the batch, as arrays
-         * of the tables' row types (sql/007) given as binary parameters; the
-         * ids of the orders really inserted come back */
-        const bk_param_t rows[] = {
-            bk_recs_param(&news, types->orders), bk_recs_param(&cits, types->citizens),
-            bk_recs_param(&evs, types->events), bk_recs_param(&chg, types->orders)};
-        bk_sql_addp(s,
-                    "SELECT id FROM pls_batch($1::orders[], $2::citizens[], $3::events[], "
-                    "$4::orders[]) AS id",
-                    4, rows);
-    }
+    if (b->n_news || b->n_rows)
+        add_batch_call(s, &news, &cits, &evs, &chg, types);
     bk_recs_cleanup(&news);
     bk_recs_cleanup(&cits);
     bk_recs_cleanup(&evs);
@@ -579,4 +597,24 @@ void bk_batch_sql(bk_batch_t *b, const bk_rowtypes_t *types, pls_buf_t *s)
         b->rows_written++;
     }
     pls_buf_add(s, b->extra.data ? b->extra.data : "", b->extra.len);
+}
+
+void bk_batch_sql_new(const bk_batch_t *b, uint32_t i, const bk_rowtypes_t *types, pls_buf_t *s)
+{
+    bk_recs_t news, cits, evs, chg;
+    bk_recs_init(&news);
+    bk_recs_init(&cits);
+    bk_recs_init(&evs);
+    bk_recs_init(&chg);
+    const bk_new_t *n = &b->news[i];
+    const bk_row_t *r = &b->rows[n->row];
+    put_new(&news, &cits, n, r, pls_rule_ms());
+    if (r->n)
+        put_events(&evs, r);
+    pls_buf_reset(s);
+    add_batch_call(s, &news, &cits, &evs, &chg, types);
+    bk_recs_cleanup(&news);
+    bk_recs_cleanup(&cits);
+    bk_recs_cleanup(&evs);
+    bk_recs_cleanup(&chg);
 }

@@ -197,4 +197,10 @@ void bk_rec_orders_nulls(pls_buf_t *b, int from, int to);
  * rows, the day counter, the statements of `extra`. */
 void bk_batch_sql(bk_batch_t *b, const bk_rowtypes_t *types, pls_buf_t *out);
 
+/* The statement list of one new order of the batch (news[i]) alone: its
+ * orders, citizens and event rows, through pls_batch() as bk_batch_sql
+ * writes them. After a batch PostgreSQL refused, each new order is tried
+ * this way to find the one it refuses (bk_store_boot_try). */
+void bk_batch_sql_new(const bk_batch_t *b, uint32_t i, const bk_rowtypes_t *types, pls_buf_t *s);
+
 #endif

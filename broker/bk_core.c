@@ -664,6 +664,77 @@ static void reply_unavailable(bk_core_t *c, const bk_batch_t *b)
                               PLS_UNAVAILABLE, "store unavailable: not saved, retry", NULL);
 }
 
+/* PostgreSQL refused batch b for its rows (BK_BATCH_REFUSED): each of its new
+ * orders is tried alone at the next boot (try_suspects). Most batches that
+ * fail this way hold one bad order, and its desk sends it again: without
+ * this, every resend would fail a batch and make the broker reload. */
+static void note_suspects(bk_core_t *c, const bk_batch_t *b)
+{
+    if (c->cfg.refuse_ms <= 0 || !b->n_news)
+        return;
+    uint32_t n = b->n_news < BK_SUSPECTS_MAX ? b->n_news : BK_SUSPECTS_MAX;
+    c->suspects = pls_xrealloc(c->suspects, (size_t)(c->n_suspects + n) * sizeof(*c->suspects));
+    for (uint32_t i = 0; i < n; i++) {
+        const bk_new_t *nw = &b->news[i];
+        const bk_order_t *o = bk_orders_get(&c->orders, &nw->id);
+        if (!o)
+            continue;
+        bk_suspect_t *sp = &c->suspects[c->n_suspects++];
+        memset(sp, 0, sizeof(*sp));
+        bk_batch_sql_new(b, i, &c->rowtypes, &sp->sql);
+        sp->hash = o->content_hash;
+        pls_utf8_copy(sp->key, sizeof(sp->key), nw->key ? nw->key : "");
+    }
+}
+
+/* At boot, after a batch PostgreSQL refused: try each new order it held
+ * alone and remember the content PostgreSQL refuses on its own. 0, or a
+ * negative code when the store failed otherwise (the suspects are kept for
+ * the next boot). */
+static int try_suspects(bk_core_t *c, bk_store_t *s)
+{
+    int refused = 0;
+    uint32_t i;
+    for (i = 0; i < c->n_suspects; i++) {
+        bk_suspect_t *sp = &c->suspects[i];
+        char err[256];
+        int rc = bk_store_boot_try(s, &sp->sql, err, sizeof(err));
+        if (rc < 0) {
+            pls_warn("could not try the orders of the refused batch: %s", err);
+            return rc;
+        }
+        if (rc == 0)
+            continue;
+        bk_refusal_t *r = &c->refusals[c->n_refusals++ % BK_REFUSALS_MAX];
+        r->hash = sp->hash;
+        r->until_ms = pls_mono_ms() + c->cfg.refuse_ms;
+        pls_utf8_copy(r->reason, sizeof(r->reason), err);
+        pls_warn("PostgreSQL refuses the order of key %s on its own (%s): the same content is "
+                 "answered 422 without writing for %lld s",
+                 sp->key, r->reason, (long long)(c->cfg.refuse_ms / 1000));
+        refused++;
+    }
+    if (!refused)
+        pls_info("each of the %u new orders of the refused batch is taken on its own: the "
+                 "batch failed for another of its changes",
+                 c->n_suspects);
+    for (i = 0; i < c->n_suspects; i++)
+        pls_buf_cleanup(&c->suspects[i].sql);
+    c->n_suspects = 0;
+    return 0;
+}
+
+/* The reason a submit of this content is refused at once, or NULL. */
+static const char *refusal_of(bk_core_t *c, uint64_t hash)
+{
+    uint32_t n = c->n_refusals < BK_REFUSALS_MAX ? c->n_refusals : BK_REFUSALS_MAX;
+    int64_t now = n ? pls_mono_ms() : 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (c->refusals[i].hash == hash && c->refusals[i].until_ms > now)
+            return c->refusals[i].reason;
+    return NULL;
+}
+
 static void on_batch_done(void *arg, int ok)
 {
     bk_core_t *c = arg;
@@ -671,7 +742,9 @@ static void on_batch_done(void *arg, int ok)
         return; /* dropped by on_lost */
     bk_batch_t *b = c->inflight[0];
     memmove(&c->inflight[0], &c->inflight[1], (size_t)(--c->n_inflight) * sizeof(b));
-    if (!ok) {
+    if (ok != 1) {
+        if (ok == BK_BATCH_REFUSED)
+            note_suspects(c, b);
         /* replies become 503 (clients retry: submits carry keys), pushes are
          * dropped; the store reports the loss and we reload. Until then
          * memory holds this batch's changes, which are not in the store:
@@ -1091,6 +1164,13 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
                             new_idx);
             return;
         }
+    }
+    const char *refusal = refusal_of(c, hash);
+    if (refusal) {
+        reject(c, ident, ident_len, env->corr, PLS_UNPROCESSABLE,
+               "not saved: the database refuses this order (%s); sending it again does not help",
+               refusal);
+        return;
     }
     bk_order_t *o = bk_order_new();
     o->created_ms = pls_rule_ms(); /* limits count on the rule clock */
@@ -2353,6 +2433,8 @@ static int on_boot(bk_store_t *s, void *arg)
         pls_error("%s", rt.err[0] ? rt.err : err);
         return -EIO;
     }
+    if (c->n_suspects && try_suspects(c, s) != 0)
+        return -EIO;
     if (bk_store_boot_query(s, "SELECT dept, scope FROM workers_seen", boot_seen, c, err,
                             sizeof(err)) ||
         bk_store_boot_query(s, "SELECT dept, scope FROM posts_away", boot_away, c, err,
@@ -2543,5 +2625,8 @@ void bk_core_cleanup(bk_core_t *c)
     pls_buf_cleanup(&c->scratch);
     free(c->retries.e);
     free(c->alarms.e);
+    for (uint32_t i = 0; i < c->n_suspects; i++)
+        pls_buf_cleanup(&c->suspects[i].sql);
+    free(c->suspects);
     pls_calendar_destroy(&c->cal);
 }

@@ -47,7 +47,27 @@ typedef struct bk_config {
     int insecure;          /* authorize allows everything */
     const char *calendar;  /* holiday file, NULL = the built-in one */
     int test_clock;        /* plsctl clock may shift the rule clock */
+    int64_t refuse_ms;     /* a submit PostgreSQL refused on its own: refused again at
+                                  once for this long (0: written, and refused, every time) */
 } bk_config_t;
+
+/* A new order of a batch PostgreSQL refused for its rows, to try alone at the
+ * next boot (bk_store_boot_try): the order's statement list, its content. */
+typedef struct bk_suspect {
+    pls_buf_t sql;
+    uint64_t hash;             /* content hash (the submit's) */
+    char key[PLS_MAX_KEY + 8]; /* the desk's key (or gen:ID), for the log */
+} bk_suspect_t;
+#define BK_SUSPECTS_MAX 1024
+
+/* Content PostgreSQL refused on its own: a submit of it is answered 422
+ * without writing until then. */
+typedef struct bk_refusal {
+    uint64_t hash;
+    int64_t until_ms; /* monotonic */
+    char reason[256];
+} bk_refusal_t;
+#define BK_REFUSALS_MAX 64
 
 /* A timer entry: an order to look at when the time comes. */
 typedef struct bk_timer_entry {
@@ -117,6 +137,10 @@ typedef struct bk_core {
     } offline[256];   /* orders changed outside memory (rating, sweep) */
     size_t offline_next;
     bk_stats_t stats;
+    bk_suspect_t *suspects; /* owned; kept across reloads */
+    uint32_t n_suspects;
+    bk_refusal_t refusals[BK_REFUSALS_MAX];         /* a ring; kept across reloads */
+    uint32_t n_refusals;                            /* ever made: the next goes to n % MAX */
     void (*on_idle_after_drain)(struct bk_core *c); /* called when draining and nothing in flight */
 } bk_core_t;
 

@@ -50,6 +50,7 @@ typedef struct conn {
     uv_timer_t timer; /* reconnect backoff */
     int64_t backoff_ms;
     char error[256];      /* first error of the current request */
+    int error_data;       /* ... and PostgreSQL refused it for what it wrote (is_data_error) */
     char send_error[256]; /* why the last request could not be sent */
     /* write connection: the batches in flight, oldest first, each its own
      * transaction and sync in one pipeline (pipeline mode while n_flight) */
@@ -250,6 +251,16 @@ static void on_reconnect_timer(uv_timer_t *t)
     conn_connect(t->data);
 }
 
+/* Errors for what a statement wrote, not for the connection or the server: a
+ * data exception (22), an integrity constraint (23) or an error raised in
+ * PL/pgSQL (P0), such as a DBA's trigger. Sent again, the same rows fail
+ * again. */
+static int is_data_error(const char *st)
+{
+    return st &&
+           (strncmp(st, "22", 2) == 0 || strncmp(st, "23", 2) == 0 || strncmp(st, "P0", 2) == 0);
+}
+
 /* Errors that mean the connection itself is gone (PQstatus lags behind). */
 static int is_connection_error(const PGresult *res)
 {
@@ -260,6 +271,18 @@ static int is_connection_error(const PGresult *res)
 }
 
 static int run_migrations(bk_store_t *s, PGconn *pg, char *err, size_t errsz);
+/* A statement of bk_store_boot_try: 0, 1 when PostgreSQL refused what it
+ * wrote (err set), -EIO for any other failure (err set). */
+static int try_result(const PGresult *res, char *err, size_t errsz)
+{
+    ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+        return 0;
+    snprintf(err, errsz, "%s", PQresultErrorMessage(res));
+    err[strcspn(err, "\n")] = '\0';
+    return is_data_error(PQresultErrorField(res, PG_DIAG_SQLSTATE)) ? 1 : -EIO;
+}
+
 static int exec_ok(PGconn *pg, const char *sql, char *err, size_t errsz);
 
 static int boot(conn_t *c)
@@ -407,6 +430,7 @@ static void handle_result(conn_t *c, PGresult *res)
             const char *msg = PQresultErrorMessage(res);
             snprintf(c->error, sizeof(c->error), "%s", msg && *msg ? msg : "unknown error");
             c->error[strcspn(c->error, "\n")] = '\0';
+            c->error_data = is_data_error(PQresultErrorField(res, PG_DIAG_SQLSTATE));
             if (is_connection_error(res))
                 strncat(c->error, " (connection)", sizeof(c->error) - strlen(c->error) - 1);
         }
@@ -423,6 +447,9 @@ static void batch_done(conn_t *c)
     struct flight f = pop_flight(c);
     int ok = !c->error[0];
     if (!ok) {
+        /* the first batch to fail, for its own rows: they would fail again */
+        if (!c->failing && c->error_data)
+            ok = BK_BATCH_REFUSED;
         pls_error("batch failed: %s", c->error);
         s->stats.batch_failures++;
         if (!c->failing)
@@ -952,6 +979,38 @@ int bk_store_boot_exec(bk_store_t *s, const char *sql, char *err, size_t errsz)
     }
     PQclear(res);
     return ok ? 0 : -EIO;
+}
+
+int bk_store_boot_try(bk_store_t *s, const pls_buf_t *stmts, char *err, size_t errsz)
+{
+    PGconn *pg = s->conns[CONN_WRITE].pg;
+    if (!exec_ok(pg, "BEGIN", err, errsz))
+        return -EIO;
+    const char *p = stmts->data ? stmts->data : "", *end = p + stmts->len;
+    bk_stmt_t st;
+    int rc = 0, more;
+    while (rc == 0 && (more = bk_sql_next(&p, end, &st)) != 0) {
+        if (more < 0) {
+            snprintf(err, errsz, "malformed statement list");
+            rc = -EINVAL;
+            break;
+        }
+        PGresult *res = PQexecParams(pg, st.sql, st.n, NULL, st.vals, st.lens, st.formats, 0);
+        rc = try_result(res, err, errsz);
+        PQclear(res);
+    }
+    if (rc == 0) {
+        /* deferred constraints and triggers run at COMMIT: run them now */
+        PGresult *res = PQexec(pg, "SET CONSTRAINTS ALL IMMEDIATE");
+        rc = try_result(res, err, errsz);
+        PQclear(res);
+    }
+    char rerr[256];
+    if (!exec_ok(pg, "ROLLBACK", rerr, sizeof(rerr)) && rc == 0) {
+        snprintf(err, errsz, "%s", rerr);
+        rc = -EIO;
+    }
+    return rc;
 }
 
 void bk_store_get_stats(const bk_store_t *s, bk_store_stats_t *out)

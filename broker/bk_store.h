@@ -61,7 +61,11 @@ typedef struct bk_store_cbs {
 
 /* Rows returned inside a batch (e.g. INSERT ... RETURNING). */
 typedef void (*bk_batch_rows_cb)(void *arg, const bk_rows_t *rows);
-/* ok = 1 when the COMMIT was confirmed. */
+/* ok = 1 when the COMMIT was confirmed; 0 when the batch failed, or
+ * BK_BATCH_REFUSED when it failed for its own rows (a data exception, an
+ * integrity constraint, an error a trigger raised: sent again, they fail
+ * again) and not behind another batch that failed. */
+#define BK_BATCH_REFUSED (-1)
 typedef void (*bk_batch_done_cb)(void *arg, int ok);
 /* ok = 0 with err set when the query failed. */
 typedef void (*bk_query_cb)(void *arg, int ok, const bk_rows_t *rows, const char *err);
@@ -127,6 +131,12 @@ int bk_store_boot_query(bk_store_t *s, const char *sql, int (*row_cb)(void *arg,
                         void *arg, char *err, size_t errsz) PLS_WUR;
 /* Only inside on_boot: run a statement without rows. */
 int bk_store_boot_exec(bk_store_t *s, const char *sql, char *err, size_t errsz) PLS_WUR;
+
+/* Only inside on_boot: run a statement list (as bk_store_batch would) and
+ * its deferred triggers, then roll it back: does PostgreSQL take these rows?
+ * 0 yes; 1 no, it refuses them for what they are (BK_BATCH_REFUSED's errors;
+ * err says why); a negative code for any other failure (err set). */
+int bk_store_boot_try(bk_store_t *s, const pls_buf_t *stmts, char *err, size_t errsz) PLS_WUR;
 
 /* Statistics for status and benchmarks. */
 typedef struct bk_store_stats {

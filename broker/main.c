@@ -33,6 +33,10 @@ static void usage(FILE *f)
                "  --max-attempts N   failed attempts before an order is `failed` (default 5)\n"
                "  --retry-ms N       first retry backoff after a failed attempt, doubling\n"
                "                     (default 1000)\n"
+               "  --refuse-s N       when PostgreSQL refuses a new order for what it holds (a\n"
+               "                     trigger, a constraint), answer 422 to the same content\n"
+               "                     for N s without writing it; 0: write it every time, and\n"
+               "                     reload after every failure (default 600)\n"
                "  --calendar FILE    holidays and make-up working days (default: the built-in\n"
                "                     deploy/calendar/cn-holidays.csv)\n"
                "  --test-clock       let `plsctl clock` shift and speed up the rule clock that\n"
@@ -67,6 +71,7 @@ int main(int argc, char **argv)
                                              {"lease-ms", required_argument, NULL, 'L'},
                                              {"max-attempts", required_argument, NULL, 'M'},
                                              {"retry-ms", required_argument, NULL, 'R'},
+                                             {"refuse-s", required_argument, NULL, 'Q'},
                                              {"insecure", no_argument, NULL, 'I'},
                                              {"log-level", required_argument, NULL, 'v'},
                                              {"calendar", required_argument, NULL, 'C'},
@@ -76,6 +81,7 @@ int main(int argc, char **argv)
     bk_broker_opts_t o;
     memset(&o, 0, sizeof(o));
     o.core.db = getenv("PLS_DB");
+    o.core.refuse_ms = 600000;
     const char *parent = NULL, *topology = NULL;
     long v;
     int c;
@@ -110,6 +116,11 @@ int main(int argc, char **argv)
             if (parse_num("--retry-ms", optarg, 1, 3600000, &v))
                 return 2;
             o.core.retry_base_ms = v;
+            break;
+        case 'Q':
+            if (parse_num("--refuse-s", optarg, 0, 86400, &v))
+                return 2;
+            o.core.refuse_ms = v * 1000;
             break;
         case 'I':
             o.core.insecure = 1;

@@ -38,6 +38,7 @@ enum {
     PLS_NOT_FOUND = 404,
     PLS_CONFLICT = 409,
     PLS_TOO_LARGE = 413,
+    PLS_UNPROCESSABLE = 422, /* the database refuses it: sending it again does not help */
     PLS_UNAVAILABLE = 503,
 };
 

@@ -198,6 +198,19 @@ char *pls_buf_take(pls_buf_t *b)
     return d;
 }
 
+char *pls_utf8_copy(char *dst, size_t dstsz, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= dstsz) {
+        n = dstsz - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+    return dst;
+}
+
 int pls_utf8_valid_n(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;

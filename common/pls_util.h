@@ -49,6 +49,9 @@ char *pls_buf_take(pls_buf_t *b);
 /* True when s is valid UTF-8 of at most max bytes (no NUL by construction of a
  * C string; callers with lengths use pls_utf8_valid_n). */
 int pls_utf8_valid_n(const char *s, size_t n);
+/* Copy src into dst (dstsz > 0), cut to fit before a UTF-8 character that
+ * would not. Returns dst. */
+char *pls_utf8_copy(char *dst, size_t dstsz, const char *src);
 
 /* 64-bit FNV-1a, chained: h = pls_hash64(h, p, n), start with PLS_HASH64_INIT. */
 #define PLS_HASH64_INIT 0xcbf29ce484222325ULL

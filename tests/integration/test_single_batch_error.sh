@@ -8,7 +8,10 @@
 #   - the broker logs the reason, drops the connection, reloads what was committed and goes
 #     on serving: a normal order submitted while the poisoned one keeps failing is saved and
 #     completed; the order from before is kept;
-#   - once the trigger is gone the same key is saved, exactly once;
+#   - the broker tries the orders of the refused batch one by one and finds the one PostgreSQL
+#     refuses on its own: resends of it are answered 422 with PostgreSQL's reason at once,
+#     without another failed batch and reload (--refuse-s: for a while; the test takes 8 s);
+#   - once the trigger is gone and that time is over the same key is saved, exactly once;
 #   - a batch sent behind one whose COMMIT fails (batches follow one another in the pipeline)
 #     is not committed either: PostgreSQL refuses it ("... which did not commit", sql/011),
 #     its submits are answered 503 and saved once each on their resend;
@@ -38,7 +41,8 @@ submit_bg() {
 }
 
 single_setup
-pls_start_broker dg dg
+REFUSE_S=8
+pls_start_broker dg dg --refuse-s "$REFUSE_S"
 pls_start_worker w1 --node dg --dept consult --builtin noop --concurrency 4 --name noop-1
 pls_wait_log w1 20 'ready at' || fail "worker not ready"
 id0=$(pls_ctl submit --service consult --origin dg --desc "before" --key be-0) ||
@@ -65,6 +69,21 @@ assert_eq "$rc" 1 "exit status of the poisoned submit (refused by the broker)"
 assert_contains "$(cat "$T/poison.err")" "not saved"
 assert_contains "$(cat "$(pls_logfile dg)")" "batch failed: ERROR:  poisoned order refused by a test trigger"
 assert_eq "$(pls_sql "SELECT count(*) FROM orders WHERE idem_key = 'be-1'")" 0 "rows of the poisoned key"
+# the broker found the order PostgreSQL refuses: its resends are refused at once, with the
+# reason, and fail no batch (one failed batch, one reload, however often it is sent)
+assert_contains "$(cat "$T/poison.err")" "422 not saved: the database refuses this order (ERROR:  poisoned order refused by a test trigger)"
+assert_contains "$(cat "$(pls_logfile dg)")" "PostgreSQL refuses the order of key be-1 on its own"
+failed0=$(grep -c 'batch failed' "$(pls_logfile dg)")
+for i in 1 2 3; do
+    rc=0
+    pls_ctl --timeout 3 submit --service consult --origin dg --desc "a poison order" --key be-1 \
+        >"$T/poison$i.out" 2>"$T/poison$i.err" || rc=$?
+    assert_eq "$rc" 1 "exit status of resend $i of the poisoned order"
+    assert_contains "$(cat "$T/poison$i.err")" "422 not saved: the database refuses this order"
+done
+assert_eq "$(grep -c 'batch failed' "$(pls_logfile dg)")" "$failed0" "failed batches after 3 resends"
+assert_contains "$(pls_ctl --json status | jq -r '.warnings | join("\n")')" \
+    "the database refuses 1 submitted order (the last: ERROR:  poisoned order refused by a test trigger)"
 
 # the broker serves everyone else: a normal order, submitted while the poisoned one is retried
 submit_bg again 5 be-1 "poison again"
@@ -78,10 +97,14 @@ single_wait_all_completed 30 || fail "orders not completed after the failed batc
 assert_eq "$(pls_sql "SELECT state FROM orders WHERE id = '$id2'")" completed "the normal order"
 assert_eq "$(pls_sql "SELECT state FROM orders WHERE id = '$id0'")" completed "the order from before"
 
-# the trigger gone, the same key is saved once
+# the trigger gone, the same key is saved once (after the REFUSE_S seconds it is refused for)
 pls_sql "DROP TRIGGER test_poison ON orders" >/dev/null
-id1=$(pls_ctl --timeout 20 submit --service consult --origin dg --desc "a poison order" \
-    --key be-1) || fail "the resubmit without the trigger failed"
+resubmit() {
+    pls_ctl --timeout 20 submit --service consult --origin dg --desc "a poison order" \
+        --key be-1 >"$T/resubmit.out" 2>"$T/resubmit.err"
+}
+pls_wait_for $((REFUSE_S + 20)) resubmit || fail "the resubmit without the trigger failed: $(cat "$T/resubmit.err")"
+id1=$(cat "$T/resubmit.out")
 id1b=$(pls_ctl --timeout 20 submit --service consult --origin dg --desc "a poison order" \
     --key be-1) || fail "the second resubmit failed"
 assert_eq "$id1b" "$id1" "the key's id on a resend"

@@ -167,6 +167,27 @@ static void test_rows_and_sql(void **state)
     /* the same column types in both, whichever wrote them */
     for (int k = BK_ORDER_CONTENT_COLS; k < c->ncols; k++)
         assert_int_equal(o->types[k], c->types[k]);
+
+    /* the new order alone (tried after a refused batch): its orders row and
+     * its event row, nothing of the other order, no day counter */
+    b.day_seq = 3;
+    b.day_seq_day = 20261127;
+    bk_batch_sql_new(&b, 0, &types, &sql);
+    p = sql.data;
+    end = sql.data + sql.len;
+    assert_int_equal(bk_sql_next(&p, end, &st), 1);
+    assert_true(strncmp(st.sql, "SELECT id FROM pls_batch($1::orders[],", 38) == 0);
+    assert_int_equal(bk_sql_next(&p, end, &none), 0);
+    decode(st.vals[0], st.lens[0], &news);
+    decode(st.vals[2], st.lens[2], &evs);
+    decode(st.vals[3], st.lens[3], &chg);
+    assert_int_equal(news.n, 1);
+    assert_int_equal(news.recs[0].vals[0][0], 2);
+    assert_true(field_is(&news.recs[0], BK_ORDER_CONTENT_COLS, "queued"));
+    assert_int_equal(evs.n, 1);
+    assert_int_equal(evs.recs[0].vals[0][0], 2);
+    assert_true(field_is(&evs.recs[0], 4, "[{\"kind\":\"received\"}]"));
+    assert_int_equal(chg.ndim, 0);
     pls_buf_cleanup(&sql);
     bk_batch_cleanup(&b);
     bk_order_free(a);
