@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REASON_MAX 300
+#define REASON_MAX 400
 
 /* The holiday calendar compiled in (deploy/calendar/cn-holidays.csv). */
 extern const char *const bk_calendar_builtin;
@@ -672,67 +672,81 @@ static void note_suspects(bk_core_t *c, const bk_batch_t *b)
 {
     if (c->cfg.refuse_ms <= 0 || !b->n_news)
         return;
-    uint32_t n = b->n_news < BK_SUSPECTS_MAX ? b->n_news : BK_SUSPECTS_MAX;
+    uint32_t n = b->n_news;
+    if (n > BK_SUSPECTS_MAX - c->n_suspects)
+        n = BK_SUSPECTS_MAX - c->n_suspects;
     c->suspects = pls_xrealloc(c->suspects, (size_t)(c->n_suspects + n) * sizeof(*c->suspects));
     for (uint32_t i = 0; i < n; i++) {
-        const bk_new_t *nw = &b->news[i];
-        const bk_order_t *o = bk_orders_get(&c->orders, &nw->id);
+        const bk_order_t *o = bk_orders_get(&c->orders, &b->news[i].id);
         if (!o)
             continue;
         bk_suspect_t *sp = &c->suspects[c->n_suspects++];
         memset(sp, 0, sizeof(*sp));
         bk_batch_sql_new(b, i, &c->rowtypes, &sp->sql);
         sp->hash = o->content_hash;
-        pls_utf8_copy(sp->key, sizeof(sp->key), nw->key ? nw->key : "");
+        /* what the log may say of it: no key (a desk may make keys of ID numbers) */
+        snprintf(sp->what, sizeof(sp->what), "%s from %s", c->cat.services[o->service].code,
+                 o->origin ? o->origin : "?");
     }
 }
 
-/* At boot, after a batch PostgreSQL refused: try each new order it held
- * alone and remember the content PostgreSQL refuses on its own. 0, or a
- * negative code when the store failed otherwise (the suspects are kept for
- * the next boot). */
-static int try_suspects(bk_core_t *c, bk_store_t *s)
-{
-    int refused = 0;
-    uint32_t i;
-    for (i = 0; i < c->n_suspects; i++) {
-        bk_suspect_t *sp = &c->suspects[i];
-        char err[256];
-        int rc = bk_store_boot_try(s, &sp->sql, err, sizeof(err));
-        if (rc < 0) {
-            pls_warn("could not try the orders of the refused batch: %s", err);
-            return rc;
-        }
-        if (rc == 0)
-            continue;
-        bk_refusal_t *r = &c->refusals[c->n_refusals++ % BK_REFUSALS_MAX];
-        r->hash = sp->hash;
-        r->until_ms = pls_mono_ms() + c->cfg.refuse_ms;
-        pls_utf8_copy(r->reason, sizeof(r->reason), err);
-        pls_warn("PostgreSQL refuses the order of key %s on its own (%s): the same content is "
-                 "answered 422 without writing for %lld s",
-                 sp->key, r->reason, (long long)(c->cfg.refuse_ms / 1000));
-        refused++;
-    }
-    if (!refused)
-        pls_info("each of the %u new orders of the refused batch is taken on its own: the "
-                 "batch failed for another of its changes",
-                 c->n_suspects);
-    for (i = 0; i < c->n_suspects; i++)
-        pls_buf_cleanup(&c->suspects[i].sql);
-    c->n_suspects = 0;
-    return 0;
-}
-
-/* The reason a submit of this content is refused at once, or NULL. */
-static const char *refusal_of(bk_core_t *c, uint64_t hash)
+/* The refusal in force for this content, or NULL. */
+static bk_refusal_t *refusal_of(bk_core_t *c, uint64_t hash)
 {
     uint32_t n = c->n_refusals < BK_REFUSALS_MAX ? c->n_refusals : BK_REFUSALS_MAX;
     int64_t now = n ? pls_mono_ms() : 0;
     for (uint32_t i = 0; i < n; i++)
         if (c->refusals[i].hash == hash && c->refusals[i].until_ms > now)
-            return c->refusals[i].reason;
+            return &c->refusals[i];
     return NULL;
+}
+
+/* At boot, after a batch PostgreSQL refused: try each new order it held
+ * alone and remember the content PostgreSQL refuses on its own. 0, or
+ * -EIO when the connection failed (the orders not tried yet are kept for
+ * the next boot). An order that fails alone for another reason is not
+ * refused in advance: its resends go to PostgreSQL as any order's. */
+static int try_suspects(bk_core_t *c, bk_store_t *s)
+{
+    uint32_t i, failed = 0;
+    int rc = 0;
+    for (i = 0; i < c->n_suspects; i++) {
+        bk_suspect_t *sp = &c->suspects[i];
+        char err[256];
+        rc = bk_store_boot_try(s, &sp->sql, err, sizeof(err));
+        if (rc == -EPIPE) {
+            pls_warn("could not try the orders of the refused batch: %s", err);
+            break;
+        }
+        if (rc == 0)
+            continue;
+        failed++;
+        if (rc < 0) {
+            pls_warn("a new order of the refused batch (%s) fails on its own for another "
+                     "reason: %s; it is not refused in advance",
+                     sp->what, err);
+            continue;
+        }
+        bk_refusal_t *r = refusal_of(c, sp->hash);
+        if (!r)
+            r = &c->refusals[c->n_refusals++ % BK_REFUSALS_MAX];
+        r->hash = sp->hash;
+        r->until_ms = pls_mono_ms() + c->cfg.refuse_ms;
+        pls_utf8_copy(r->reason, sizeof(r->reason), err);
+        pls_warn("PostgreSQL refuses a new order (%s) on its own (%s): the same content is "
+                 "answered 422 without writing for %lld s",
+                 sp->what, r->reason, (long long)(c->cfg.refuse_ms / 1000));
+    }
+    if (!failed && rc != -EPIPE)
+        pls_info("each of the %u new orders of the refused batch is taken on its own: the "
+                 "batch failed for another of its changes",
+                 c->n_suspects);
+    /* forget those tried */
+    for (uint32_t k = 0; k < i; k++)
+        pls_buf_cleanup(&c->suspects[k].sql);
+    memmove(c->suspects, c->suspects + i, (size_t)(c->n_suspects - i) * sizeof(*c->suspects));
+    c->n_suspects -= i;
+    return rc == -EPIPE ? -EIO : 0;
 }
 
 static void on_batch_done(void *arg, int ok)
@@ -850,25 +864,50 @@ void bk_core_turn(bk_core_t *c)
 
 /* ---------------------------------------------------------- handlers */
 
+static uint64_t hash_strs(uint64_t h, const char *const *parts, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *p = parts[i] ? parts[i] : "";
+        h = pls_hash64(h, p, strlen(p) + 1);
+    }
+    return h;
+}
+
+/* What a desk submitted, all of it but the key: a resend with its key must
+ * carry the same (else 409), and content PostgreSQL refused is known by it
+ * (refusal_of), so a corrected resend is not refused with it. */
 static uint64_t content_hash(const Pls__SubmitRequest *s, const char *locality)
 {
-    uint64_t h = PLS_HASH64_INIT;
+    const Pls__Citizen *ci = s->citizen;
     const char *parts[] = {s->service,
                            s->origin,
                            locality,
                            s->desc,
-                           s->citizen ? s->citizen->name : "",
-                           s->citizen ? s->citizen->id_number : "",
-                           s->citizen ? s->citizen->phone : "",
+                           ci ? ci->name : "",
+                           ci ? ci->id_number : "",
+                           ci ? ci->phone : "",
                            s->about,
                            s->subject,
                            s->site};
-    for (size_t i = 0; i < PLS_ARRAY_LEN(parts); i++) {
-        const char *p = parts[i] ? parts[i] : "";
-        h = pls_hash64(h, p, strlen(p) + 1);
-    }
+    uint64_t h = hash_strs(PLS_HASH64_INIT, parts, PLS_ARRAY_LEN(parts));
     uint8_t nums[2] = {(uint8_t)s->channel, (uint8_t)s->priority};
     h = pls_hash64(h, nums, 2);
+    /* the rest only when given, so that an order without them keeps the hash
+     * it had before they were counted (a resend across an upgrade) */
+    if ((ci && ci->id_type && *ci->id_type) || s->fields || s->n_attachments) {
+        const Pls__OrderFields *f = s->fields;
+        const char *more[] = {ci ? ci->id_type : "", f ? f->category : "",
+                              f ? f->applicant_category : "", f ? f->counterparty : ""};
+        h = hash_strs(h, more, PLS_ARRAY_LEN(more));
+        uint8_t flags[3] = {f && f->confidential, f && f->group_risk, f && f->detained};
+        h = pls_hash64(h, flags, 3);
+        for (size_t i = 0; i < s->n_attachments; i++) {
+            const Pls__Attachment *a = s->attachments[i];
+            const char *att[] = {a->sha256, a->type, a->location};
+            h = hash_strs(h, att, PLS_ARRAY_LEN(att));
+            h = pls_hash64(h, &a->size, sizeof(a->size));
+        }
+    }
     return h & 0x7fffffffffffffffULL; /* fits a signed bigint */
 }
 
@@ -1165,11 +1204,11 @@ static void handle_submit(bk_core_t *c, const void *ident, size_t ident_len,
             return;
         }
     }
-    const char *refusal = refusal_of(c, hash);
+    const bk_refusal_t *refusal = refusal_of(c, hash);
     if (refusal) {
         reject(c, ident, ident_len, env->corr, PLS_UNPROCESSABLE,
                "not saved: the database refuses this order (%s); sending it again does not help",
-               refusal);
+               refusal->reason);
         return;
     }
     bk_order_t *o = bk_order_new();

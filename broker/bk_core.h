@@ -55,8 +55,8 @@ typedef struct bk_config {
  * next boot (bk_store_boot_try): the order's statement list, its content. */
 typedef struct bk_suspect {
     pls_buf_t sql;
-    uint64_t hash;             /* content hash (the submit's) */
-    char key[PLS_MAX_KEY + 8]; /* the desk's key (or gen:ID), for the log */
+    uint64_t hash; /* content hash (the submit's) */
+    char what[80]; /* its service and desk, for the log */
 } bk_suspect_t;
 #define BK_SUSPECTS_MAX 1024
 

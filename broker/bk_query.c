@@ -359,20 +359,18 @@ static json_t *status_from_memory(bk_core_t *c)
         json_array_append_new(warnings, json_string(w));
     }
     bk_fed_warnings(c, warnings);
-    /* new orders PostgreSQL refuses (bk_core.c, try_suspects) */
+    /* new orders PostgreSQL refuses (bk_core.c, try_suspects); the reason is
+     * in the log and the desk's answer, not here: it is the database's text */
     uint32_t nr = c->n_refusals < BK_REFUSALS_MAX ? c->n_refusals : BK_REFUSALS_MAX, live = 0;
-    const bk_refusal_t *last = NULL;
+    int64_t mono = pls_mono_ms();
     for (uint32_t i = 0; i < nr; i++)
-        if (c->refusals[i].until_ms > pls_mono_ms())
-            live++;
-    if (c->n_refusals)
-        last = &c->refusals[(c->n_refusals - 1) % BK_REFUSALS_MAX];
+        live += c->refusals[i].until_ms > mono;
     if (live) {
-        char w[400];
+        char w[200];
         snprintf(w, sizeof(w),
-                 "the database refuses %u submitted order%s (the last: %s): their desks are "
-                 "answered 422; see the log",
-                 live, live == 1 ? "" : "s", last->reason);
+                 "the database refuses %u submitted order%s: %s answered 422 (see the log for "
+                 "why)",
+                 live, live == 1 ? "" : "s", live == 1 ? "its desk is" : "their desks are");
         json_array_append_new(warnings, json_string(w));
     }
     json_object_set_new(doc, "warnings", warnings);

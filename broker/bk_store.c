@@ -271,15 +271,30 @@ static int is_connection_error(const PGresult *res)
 }
 
 static int run_migrations(bk_store_t *s, PGconn *pg, char *err, size_t errsz);
-/* A statement of bk_store_boot_try: 0, 1 when PostgreSQL refused what it
- * wrote (err set), -EIO for any other failure (err set). */
-static int try_result(const PGresult *res, char *err, size_t errsz)
+/* A failed statement's message for the log and the desks: its first line
+ * (the details may quote a whole row), long numbers masked (a trigger's
+ * message may quote a phone or ID number), cut whole UTF-8 characters. */
+static void error_text(const PGresult *res, char *out, size_t outsz)
+{
+    const char *msg = res ? PQresultErrorMessage(res) : NULL;
+    char line[512];
+    snprintf(line, sizeof(line), "%s", msg && *msg ? msg : "unknown error");
+    line[strcspn(line, "\n")] = '\0';
+    pls_mask_numbers(line);
+    pls_utf8_copy(out, outsz, line);
+}
+
+/* A statement of bk_store_boot_try: 0; 1 when PostgreSQL refused what it
+ * wrote; -EPIPE when the connection is gone; -EIO for any other failure (err
+ * set but for 0). */
+static int try_result(PGconn *pg, const PGresult *res, char *err, size_t errsz)
 {
     ExecStatusType st = PQresultStatus(res);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return 0;
-    snprintf(err, errsz, "%s", PQresultErrorMessage(res));
-    err[strcspn(err, "\n")] = '\0';
+    error_text(res, err, errsz);
+    if (PQstatus(pg) == CONNECTION_BAD || !res || is_connection_error(res))
+        return -EPIPE;
     return is_data_error(PQresultErrorField(res, PG_DIAG_SQLSTATE)) ? 1 : -EIO;
 }
 
@@ -427,9 +442,7 @@ static void handle_result(conn_t *c, PGresult *res)
         }
     } else if (st != PGRES_COMMAND_OK && st != PGRES_EMPTY_QUERY) {
         if (!c->error[0]) {
-            const char *msg = PQresultErrorMessage(res);
-            snprintf(c->error, sizeof(c->error), "%s", msg && *msg ? msg : "unknown error");
-            c->error[strcspn(c->error, "\n")] = '\0';
+            error_text(res, c->error, sizeof(c->error));
             c->error_data = is_data_error(PQresultErrorField(res, PG_DIAG_SQLSTATE));
             if (is_connection_error(res))
                 strncat(c->error, " (connection)", sizeof(c->error) - strlen(c->error) - 1);
@@ -985,7 +998,7 @@ int bk_store_boot_try(bk_store_t *s, const pls_buf_t *stmts, char *err, size_t e
 {
     PGconn *pg = s->conns[CONN_WRITE].pg;
     if (!exec_ok(pg, "BEGIN", err, errsz))
-        return -EIO;
+        return -EPIPE;
     const char *p = stmts->data ? stmts->data : "", *end = p + stmts->len;
     bk_stmt_t st;
     int rc = 0, more;
@@ -996,19 +1009,19 @@ int bk_store_boot_try(bk_store_t *s, const pls_buf_t *stmts, char *err, size_t e
             break;
         }
         PGresult *res = PQexecParams(pg, st.sql, st.n, NULL, st.vals, st.lens, st.formats, 0);
-        rc = try_result(res, err, errsz);
+        rc = try_result(pg, res, err, errsz);
         PQclear(res);
     }
     if (rc == 0) {
         /* deferred constraints and triggers run at COMMIT: run them now */
         PGresult *res = PQexec(pg, "SET CONSTRAINTS ALL IMMEDIATE");
-        rc = try_result(res, err, errsz);
+        rc = try_result(pg, res, err, errsz);
         PQclear(res);
     }
     char rerr[256];
-    if (!exec_ok(pg, "ROLLBACK", rerr, sizeof(rerr)) && rc == 0) {
+    if (!exec_ok(pg, "ROLLBACK", rerr, sizeof(rerr)) && rc >= 0) {
         snprintf(err, errsz, "%s", rerr);
-        rc = -EIO;
+        rc = -EPIPE; /* the next boot starts on a new connection */
     }
     return rc;
 }

@@ -135,7 +135,9 @@ int bk_store_boot_exec(bk_store_t *s, const char *sql, char *err, size_t errsz) 
 /* Only inside on_boot: run a statement list (as bk_store_batch would) and
  * its deferred triggers, then roll it back: does PostgreSQL take these rows?
  * 0 yes; 1 no, it refuses them for what they are (BK_BATCH_REFUSED's errors;
- * err says why); a negative code for any other failure (err set). */
+ * err says why); -EPIPE when the connection failed (on_boot should fail, to
+ * retry on a new one); another negative code when they failed otherwise
+ * (err set). */
 int bk_store_boot_try(bk_store_t *s, const pls_buf_t *stmts, char *err, size_t errsz) PLS_WUR;
 
 /* Statistics for status and benchmarks. */

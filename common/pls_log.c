@@ -97,3 +97,17 @@ void pls_mask(const char *in, char *out, size_t outsz)
     }
     out[o] = '\0';
 }
+
+void pls_mask_numbers(char *s)
+{
+    for (char *p = s; *p;) {
+        size_t n = 0;
+        while (p[n] >= '0' && p[n] <= '9')
+            n++;
+        if (n && (p[n] == 'X' || p[n] == 'x'))
+            n++;
+        if (n >= 7)
+            memset(p, '*', n - 4);
+        p += n ? n : 1;
+    }
+}

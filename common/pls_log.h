@@ -36,5 +36,9 @@ void pls_log_write(int level, const char *fmt, ...) PLS_PRINTF(2, 3);
 /* Mask personal data for a log line: "13812345678" -> "*******5678",
  * a name "张三丰" -> "张**". Writes at most outsz bytes (NUL included). */
 void pls_mask(const char *in, char *out, size_t outsz);
+/* Mask, in place, what may be a phone or ID number inside free text that is
+ * not ours (a database's error message): every run of 7 or more digits (an
+ * X after it included) keeps its last four. */
+void pls_mask_numbers(char *s);
 
 #endif

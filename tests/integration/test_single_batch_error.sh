@@ -72,8 +72,8 @@ assert_eq "$(pls_sql "SELECT count(*) FROM orders WHERE idem_key = 'be-1'")" 0 "
 # the broker found the order PostgreSQL refuses: its resends are refused at once, with the
 # reason, and fail no batch (one failed batch, one reload, however often it is sent)
 assert_contains "$(cat "$T/poison.err")" "422 not saved: the database refuses this order (ERROR:  poisoned order refused by a test trigger)"
-assert_contains "$(cat "$(pls_logfile dg)")" "PostgreSQL refuses the order of key be-1 on its own"
-failed0=$(grep -c 'batch failed' "$(pls_logfile dg)")
+assert_contains "$(cat "$(pls_logfile dg)")" "PostgreSQL refuses a new order (consult from dg) on its own (ERROR:  poisoned order refused by a test trigger)"
+failed0=$(grep -c 'error: batch failed' "$(pls_logfile dg)")
 for i in 1 2 3; do
     rc=0
     pls_ctl --timeout 3 submit --service consult --origin dg --desc "a poison order" --key be-1 \
@@ -81,9 +81,15 @@ for i in 1 2 3; do
     assert_eq "$rc" 1 "exit status of resend $i of the poisoned order"
     assert_contains "$(cat "$T/poison$i.err")" "422 not saved: the database refuses this order"
 done
-assert_eq "$(grep -c 'batch failed' "$(pls_logfile dg)")" "$failed0" "failed batches after 3 resends"
+assert_eq "$(grep -c 'error: batch failed' "$(pls_logfile dg)")" "$failed0" "failed batches after 3 resends"
 assert_contains "$(pls_ctl --json status | jq -r '.warnings | join("\n")')" \
-    "the database refuses 1 submitted order (the last: ERROR:  poisoned order refused by a test trigger)"
+    "the database refuses 1 submitted order: its desk is answered 422"
+# a corrected resend (here another category) is not refused with it: it reaches PostgreSQL
+# (whose trigger refuses it too: one more failed batch)
+pls_ctl --timeout 3 submit --service consult --origin dg --desc "a poison order" --key be-1c \
+    --category labor >/dev/null 2>"$T/corrected.err" || true
+assert_eq "$(grep -c 'error: batch failed' "$(pls_logfile dg)")" "$((failed0 + 1))" \
+    "failed batches after the corrected resend"
 
 # the broker serves everyone else: a normal order, submitted while the poisoned one is retried
 submit_bg again 5 be-1 "poison again"
@@ -114,6 +120,38 @@ assert_eq "$(pls_sql "SELECT count(*) FROM orders WHERE idem_key IN ('be-0', 'be
 assert_eq "$(single_completed_twice)" 0 "orders completed twice"
 failed=$(grep -c 'batch failed' "$(pls_logfile dg)")
 pls_note "figures: $failed failed batches logged; 3 orders saved, each completed once"
+
+# An order refused in its batch (a trigger's error) that fails alone for another reason (here
+# the trigger raises another error the second time): the broker says so, does not refuse it
+# in advance, and boots; its resends fail batches and reloads as any failing order's did
+# (without the fix it retried that boot for ever, serving nobody)
+pls_sql "CREATE SEQUENCE test_odd_calls;
+CREATE FUNCTION test_odd() RETURNS trigger LANGUAGE plpgsql AS \$\$
+BEGIN
+    IF NEW.descr LIKE '%odd order%' THEN
+        IF nextval('test_odd_calls') = 1 THEN
+            RAISE EXCEPTION 'odd order refused by a test trigger';
+        END IF;
+        RAISE EXCEPTION 'odd order, another error' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END \$\$;
+CREATE TRIGGER test_odd BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION test_odd();" \
+    >/dev/null
+loads_before=$(grep -c 'state loaded in' "$(pls_logfile dg)" || true)
+rc=0
+pls_ctl --timeout 3 submit --service consult --origin dg --desc "an odd order" --key be-odd \
+    >/dev/null 2>"$T/odd.err" || rc=$?
+assert_eq "$rc" 1 "exit status of the odd order"
+pls_wait_log dg 10 'fails on its own for another reason: ERROR:  odd order, another error; it is not refused in advance' ||
+    fail "the broker did not say the odd order fails otherwise alone"
+pls_sql "DROP TRIGGER test_odd ON orders" >/dev/null
+id_odd=$(pls_ctl --timeout 20 submit --service consult --origin dg --desc "an odd order" \
+    --key be-odd) || fail "the odd order was not saved once its trigger was gone"
+loads_after=$(grep -c 'state loaded in' "$(pls_logfile dg)" || true)
+pls_note "the odd order: $(head -n 1 "$T/odd.err"); reloads meanwhile: $((loads_after - loads_before))"
+single_wait_all_completed 30 || fail "orders not completed after the odd order"
+assert_eq "$(pls_sql "SELECT state FROM orders WHERE id = '$id_odd'")" completed "the odd order"
 
 # A batch behind one whose COMMIT fails. A deferred trigger (run at COMMIT, as a DBA's deferred
 # constraint would be) makes the poisoned batch wait for a gate the test holds, then refuse; a

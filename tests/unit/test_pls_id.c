@@ -86,6 +86,15 @@ static void test_mask(void **state)
     assert_string_equal(out, "张**");
     pls_mask("44190019900101123X", out, sizeof(out));
     assert_null(strstr(out, "199001"));
+    /* numbers inside a database's message: phone and ID numbers keep their
+     * last four; short numbers stay */
+    char msg[] = "refused: phone 13812345678, id 44190019900101123X, batch 123456, 7 rows";
+    pls_mask_numbers(msg);
+    assert_string_equal(msg,
+                        "refused: phone *******5678, id **************123X, batch 123456, 7 rows");
+    char edge[] = "1234567";
+    pls_mask_numbers(edge);
+    assert_string_equal(edge, "***4567");
 }
 
 int main(void)
