@@ -757,8 +757,10 @@ static void on_batch_done(void *arg, int ok)
     bk_batch_t *b = c->inflight[0];
     memmove(&c->inflight[0], &c->inflight[1], (size_t)(--c->n_inflight) * sizeof(b));
     if (ok != 1) {
-        if (ok == BK_BATCH_REFUSED)
+        if (ok == BK_BATCH_REFUSED) {
             note_suspects(c, b);
+            bk_fed_batch_refused(c, b, bk_store_failure(c->store));
+        }
         /* replies become 503 (clients retry: submits carry keys), pushes are
          * dropped; the store reports the loss and we reload. Until then
          * memory holds this batch's changes, which are not in the store:

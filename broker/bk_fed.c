@@ -98,6 +98,7 @@ void bk_fed_cleanup(bk_fed_t *f)
     bk_recs_cleanup(&f->fwd_orders);
     bk_recs_cleanup(&f->fwd_citizens);
     free(f->refused_kept);
+    free(f->pauses);
     memset(f, 0, sizeof(*f));
 }
 
@@ -125,8 +126,13 @@ void bk_fed_reset(bk_core_t *c)
         k->n = l->refused;
         snprintf(k->order, sizeof(k->order), "%s", l->refused_order);
     }
+    bk_pause_t *pauses = f->pauses;
+    size_t n_pauses = f->n_pauses;
+    f->pauses = NULL;
     bk_fed_cleanup(f);
     bk_fed_init(f, parent);
+    f->pauses = pauses;
+    f->n_pauses = n_pauses;
     f->known = known;
     f->n_known = n_known;
     f->codes = codes;
@@ -701,6 +707,53 @@ static void ask_forward(bk_core_t *c, const char *from, const pls_uuid_t *id)
     f->n_asked++;
 }
 
+static bk_pause_t *pause_of(bk_fed_t *f, const char *peer)
+{
+    for (size_t i = 0; i < f->n_pauses; i++)
+        if (strcmp(f->pauses[i].peer, peer) == 0)
+            return &f->pauses[i];
+    return NULL;
+}
+
+/* A batch with the peer's messages up to the paused ones committed: they
+ * went in, the pause is over. */
+static void pause_end(bk_core_t *c, const bk_link_t *l)
+{
+    bk_fed_t *f = &c->fed;
+    bk_pause_t *p = pause_of(f, l->peer);
+    if (!p || l->applied_committed < p->hi)
+        return;
+    pls_info("messages from %s up to %llu are applied: its link goes on", l->peer,
+             (unsigned long long)p->hi);
+    *p = f->pauses[--f->n_pauses];
+}
+
+void bk_fed_batch_refused(bk_core_t *c, const bk_batch_t *b, const char *why)
+{
+    bk_fed_t *f = &c->fed;
+    for (size_t i = 0; i < f->n_links; i++) {
+        const bk_link_t *l = f->links[i];
+        const bk_flushed_t *fl = &l->flushed[b->gen % BK_STORE_FLIGHT_MAX];
+        if (fl->gen != b->gen || fl->applied <= l->applied_committed)
+            continue; /* none of its messages in b */
+        bk_pause_t *p = pause_of(f, l->peer);
+        if (!p) {
+            f->pauses = pls_xrealloc(f->pauses, (f->n_pauses + 1) * sizeof(*f->pauses));
+            p = &f->pauses[f->n_pauses++];
+            memset(p, 0, sizeof(*p));
+            snprintf(p->peer, sizeof(p->peer), "%s", l->peer);
+        }
+        p->n++;
+        p->hi = fl->applied;
+        int64_t wait_s = (int64_t)1 << (p->n - 1 < 8 ? p->n - 1 : 8); /* 1 s .. 256 s */
+        p->until_ms = pls_mono_ms() + wait_s * 1000;
+        pls_warn("messages %llu to %llu from %s were in a batch PostgreSQL refused (%s): they are "
+                 "applied again in %lld s; the broker serves everyone else meanwhile",
+                 (unsigned long long)l->applied_committed + 1, (unsigned long long)fl->applied,
+                 l->peer, why && *why ? why : "no reason given", (long long)wait_s);
+    }
+}
+
 void bk_fed_after_commit(bk_core_t *c, uint32_t gen)
 {
     bk_fed_t *f = &c->fed;
@@ -731,6 +784,7 @@ void bk_fed_after_commit(bk_core_t *c, uint32_t gen)
             if (fl->applied > l->applied_committed) {
                 l->applied_committed = fl->applied;
                 l->ack_due = 1;
+                pause_end(c, l);
             }
         }
         pump(c, l);
@@ -860,7 +914,12 @@ void bk_fed_link(bk_core_t *c, const void *ident, size_t ident_len, const Pls__L
         q_pop_acked(l);
         l->oldest_unacked_ms = l->q_len ? l->q[l->q_head].at_ms : 0;
     }
-    for (size_t i = 0; i < lb->n_msgs; i++) {
+    const bk_pause_t *p = c->fed.n_pauses ? pause_of(&c->fed, l->peer) : NULL;
+    size_t n_msgs = p && p->until_ms > pls_mono_ms() ? 0 : lb->n_msgs;
+    if (n_msgs < lb->n_msgs)
+        pls_debug("%zu messages from %s not applied: the link waits after a refused batch",
+                  lb->n_msgs, l->peer);
+    for (size_t i = 0; i < n_msgs; i++) {
         const Pls__LinkMsg *m = lb->msgs[i];
         if (m->seq <= l->applied)
             continue; /* already applied: a resend */
@@ -1655,6 +1714,18 @@ void bk_fed_warnings(bk_core_t *c, void *warnings)
                  "of order %s): see its log",
                  (unsigned long long)l->refused, l->refused == 1 ? "" : "s", l->peer,
                  l->refused_order);
+        json_array_append_new(warnings, json_string(w));
+    }
+    int64_t now = pls_mono_ms();
+    for (size_t i = 0; i < c->fed.n_pauses; i++) {
+        const bk_pause_t *p = &c->fed.pauses[i];
+        char w[300], next[64] = "at its next delivery";
+        if (p->until_ms > now)
+            snprintf(next, sizeof(next), "in %lld s", (long long)(p->until_ms - now + 999) / 1000);
+        snprintf(w, sizeof(w),
+                 "messages from %s were in %u batch%s PostgreSQL refused: applying them waits, "
+                 "next try %s (see the log for why)",
+                 p->peer, p->n, p->n == 1 ? "" : "es", next);
         json_array_append_new(warnings, json_string(w));
     }
 }

@@ -136,6 +136,19 @@ typedef struct bk_refused {
     char order[40];
 } bk_refused_t;
 
+/* A peer whose messages were in a batch PostgreSQL refused for its rows
+ * (BK_BATCH_REFUSED): its messages are not applied until until_ms, then
+ * again, with a pause twice as long after each such batch, until a batch
+ * with them commits. The peer resends them (every 3 s without an
+ * acknowledgement) and would otherwise make the broker fail a batch and
+ * reload at every resend, serving nobody. Kept across reloads. */
+typedef struct bk_pause {
+    char peer[132];
+    uint64_t hi;      /* its last message in the refused batch */
+    int64_t until_ms; /* monotonic */
+    uint32_t n;       /* refused batches with its messages in a row */
+} bk_pause_t;
+
 typedef struct bk_fed {
     char parent_node[132]; /* empty without --parent */
     bk_link_t **links;     /* owned array of owned links */
@@ -147,6 +160,8 @@ typedef struct bk_fed {
     size_t n_known;
     bk_refused_t *refused_kept; /* owned: counts of links not yet back after a reload */
     size_t n_refused_kept;
+    bk_pause_t *pauses; /* owned: peers whose messages wait (kept across reloads) */
+    size_t n_pauses;
     /* orders to forward once their `forwarded` event is committed */
     pls_uuid_t *fwd;
     size_t n_fwd, cap_fwd;
@@ -191,6 +206,9 @@ extern const char bk_fed_sql_links[];
 void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b);
 /* After the batch committed: messages become sendable, acks go out. */
 void bk_fed_after_commit(bk_core_t *c, uint32_t gen);
+/* PostgreSQL refused batch b for its rows (BK_BATCH_REFUSED; why: the
+ * store's reason): the peers whose messages it held wait (bk_pause_t). */
+void bk_fed_batch_refused(bk_core_t *c, const bk_batch_t *b, const char *why);
 /* Rows returned by the copy UPDATE of a batch: these copies exist. */
 void bk_fed_copy_rows(bk_core_t *c, const void *rows);
 /* Queue a durable message for node `to` in the batch being built (from =

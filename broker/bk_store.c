@@ -1026,6 +1026,11 @@ int bk_store_boot_try(bk_store_t *s, const pls_buf_t *stmts, char *err, size_t e
     return rc;
 }
 
+const char *bk_store_failure(const bk_store_t *s)
+{
+    return s->conns[CONN_WRITE].failed;
+}
+
 void bk_store_get_stats(const bk_store_t *s, bk_store_stats_t *out)
 {
     *out = s->stats;

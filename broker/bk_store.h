@@ -140,6 +140,10 @@ int bk_store_boot_exec(bk_store_t *s, const char *sql, char *err, size_t errsz) 
  * (err set). */
 int bk_store_boot_try(bk_store_t *s, const pls_buf_t *stmts, char *err, size_t errsz) PLS_WUR;
 
+/* Why the first of the failed batches failed ("batch failed: ERROR: ..."),
+ * while the store reports them. */
+const char *bk_store_failure(const bk_store_t *s);
+
 /* Statistics for status and benchmarks. */
 typedef struct bk_store_stats {
     uint64_t commits;
