@@ -708,7 +708,7 @@ static bk_refusal_t *refusal_of(bk_core_t *c, uint64_t hash)
  * refused in advance: its resends go to PostgreSQL as any order's. */
 static int try_suspects(bk_core_t *c, bk_store_t *s)
 {
-    uint32_t i, failed = 0;
+    uint32_t i, failed = 0, refused = 0;
     int rc = 0;
     for (i = 0; i < c->n_suspects; i++) {
         bk_suspect_t *sp = &c->suspects[i];
@@ -736,11 +736,14 @@ static int try_suspects(bk_core_t *c, bk_store_t *s)
         pls_warn("PostgreSQL refuses a new order (%s) on its own (%s): the same content is "
                  "answered 422 without writing for %lld s",
                  sp->what, r->reason, (long long)(c->cfg.refuse_ms / 1000));
+        refused++;
     }
     if (!failed && rc != -EPIPE)
         pls_info("each of the %u new orders of the refused batch is taken on its own: the "
                  "batch failed for another of its changes",
                  c->n_suspects);
+    if (rc != -EPIPE)
+        bk_fed_refusal_explained(c, refused > 0);
     /* forget those tried */
     for (uint32_t k = 0; k < i; k++)
         pls_buf_cleanup(&c->suspects[k].sql);
@@ -2474,7 +2477,9 @@ static int on_boot(bk_store_t *s, void *arg)
         pls_error("%s", rt.err[0] ? rt.err : err);
         return -EIO;
     }
-    if (c->n_suspects && try_suspects(c, s) != 0)
+    if (!c->n_suspects)
+        bk_fed_refusal_explained(c, 0);
+    else if (try_suspects(c, s) != 0)
         return -EIO;
     if (bk_store_boot_query(s, "SELECT dept, scope FROM workers_seen", boot_seen, c, err,
                             sizeof(err)) ||

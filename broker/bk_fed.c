@@ -744,13 +744,37 @@ void bk_fed_batch_refused(bk_core_t *c, const bk_batch_t *b, const char *why)
             snprintf(p->peer, sizeof(p->peer), "%s", l->peer);
         }
         p->n++;
+        p->fresh = 1;
         p->hi = fl->applied;
-        int64_t wait_s = (int64_t)1 << (p->n - 1 < 8 ? p->n - 1 : 8); /* 1 s .. 256 s */
+        /* 4 s .. 256 s: a town says Hello again only after 3.5 s of silence
+         * (BK_LINK_TIMEOUT_MS), so a shorter wait would be over before its
+         * first delivery after the reload */
+        int64_t wait_s = (int64_t)4 << (p->n - 1 < 6 ? p->n - 1 : 6);
         p->until_ms = pls_mono_ms() + wait_s * 1000;
         pls_warn("messages %llu to %llu from %s were in a batch PostgreSQL refused (%s): they are "
                  "applied again in %lld s; the broker serves everyone else meanwhile",
                  (unsigned long long)l->applied_committed + 1, (unsigned long long)fl->applied,
                  l->peer, why && *why ? why : "no reason given", (long long)wait_s);
+    }
+}
+
+void bk_fed_refusal_explained(bk_core_t *c, int explained)
+{
+    bk_fed_t *f = &c->fed;
+    for (size_t i = 0; i < f->n_pauses;) {
+        bk_pause_t *p = &f->pauses[i];
+        if (p->fresh && explained) {
+            pls_info("messages from %s go on: a new order of the refused batch was the one "
+                     "refused",
+                     p->peer);
+            if (--p->n == 0) {
+                *p = f->pauses[--f->n_pauses];
+                continue;
+            }
+            p->until_ms = 0;
+        }
+        p->fresh = 0;
+        i++;
     }
 }
 

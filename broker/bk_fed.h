@@ -147,6 +147,7 @@ typedef struct bk_pause {
     uint64_t hi;      /* its last message in the refused batch */
     int64_t until_ms; /* monotonic */
     uint32_t n;       /* refused batches with its messages in a row */
+    int fresh;        /* set by the last refused batch, not yet explained otherwise */
 } bk_pause_t;
 
 typedef struct bk_fed {
@@ -209,6 +210,9 @@ void bk_fed_after_commit(bk_core_t *c, uint32_t gen);
 /* PostgreSQL refused batch b for its rows (BK_BATCH_REFUSED; why: the
  * store's reason): the peers whose messages it held wait (bk_pause_t). */
 void bk_fed_batch_refused(bk_core_t *c, const bk_batch_t *b, const char *why);
+/* After that batch: explained = 1 when one of its new orders was refused on
+ * its own (bk_core.c, try_suspects): the peers it held back for it go on. */
+void bk_fed_refusal_explained(bk_core_t *c, int explained);
 /* Rows returned by the copy UPDATE of a batch: these copies exist. */
 void bk_fed_copy_rows(bk_core_t *c, const void *rows);
 /* Queue a durable message for node `to` in the batch being built (from =

@@ -4,11 +4,13 @@
 # the town dg.humen (pls-rawsend link) again and again, as a town resends what is not
 # acknowledged:
 #   - the city's batch fails and it reloads, then it waits before applying messages from
-#     dg.humen again (1 s, then twice as long after each refused batch: the log says so) and
+#     dg.humen again (4 s, then twice as long after each refused batch: the log says so) and
 #     ignores its deliveries meanwhile, so it does not fail a batch and reload at every resend;
 #   - it serves desks meanwhile; `plsctl status` warns about the waiting link;
 #   - once the trigger is gone, the next delivery after the wait is applied and acknowledged,
-#     the copy is stored once, the warning is gone.
+#     the copy is stored once, the warning is gone;
+#   - then the same with a real town broker (dg.changan) whose copy of a new order the city
+#     refuses: the city serves desks, and once the trigger is gone the copy arrives by itself.
 # Before this, every delivery of that message failed a batch and made the city reload, serving
 # nobody for as long as the town kept resending.
 #
@@ -17,7 +19,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/fed.sh"
 
 fed_setup
-fed_topology humen
+fed_topology humen changan
 fed_start_city --log-level debug
 RAWSEND=$PLS_BUILD_DIR/tests/integration/tools/pls-rawsend
 [[ -x $RAWSEND ]] || fail "$RAWSEND not built (build the whole tree)"
@@ -57,7 +59,7 @@ waits() { grep -c 'from dg.humen not applied: the link waits after a refused bat
 
 r=$(deliver 2000)
 assert_eq "$r" "ack 0" "the city's acknowledgement of the refused message"
-pls_wait_log dg 10 'messages 1 to 1 from dg.humen were in a batch PostgreSQL refused \(batch failed: ERROR:  poisoned copy refused by a test trigger\): they are applied again in 1 s' ||
+pls_wait_log dg 10 'messages 1 to 1 from dg.humen were in a batch PostgreSQL refused \(batch failed: ERROR:  poisoned copy refused by a test trigger\): they are applied again in 4 s' ||
     fail "the city did not say it waits before applying dg.humen's messages again"
 
 # the city serves desks meanwhile, and says the link waits
@@ -78,7 +80,7 @@ w=$(waits)
 pls_note "figures: $deliveries deliveries of the refused message: $f failed batches, $w deliveries not applied during a wait"
 ((w >= 1)) || fail "no delivery was held back during a wait"
 ((f < deliveries)) || fail "every delivery failed a batch ($f of $deliveries)"
-grep -q 'they are applied again in 2 s' "$log" || fail "the second wait did not double"
+grep -q 'they are applied again in 8 s' "$log" || fail "the second wait did not double"
 assert_eq "$(fed_sql dg "SELECT count(*) FROM orders WHERE id = '$id'")" 0 "rows of the refused copy"
 
 # the trigger gone: a delivery after the wait is applied and acknowledged, once
@@ -97,5 +99,28 @@ assert_eq "$(pls_ctl_at dg --json show "$id_desk" | jq -r .number | cut -c1-3)" 
     "the desk's order taken while the link waited"
 pls_alive dg || fail "the city broker died"
 pls_note "figures: the copy applied once after $(failures) refused batches"
+
+# A real town: its copy of a new order is what the city refuses
+fed_sql dg "CREATE TRIGGER test_poison BEFORE INSERT ON orders FOR EACH ROW
+    EXECUTE FUNCTION test_poison()" >/dev/null
+fed_start_town changan
+f0=$(failures)
+t0=$SECONDS
+id_town=$(pls_ctl_at changan submit --service consult --origin dg.changan \
+    --desc "a poison order at a town") || fail "the town did not take its order"
+pls_wait_log dg 20 'from dg.changan were in a batch PostgreSQL refused' ||
+    fail "the city did not hold back dg.changan"
+id_desk2=$(pls_ctl_at dg --timeout 20 submit --service exam --origin dg --desc "考试咨询 2") ||
+    fail "a desk's submit at the city failed while dg.changan waits"
+sleep 12
+f1=$(failures)
+fed_sql dg "DROP TRIGGER test_poison ON orders" >/dev/null
+at_city() { [[ $(fed_sql dg "SELECT count(*) FROM orders WHERE id = '$id_town'") == 1 ]]; }
+pls_wait_for 90 at_city || fail "the town's copy did not reach the city once the trigger was gone"
+pls_note "figures: a real town resending for $((SECONDS - t0)) s: $((f1 - f0)) failed batches at the city while the trigger refused it"
+pls_wait_log dg 10 'messages from dg.changan up to [0-9]+ are applied: its link goes on' ||
+    fail "the city did not say dg.changan's link goes on"
+assert_eq "$(fed_sql dg "SELECT state FROM orders WHERE id = '$id_desk2'")" queued \
+    "the desk's order taken while dg.changan waited"
 fed_check_log dg
 pls_note "PASS"
