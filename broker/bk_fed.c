@@ -1187,6 +1187,37 @@ static const char *forward_problem(bk_core_t *c, json_t *ord, json_t *snap, int 
     return NULL;
 }
 
+/* A hand-over we refused for our catalog goes back to its sender, which
+ * owned the order until it sent it and holds a copy naming us as owner: a
+ * Forward making it the owner again, in state returned (退单), so that its
+ * operators can requeue or transfer it (apply_forward there). Without it no
+ * node would work on the order. Only the catalog checks may have failed (the
+ * order and snapshot are whole), and never for a Forward that is itself such
+ * a return ("refused"), so that two nodes cannot send one back and forth. The
+ * citizen's personal data stays at the sender, which still has it. */
+static int return_forward(bk_core_t *c, const char *from, const pls_uuid_t *uid, json_t *body,
+                          const char *why)
+{
+    json_t *ord = json_object_get(body, "order");
+    json_t *snap = json_object_get(body, "snap");
+    if (json_object_get(body, "refused") || forward_problem(c, ord, snap, 0) ||
+        strcmp(from, c->node) == 0)
+        return -1;
+    json_t *o2 = json_deep_copy(ord);
+    json_t *s2 = json_deep_copy(snap);
+    json_object_del(o2, "citizen");
+    json_object_set_new(s2, "state", json_string(bk_state_name(BK_RETURNED)));
+    json_object_set_new(s2, "owner", json_string(from));
+    json_object_set_new(s2, "prev_owner", json_string(c->node));
+    json_t *back =
+        json_pack("{s:o, s:o, s:[], s:s}", "order", o2, "snap", s2, "rows", "refused", why);
+    char *text = back ? json_dumps(back, JSON_COMPACT) : NULL;
+    json_decref(back);
+    int rc = text ? bk_fed_emit(c, from, NULL, "forward", uid, text) : -1;
+    free(text);
+    return rc;
+}
+
 /* A Forward: a copy for us, or the order itself when we are its owner.
  * Returns -1 when it is refused. */
 static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t *body)
@@ -1211,7 +1242,13 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
     const char *why = forward_problem(c, ord, snap, mine);
     if (why) {
         /* nothing of it is written; the link goes on with the next message */
-        pls_error("forward of %s from %s refused: %s; the order is not taken here", id, from, why);
+        if (mine && return_forward(c, from, &uid, body, why) == 0)
+            pls_error("forward of %s from %s refused: %s; sent back to %s, where it waits as "
+                      "returned (退单) for an operator",
+                      id, from, why, from);
+        else
+            pls_error("forward of %s from %s refused: %s; the order is not taken here", id, from,
+                      why);
         return -1;
     }
     upsert_order(c, &uid, ord, snap, mine);
@@ -1249,6 +1286,26 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
     o->alarms = (uint8_t)(jint(snap, "alarms") & (BK_AL_W_YELLOW | BK_AL_W_RED | BK_AL_SUPERVISED));
     o->ext_days = (uint8_t)jint(snap, "ext_days");
     bk_orders_add(&c->orders, o);
+    const char *refused = jstr(body, "refused");
+    if (o->state == BK_RETURNED && *refused) {
+        /* our hand-over, refused there (return_forward): it waits for an operator here */
+        char reason[512]; /* a peer's text: cut on a character, the event row is JSON */
+        int n = snprintf(reason, sizeof(reason), "%s refused the hand-over: ", from);
+        if (n > 0 && (size_t)n < sizeof(reason))
+            pls_utf8_copy(reason + n, sizeof(reason) - (size_t)n, refused);
+        pls_buf_t *p = bk__payload_begin(c);
+        bk__p_str(p, "reason", reason);
+        bk__p_str(p, "dept", jstr(snap, "dept"));
+        bk__p_str(p, "scope", o->scope);
+        bk__event(c, o, "returned", BK_FORWARDED, "broker", bk__payload_end(p));
+        char logged[sizeof(reason)]; /* a peer's text in our log: no long numbers */
+        memcpy(logged, reason, sizeof(logged));
+        pls_mask_numbers(logged);
+        pls_warn("order %s (%s) is back: %s; it waits here as returned for an operator "
+                 "(plsctl requeue or transfer)",
+                 id, o->number, logged);
+        return 0;
+    }
     if (o->state == BK_RETURNED) {
         /* 退单 back to us: it waits for an operator here */
         bk__event(c, o, "returned", BK_RETURNED, "broker",

@@ -9,7 +9,9 @@
 # order that is no UUID, a body over 256 KiB, a body that is not UTF-8) and a good copy.
 #   - every message is acknowledged (the town is not stuck resending them);
 #   - each malformed Forward is refused with its reason in the city's log, and nothing of it
-#     is written; no batch of the city fails; `plsctl status` counts them on the link and
+#     is written; the two the city's catalog cannot take are sent back to the town (its
+#     outbox: the town's again, returned, without the citizen), one that was itself sent
+#     back is not; no batch of the city fails; `plsctl status` counts them on the link and
 #     warns, also after the city reloaded (they are never sent again);
 #   - the well-formed copy is stored as a copy, the hand-over is the city's own open order,
 #     queued for its department; the bad Event leaves the copy's state as it was; a copy
@@ -58,7 +60,8 @@ id() { printf '018f0000-0000-7000-8000-%012d' "$1"; }
     fwd "$(id 4)" DG-HM-4 dg.humen '.order.number = 4'
     fwd "$(id 5)" DG-HM-5 dg.humen 'del(.order.created_ms)'
     fwd "$(id 6)" DG-HM-6 dg '.order.service = "no_such_service"'
-    fwd "$(id 7)" DG-HM-7 dg '.snap.dept = "no_such_dept"'
+    fwd "$(id 7)" DG-HM-7 dg '.snap.dept = "no_such_dept"
+        | .order.citizen = {name: "王五", phone: "13700000000"}'
     fwd "$(id 8)" DG-HM-8 dg.humen
     fwd "$(id 9)" DG-HM-9 dg
     # a copy with a history row past its next event, and one with absurd times
@@ -78,6 +81,8 @@ id() { printf '018f0000-0000-7000-8000-%012d' "$1"; }
     # an Event without a snapshot; a message for a node the city has no link towards
     printf 'event\t%s\t{"rows":[]}\n' "$(id 8)"
     printf 'event\t%s\t{"rows":[]}\tdg.nowhere\n' "$(id 15)"
+    # a hand-over of a department the city lacks that is itself one sent back: not sent back
+    fwd "$(id 16)" DG-HM-16 dg '.snap.dept = "no_such_dept" | .refused = "no such department"'
 } >"$T/msgs"
 n=$(wc -l <"$T/msgs")
 
@@ -86,8 +91,8 @@ r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.h
 assert_eq "$r" "ack $n" "the city's acknowledgement"
 
 log=$(pls_logfile dg)
-refusals() { [[ $(grep -c 'refused: ' "$log") -ge 10 ]]; }
-pls_wait_for 10 refusals || fail "fewer than 10 refusals in $log"
+refusals() { [[ $(grep -c 'refused: ' "$log") -ge 11 ]]; }
+pls_wait_for 10 refusals || fail "fewer than 11 refusals in $log"
 grep -q "event of $(id 8) from dg.humen without a snapshot: skipped" "$log" ||
     fail "the Event without a snapshot is not reported in $log"
 grep -q "message 18 from dg.humen for dg.nowhere: no link towards it: skipped" "$log" ||
@@ -98,9 +103,20 @@ for want in "$(id 1) from dg.humen refused: the snapshot has no known state" \
     "$(id 4) from dg.humen refused: an order member the orders table requires" \
     "$(id 5) from dg.humen refused: the order has no creation time" \
     "$(id 6) from dg.humen refused: we are to own it, and its service is not in our catalog" \
-    "$(id 7) from dg.humen refused: we are to own it, and its department is not in our catalog"; do
+    "$(id 6) from dg.humen refused: we are to own it, and its service is not in our catalog; sent back to dg.humen" \
+    "$(id 7) from dg.humen refused: we are to own it, and its department is not in our catalog; sent back to dg.humen" \
+    "$(id 16) from dg.humen refused: we are to own it, and its department is not in our catalog; the order is not taken here"; do
     grep -qF "forward of $want" "$log" || fail "no line 'forward of $want' in $log"
 done
+# The two hand-overs the city's catalog cannot take go back to dg.humen (its outbox towards
+# the town), the town's again, in state returned, with the reason and without the citizen;
+# the malformed ones and the one that was itself sent back do not.
+assert_eq "$(fed_sql dg "SELECT string_agg(right(order_id::text, 2) || ' ' ||
+        (body::json #>> '{snap,state}') || ' ' || (body::json #>> '{snap,owner}') || ' ' ||
+        (body::json ->> 'refused') || ' ' || ((body::jsonb -> 'order') ? 'citizen')::text, ','
+        ORDER BY order_id) FROM link_outbox WHERE kind = 'forward' AND to_node = 'dg.humen'")" \
+    "06 returned dg.humen we are to own it, and its service is not in our catalog false,07 returned dg.humen we are to own it, and its department is not in our catalog false" \
+    "hand-overs the city sent back to dg.humen"
 for want in "message 13 from dg.humen refused: order: not an order id" \
     "message 14 from dg.humen refused: body: longer than 262144 bytes" \
     "message 15 from dg.humen refused: body: not valid UTF-8"; do
@@ -110,11 +126,11 @@ grep -q "copy of order $(id 8): snapshot without a known state or an owner, igno
     fail "the Event without an owner is not reported in $log"
 # what an operator sees without reading the log
 st=$(pls_ctl_at dg --json status)
-assert_eq "$(jq -r '.links[] | select(.peer == "dg.humen") | .refused' <<<"$st")" 12 \
+assert_eq "$(jq -r '.links[] | select(.peer == "dg.humen") | .refused' <<<"$st")" 13 \
     "status: messages refused on the link to dg.humen"
 assert_contains "$(jq -r '.warnings[]' <<<"$st")" \
-    "12 messages from dg.humen refused or skipped since this broker started (the last of order $(id 15))"
-assert_contains "$(pls_ctl_at dg status)" "12 messages from dg.humen refused or skipped"
+    "13 messages from dg.humen refused or skipped since this broker started (the last of order $(id 16))"
+assert_contains "$(pls_ctl_at dg status)" "13 messages from dg.humen refused or skipped"
 if grep -q 'batch failed' "$log"; then
     grep -m 3 'batch failed' "$log" >&2
     fail "a batch of the city failed (see above)"
@@ -143,8 +159,8 @@ r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.h
     <"$T/msgs") || fail "the city did not acknowledge the resend: $r"
 assert_eq "$r" "ack $n" "the city's acknowledgement of the resend"
 assert_eq "$(orders)" "$want" "the orders of dg.humen at the city after the resend"
-assert_eq "$(grep -c 'refused: ' "$log")" 10 "refusals after the resend (none again)"
-assert_eq "$(fed_link dg dg.humen refused)" 12 "status: refused messages after the resend"
+assert_eq "$(grep -c 'refused: ' "$log")" 11 "refusals after the resend (none again)"
+assert_eq "$(fed_link dg dg.humen refused)" 13 "status: refused messages after the resend"
 
 # The city reloads (its write connection is cut): the count stays, those messages never
 # come again.
@@ -153,9 +169,9 @@ fed_sql dg "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
     WHERE datname = current_database() AND pid <> pg_backend_pid()" >/dev/null
 reloaded() { [[ $(grep -c 'state loaded' "$log") -gt $loads ]]; }
 pls_wait_for 30 reloaded || fail "the city did not reload after its connections were cut"
-counted() { [[ $(fed_link dg dg.humen refused 2>/dev/null) == 12 ]]; }
+counted() { [[ $(fed_link dg dg.humen refused 2>/dev/null) == 13 ]]; }
 pls_wait_for 20 counted ||
-    fail "status after the reload: $(fed_link dg dg.humen refused) refused messages, not 12"
+    fail "status after the reload: $(fed_link dg dg.humen refused) refused messages, not 13"
 
 pls_ctl_at dg submit --service exam --origin dg --desc "考试咨询" >/dev/null ||
     fail "the city does not take orders"
