@@ -473,9 +473,7 @@ int bk_rowtypes_check(const bk_rowtypes_t *t, char *err, size_t errsz)
     return -1;
 }
 
-/* The changing columns of an `orders` row from a snapshot, in the table's
- * column order (state .. held_notice). */
-static void add_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
+void bk_rec_order_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms)
 {
     bk_rec_text(s, bk_state_name(r->state));
     bk_rec_int(s, BK_T_INT4, r->step);
@@ -507,7 +505,7 @@ static void put_new(bk_recs_t *news, bk_recs_t *cits, const bk_new_t *n, const b
 {
     bk_rec_begin(news);
     pls_buf_add(&news->buf, n->insert.data ? n->insert.data : "", n->insert.len);
-    add_state(&news->buf, r, now);
+    bk_rec_order_state(&news->buf, r, now);
     bk_rec_end(news);
     if (n->citizen.len) {
         bk_rec_begin(cits);
@@ -567,12 +565,12 @@ void bk_batch_sql(bk_batch_t *b, const bk_rowtypes_t *types, pls_buf_t *s)
             put_events(&evs, r);
             b->rows_written++;
         }
-        if (!r->is_new) {
+        if (!r->is_new && !r->fwd_own) {
             /* an orders row of which only the id and the state columns count */
             bk_rec_begin(&chg);
             bk_rec_uuid(&chg.buf, &r->id);
             bk_rec_orders_nulls(&chg.buf, 1, BK_ORDER_CONTENT_COLS);
-            add_state(&chg.buf, r, now);
+            bk_rec_order_state(&chg.buf, r, now);
             bk_rec_end(&chg);
             b->rows_written++;
         }

@@ -50,6 +50,8 @@ typedef struct bk_row {
     char *notice_copy; /* owned copy of the order's held notice */
     int is_new;        /* order inserted by this batch: index into news */
     int new_idx;
+    int fwd_own; /* its orders row goes to pls_forwards_own() with this snapshot:
+                    no update of its own (bk_fed.c) */
 } bk_row_t;
 
 /* An order received in this batch. */
@@ -185,6 +187,11 @@ extern const char bk_rowtypes_sql[];
 int bk_rowtypes_row(bk_rowtypes_t *t, char **v, int n, char *err, size_t errsz);
 /* 0 when every table was seen. */
 int bk_rowtypes_check(const bk_rowtypes_t *t, char *err, size_t errsz);
+
+/* The changing columns of an `orders` row (state .. held_notice) from a row's
+ * snapshot, as pls_batch() writes them: finished_at is now_ms for a finished
+ * state. */
+void bk_rec_order_state(pls_buf_t *s, const bk_row_t *r, int64_t now_ms);
 
 /* Columns of `orders` before the changing ones: id .. created_at; all of them. */
 #define BK_ORDER_CONTENT_COLS 19

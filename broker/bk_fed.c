@@ -62,6 +62,8 @@ void bk_fed_init(bk_fed_t *f, const char *parent_node)
     bk_recs_init(&f->copy_update);
     bk_recs_init(&f->fwd_orders);
     bk_recs_init(&f->fwd_citizens);
+    bk_recs_init(&f->fwd_own);
+    pls_buf_init(&f->own_content);
 }
 
 static void clear_asked(bk_fed_t *f)
@@ -97,6 +99,9 @@ void bk_fed_cleanup(bk_fed_t *f)
     bk_recs_cleanup(&f->copy_update);
     bk_recs_cleanup(&f->fwd_orders);
     bk_recs_cleanup(&f->fwd_citizens);
+    bk_recs_cleanup(&f->fwd_own);
+    pls_buf_cleanup(&f->own_content);
+    free(f->own);
     free(f->refused_kept);
     free(f->pauses);
     memset(f, 0, sizeof(*f));
@@ -610,11 +615,34 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
     /* what applying link messages produced goes before the order statements:
      * the orders of Forwards first (their events and updates need the rows) */
     if (f->fwd_orders.n) {
+        /* copies: no personal data (that of ours goes with them, next) */
+        bk_recs_t none;
+        bk_recs_init(&none);
         const bk_param_t v[] = {bk_recs_param(&f->fwd_orders, c->rowtypes.orders),
-                                bk_recs_param(&f->fwd_citizens, c->rowtypes.citizens)};
+                                bk_recs_param(&none, c->rowtypes.citizens)};
         bk_sql_addp(&b->pre, "SELECT pls_forwards($1::orders[], $2::citizens[])", 2, v);
+        bk_recs_cleanup(&none);
         bk_recs_reset(&f->fwd_orders);
+    }
+    if (f->n_own || f->fwd_citizens.n) {
+        /* the orders we now own, with the state this batch leaves them in:
+         * one write each, their rows are not in pls_batch()'s changes */
+        int64_t now = pls_rule_ms();
+        for (size_t i = 0; i < f->n_own; i++) {
+            const struct bk_fwd_own *w = &f->own[i];
+            bk_rec_begin(&f->fwd_own);
+            pls_buf_add(&f->fwd_own.buf, f->own_content.data + w->off, w->len);
+            bk_rec_order_state(&f->fwd_own.buf, &b->rows[w->row], now);
+            bk_rec_end(&f->fwd_own);
+            b->rows_written++;
+        }
+        const bk_param_t v[] = {bk_recs_param(&f->fwd_own, c->rowtypes.orders),
+                                bk_recs_param(&f->fwd_citizens, c->rowtypes.citizens)};
+        bk_sql_addp(&b->pre, "SELECT pls_forwards_own($1::orders[], $2::citizens[])", 2, v);
+        bk_recs_reset(&f->fwd_own);
         bk_recs_reset(&f->fwd_citizens);
+        pls_buf_reset(&f->own_content);
+        f->n_own = 0;
     }
     for (size_t i = 0; i < f->n_copies; i++) {
         copy_update_rec(c, &f->copies[i]);
@@ -824,7 +852,9 @@ void bk_fed_after_commit(bk_core_t *c, uint32_t gen)
             keep++;
             continue;
         }
-        if (!f->asked_found[k]) {
+        /* not one that became ours meanwhile (a Forward in the same batch:
+         * its row's newer number keeps the copy UPDATE off it) */
+        if (!f->asked_found[k] && !bk_orders_get(&c->orders, &f->asked_order[k])) {
             pls_info("an event for an order unknown here came from %s: asking for a forward",
                      f->asked_from[k]);
             bk_fed_emit(c, f->asked_from[k], NULL, "request", &f->asked_order[k],
@@ -1114,16 +1144,13 @@ static void rec_json(pls_buf_t *v, uint32_t type, json_t *j)
     free(text);
 }
 
-/* Insert (or refresh) the orders row of a forwarded order. open: we own it.
- * The rows of a batch's Forwards go to the store together: one call of
- * pls_forwards() (sql/012) at the head of the batch, the rows in the orders
- * table's column order; "" is SQL NULL, as an absent member was. */
-static void upsert_order(bk_core_t *c, const pls_uuid_t *id, json_t *ord, json_t *snap, int open)
+/* The content columns (id .. created_at) of a Forward's orders row. The rows
+ * of a batch's Forwards go to the store together, at the head of the batch:
+ * one call of pls_forwards() (sql/012) for copies, one of pls_forwards_own()
+ * (sql/013) for the orders we now own, the rows in the orders table's column
+ * order; "" is SQL NULL, as an absent member was. */
+static void order_content(pls_buf_t *v, const pls_uuid_t *id, json_t *ord)
 {
-    bk_fed_t *f = &c->fed;
-    bk_recs_t *r = &f->fwd_orders;
-    pls_buf_t *v = &r->buf;
-    bk_rec_begin(r);
     bk_rec_uuid(v, id);
     bk_rec_opt(v, jstr(ord, "number"));
     bk_rec_opt(v, jstr(ord, "key"));
@@ -1147,8 +1174,29 @@ static void upsert_order(bk_core_t *c, const pls_uuid_t *id, json_t *ord, json_t
         bk_rec_json(v, BK_T_JSON, "[]", 2);
     bk_rec_text(v, jstr(ord, "actor"));
     bk_rec_ts(v, jint(ord, "created_ms"));
-    snap_state_cols(v, snap, bk_state_parse(jstr(snap, "state")), open);
-    bk_rec_end(r);
+}
+
+/* Insert (or refresh) the orders row of a forwarded order. open: we own it;
+ * its row is then written by pls_forwards_own() at the flush, with the state
+ * of its batch row (own_row). */
+static void upsert_order(bk_core_t *c, const pls_uuid_t *id, json_t *ord, json_t *snap, int open)
+{
+    bk_fed_t *f = &c->fed;
+    if (open) {
+        if (f->n_own == f->cap_own) {
+            f->cap_own = f->cap_own ? f->cap_own * 2 : 32;
+            f->own = pls_xrealloc(f->own, f->cap_own * sizeof(*f->own));
+        }
+        size_t off = f->own_content.len;
+        order_content(&f->own_content, id, ord);
+        f->own[f->n_own++] = (struct bk_fwd_own){off, f->own_content.len - off, UINT32_MAX};
+    } else {
+        bk_recs_t *r = &f->fwd_orders;
+        bk_rec_begin(r);
+        order_content(&r->buf, id, ord);
+        snap_state_cols(&r->buf, snap, bk_state_parse(jstr(snap, "state")), 0);
+        bk_rec_end(r);
+    }
     json_t *ct = json_object_get(ord, "citizen");
     if (open && json_is_object(ct)) {
         bk_recs_t *cz = &f->fwd_citizens;
@@ -1159,6 +1207,19 @@ static void upsert_order(bk_core_t *c, const pls_uuid_t *id, json_t *ord, json_t
             bk_rec_opt(&cz->buf, jstr(ct, keys[i]));
         bk_rec_end(cz);
     }
+}
+
+/* The order of the last own Forward (upsert_order), just put in memory: its
+ * row of this batch, made now (routing it may end it and free it), gives its
+ * orders row the state the batch leaves it in at the flush, and is not
+ * written again as a change. */
+static void own_row(bk_core_t *c, bk_order_t *o)
+{
+    bk_fed_t *f = &c->fed;
+    bk_row_t *r = bk_batch_row(c->cur, o);
+    bk_row_snap(r, o, bk__dept_name(c, o->dept), c->node);
+    r->fwd_own = 1;
+    f->own[f->n_own - 1].row = o->batch_row;
 }
 
 /* What is wrong with a Forward's order and snapshot, or NULL. A column the
@@ -1252,6 +1313,9 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
         return -1;
     }
     upsert_order(c, &uid, ord, snap, mine);
+    for (size_t k = 0; k < c->fed.n_asked; k++)
+        if (memcmp(c->fed.asked_order[k].b, uid.b, 16) == 0)
+            c->fed.asked_found[k] = 1; /* an Event before it asked for it */
     add_rows(c, &uid, json_object_get(body, "rows"), jint(snap, "next_seq"));
     if (!mine)
         return 0;
@@ -1286,6 +1350,7 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
     o->alarms = (uint8_t)(jint(snap, "alarms") & (BK_AL_W_YELLOW | BK_AL_W_RED | BK_AL_SUPERVISED));
     o->ext_days = (uint8_t)jint(snap, "ext_days");
     bk_orders_add(&c->orders, o);
+    own_row(c, o);
     const char *refused = jstr(body, "refused");
     if (o->state == BK_RETURNED && *refused) {
         /* our hand-over, refused there (return_forward): it waits for an operator here */
@@ -1304,15 +1369,13 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
         pls_warn("order %s (%s) is back: %s; it waits here as returned for an operator "
                  "(plsctl requeue or transfer)",
                  id, o->number, logged);
-        return 0;
-    }
-    if (o->state == BK_RETURNED) {
+    } else if (o->state == BK_RETURNED) {
         /* 退单 back to us: it waits for an operator here */
         bk__event(c, o, "returned", BK_RETURNED, "broker",
                   "{\"note\":\"back from the command center it was sent to\"}");
-        return 0;
+    } else {
+        bk__route(c, o, o->step, dept, o->scope, "broker", "queued", NULL);
     }
-    bk__route(c, o, o->step, dept, o->scope, "broker", "queued", NULL);
     return 0;
 }
 

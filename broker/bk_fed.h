@@ -174,7 +174,17 @@ typedef struct bk_fed {
     bk_recs_t copy_events;  /* events rows of copies for pls_copies() */
     bk_recs_t copy_update;  /* orders rows with the snapshots of copies for pls_copies() */
     bk_recs_t fwd_orders;   /* orders rows of Forwards for pls_forwards() */
-    bk_recs_t fwd_citizens; /* personal data of the Forwards we own for pls_forwards() */
+    bk_recs_t fwd_citizens; /* personal data of the Forwards we own, for pls_forwards_own() */
+    /* the Forwards that make us an order's owner: their content columns (id
+     * .. created_at) one after another in own_content, and the batch row
+     * whose snapshot gives the state columns at the flush (sql/013) */
+    pls_buf_t own_content;
+    struct bk_fwd_own {
+        size_t off, len;
+        uint32_t row; /* set by own_row() right after upsert_order() */
+    } * own;
+    size_t n_own, cap_own;
+    bk_recs_t fwd_own; /* their orders rows for pls_forwards_own(), built at the flush */
     /* copies an Event named that may be unknown here: (from, order) pairs */
     char **asked_from;
     pls_uuid_t *asked_order;
