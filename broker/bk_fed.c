@@ -1300,6 +1300,15 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
         pls_debug("forward of %s: we hold it already", id);
         return 0;
     }
+    const bk_recent_entry_t *left = mine ? bk_recent_get(&c->recent, &uid) : NULL;
+    if (left && jint(snap, "next_seq") < (int64_t)left->next_seq) {
+        /* finished here after this Forward was made (a Forward we asked for
+         * while it was on its way to us): taking it would work on it twice */
+        pls_warn("forward of %s from %s: older than the order as it left this node (its "
+                 "next event %lld, ours %u): ignored",
+                 id, from, (long long)jint(snap, "next_seq"), left->next_seq);
+        return 0;
+    }
     const char *why = forward_problem(c, ord, snap, mine);
     if (why) {
         /* nothing of it is written; the link goes on with the next message */

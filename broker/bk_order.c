@@ -217,6 +217,7 @@ void bk_recent_add(bk_recent_t *r, const bk_order_t *o)
     e->token = o->token;
     e->attempt = o->attempt;
     e->state = o->state;
+    e->next_seq = o->next_seq;
     e->used = 1;
     bk_index_put(&r->by_id, e);
 }

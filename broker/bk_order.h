@@ -132,15 +132,17 @@ bk_order_t *bk_order_new(void);
 /* Free an order that is not in a table (a transient one). */
 void bk_order_free(bk_order_t *o);
 
-/* Recently finished orders, for the original reply to a repeated report:
- * a fixed ring of (id, attempt, token). */
+/* Recently finished orders, for the original reply to a repeated report
+ * and to know a stale Forward: a fixed ring of (id, attempt, token, next
+ * event number). */
 #define BK_RECENT_CAP 65536
 typedef struct bk_recent_entry {
     pls_uuid_t id;
     uint64_t token;
     uint16_t attempt;
     uint8_t used;
-    uint8_t state; /* the state it left memory in */
+    uint8_t state;     /* the state it left memory in */
+    uint32_t next_seq; /* its next event's number then */
 } bk_recent_entry_t;
 
 typedef struct bk_recent {

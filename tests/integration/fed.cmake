@@ -19,6 +19,8 @@ pls_shell_test(test_fed_dupkey integration/test_fed_dupkey.sh TIMEOUT 180)
 pls_shell_test(test_fed_bad_forward integration/test_fed_bad_forward.sh TIMEOUT 180)
 # A hand-over the city's catalog cannot take: sent back, returned at the town, then transferred.
 pls_shell_test(test_fed_refused_handover integration/test_fed_refused_handover.sh TIMEOUT 180)
+# A Forward of an order the city already finished, made before it did: not taken twice.
+pls_shell_test(test_fed_stale_forward integration/test_fed_stale_forward.sh TIMEOUT 180)
 # A link message the city's PostgreSQL refuses, resent: the link waits, the city serves on.
 pls_shell_test(test_fed_refused_link integration/test_fed_refused_link.sh TIMEOUT 180)
 # An order with a history over the 1 MiB frame handed over to the city and to another town.

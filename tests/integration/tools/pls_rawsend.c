@@ -15,13 +15,13 @@
  *       first a Ready as a staff-custody worker of D at S with credit 0 (so
  *       nothing is assigned to it), then a Report OUTCOME for ORDER with
  *       ATTEMPT and TOKEN (16 hex digits, as in the `assigned` event).
- *   pls-rawsend ... link --node N --to T
+ *   pls-rawsend ... link --node N --to T [--first S]
  *       a child command center N of the broker (whose node is T): a Hello,
  *       then one LinkBatch of the link messages read from stdin, one per
  *       line, "KIND<TAB>ORDER<TAB>BODY[<TAB>TO]" (BODY the JSON text as
  *       sent; TO the message's destination, T by default), with sequence
- *       numbers 1, 2, ...; then waits for the broker's acknowledgement of
- *       them all (at most 64 messages).
+ *       numbers S, S + 1, ... (S default 1); then waits for the broker's
+ *       acknowledgement of them all (at most 64 messages).
  *
  * Output, one line on stdout: "STATUS REASON" of the (last) reply, followed
  * by " order=ID" when the reply names an order; "disconnected" when the
@@ -60,7 +60,8 @@ static int usage(void)
             "[--locality L] [--desc TEXT | --desc-bytes N] [--key K]\n"
             "       pls-rawsend --broker EP [--timeout-ms N] report --dept D --scope S ORDER "
             "ATTEMPT TOKEN OUTCOME\n"
-            "       pls-rawsend --broker EP [--timeout-ms N] link --node N --to T < MESSAGES\n");
+            "       pls-rawsend --broker EP [--timeout-ms N] link --node N --to T [--first S] < "
+            "MESSAGES\n");
     return 2;
 }
 
@@ -359,7 +360,9 @@ static int cmd_link(raw_t *r, int argc, char **argv)
 {
     const char *node = opt_value(argc, argv, "--node");
     const char *to = opt_value(argc, argv, "--to");
-    if (!node || !to)
+    const char *first_s = opt_value(argc, argv, "--first");
+    uint64_t first = first_s ? strtoull(first_s, NULL, 10) : 1;
+    if (!node || !to || first < 1)
         return usage();
     Pls__LinkMsg msgs[LINK_MSGS_MAX], *pm[LINK_MSGS_MAX];
     char *lines[LINK_MSGS_MAX];
@@ -382,7 +385,7 @@ static int cmd_link(raw_t *r, int argc, char **argv)
             *to_here++ = '\0';
         tos[n] = to_here ? to_here : (char *)(uintptr_t)to;
         pls__link_msg__init(&msgs[n]);
-        msgs[n].seq = n + 1;
+        msgs[n].seq = first + n;
         msgs[n].from = (char *)(uintptr_t)node;
         msgs[n].to = &tos[n];
         msgs[n].n_to = 1;
@@ -428,7 +431,8 @@ static int cmd_link(raw_t *r, int argc, char **argv)
         env.body_case = PLS__ENVELOPE__BODY_LINK;
         env.link = &lb;
         if (send_env(r, &env) == 0)
-            while (acked < n && (e = wait_env(r, PLS__ENVELOPE__BODY_LINK, 0, deadline))) {
+            while (acked < first + n - 1 &&
+                   (e = wait_env(r, PLS__ENVELOPE__BODY_LINK, 0, deadline))) {
                 if (e->link->ack > acked)
                     acked = e->link->ack;
                 pls_proto_free(e);
@@ -437,7 +441,7 @@ static int cmd_link(raw_t *r, int argc, char **argv)
     for (size_t i = 0; i < n; i++)
         free(lines[i]);
     printf("ack %llu\n", (unsigned long long)acked);
-    return acked >= n ? 0 : 1;
+    return acked >= first + n - 1 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
