@@ -839,8 +839,8 @@ static void flush(bk_core_t *c)
 {
     if (!c->ready || bk_batch_empty(c->cur))
         return;
-    if (bk_store_busy(c->store))
-        return;
+    if (!bk_store_can_send(c->store))
+        return; /* before the batch is turned into statements and messages */
     if (c->n_inflight && c->cur->n_rows < BK_PIPELINE_MIN_ROWS)
         return; /* small: better to grow until the one in flight answers */
     bk_batch_t *b = c->cur;
@@ -2546,6 +2546,9 @@ static void drop_state(bk_core_t *c)
     bk_orders_init(&c->orders);
     bk_dispatch_cleanup(&c->disp);
     bk_dispatch_init(&c->disp);
+    /* what left memory may not have been committed: the reload knows */
+    bk_recent_cleanup(&c->recent);
+    bk_recent_init(&c->recent);
     c->retries.n = 0;
     c->alarms.n = 0;
     c->orphan_deadline_ms = 0;

@@ -1255,7 +1255,9 @@ static const char *forward_problem(bk_core_t *c, json_t *ord, json_t *snap, int 
  * node would work on the order. Only the catalog checks may have failed (the
  * order and snapshot are whole), and never for a Forward that is itself such
  * a return ("refused"), so that two nodes cannot send one back and forth. The
- * citizen's personal data stays at the sender, which still has it. */
+ * citizen's personal data and the order's free text stay at the sender, which
+ * still has them (its row is a copy: pls_forwards_own() updates only its
+ * state). */
 static int return_forward(bk_core_t *c, const char *from, const pls_uuid_t *uid, json_t *body,
                           const char *why)
 {
@@ -1266,7 +1268,12 @@ static int return_forward(bk_core_t *c, const char *from, const pls_uuid_t *uid,
         return -1;
     json_t *o2 = json_deep_copy(ord);
     json_t *s2 = json_deep_copy(snap);
+    /* what it needs to own the order again: its identity and routing; not
+     * the citizen's personal data, nor free text that may hold some */
     json_object_del(o2, "citizen");
+    json_object_del(o2, "desc");
+    json_object_del(o2, "fields");
+    json_object_del(o2, "attachments");
     json_object_set_new(s2, "state", json_string(bk_state_name(BK_RETURNED)));
     json_object_set_new(s2, "owner", json_string(from));
     json_object_set_new(s2, "prev_owner", json_string(c->node));
@@ -1372,8 +1379,11 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
         bk__p_str(p, "dept", jstr(snap, "dept"));
         bk__p_str(p, "scope", o->scope);
         bk__event(c, o, "returned", BK_FORWARDED, "broker", bk__payload_end(p));
-        char logged[sizeof(reason)]; /* a peer's text in our log: no long numbers */
-        memcpy(logged, reason, sizeof(logged));
+        char logged[sizeof(reason)]; /* a peer's text in our log: one line, no long numbers */
+        snprintf(logged, sizeof(logged), "%s", reason);
+        for (char *q = logged; *q; q++)
+            if ((unsigned char)*q < 0x20)
+                *q = ' ';
         pls_mask_numbers(logged);
         pls_warn("order %s (%s) is back: %s; it waits here as returned for an operator "
                  "(plsctl requeue or transfer)",

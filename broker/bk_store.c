@@ -850,11 +850,17 @@ static int send_statements(conn_t *c, const pls_buf_t *stmts)
     return 1;
 }
 
+int bk_store_can_send(const bk_store_t *s)
+{
+    const conn_t *c = &s->conns[CONN_WRITE];
+    return store_is_ready(s) && (c->state == C_IDLE || c->state == C_BUSY) && !bk_store_busy(s);
+}
+
 int bk_store_batch(bk_store_t *s, const pls_buf_t *stmts, bk_batch_rows_cb on_rows,
                    bk_batch_done_cb on_done, void *arg)
 {
     conn_t *c = &s->conns[CONN_WRITE];
-    if (!store_is_ready(s) || (c->state != C_IDLE && c->state != C_BUSY) || bk_store_busy(s))
+    if (!bk_store_can_send(s))
         return -EAGAIN;
     if (!c->n_flight) {
         /* pipeline mode while batches are in flight: boot and reloads use

@@ -86,6 +86,9 @@ int bk_store_ready(const bk_store_t *s);
 /* 1 while the store takes no further batch (BK_STORE_FLIGHT_MAX in flight,
  * or one failed and the connection is about to be dropped). */
 int bk_store_busy(const bk_store_t *s);
+/* 1 when bk_store_batch would take a batch now (booted, the write connection
+ * up and not busy). */
+int bk_store_can_send(const bk_store_t *s);
 
 /* A statement list: the statements of one transaction, each with its own
  * parameters, appended one whole statement at a time. sql is one statement

@@ -17,8 +17,10 @@ SET plan_cache_mode = force_generic_plan
 AS $$
 BEGIN
     -- one row per order (a broker writes one per order and batch); the
-    -- state columns as pls_batch() sets those of its changes, unless the
-    -- row already holds later events (a stale Forward, as pls_forwards())
+    -- state columns as pls_batch() sets those of its changes, without a
+    -- condition: the row says what the broker holds in memory (a stale
+    -- Forward it took is its business, see apply_forward), as it did when
+    -- pls_batch() wrote it after pls_forwards()
     WITH u AS (
         UPDATE orders o SET
             state = v.state, step = v.step, open = v.open, finished_at = v.finished_at,
@@ -29,7 +31,7 @@ BEGIN
             alarms = v.alarms, ext_days = v.ext_days, ext_pending = v.ext_pending,
             held_notice = v.held_notice
         FROM unnest(own) v
-        WHERE o.id = v.id AND o.next_seq <= v.next_seq
+        WHERE o.id = v.id
         RETURNING o.id
     )
     INSERT INTO orders

@@ -10,8 +10,8 @@
 #   - every message is acknowledged (the town is not stuck resending them);
 #   - each malformed Forward is refused with its reason in the city's log, and nothing of it
 #     is written; the two the city's catalog cannot take are sent back to the town (its
-#     outbox: the town's again, returned, without the citizen), one that was itself sent
-#     back is not; no batch of the city fails; `plsctl status` counts them on the link and
+#     outbox: the town's again, returned, without the citizen or the description), one
+#     that was itself sent back is not; no batch of the city fails; `plsctl status` counts them on the link and
 #     warns, also after the city reloaded (they are never sent again);
 #   - the well-formed copy is stored as a copy, the hand-over is the city's own open order,
 #     queued for its department; the bad Event leaves the copy's state as it was; a copy
@@ -109,12 +109,14 @@ for want in "$(id 1) from dg.humen refused: the snapshot has no known state" \
     grep -qF "forward of $want" "$log" || fail "no line 'forward of $want' in $log"
 done
 # The two hand-overs the city's catalog cannot take go back to dg.humen (its outbox towards
-# the town), the town's again, in state returned, with the reason and without the citizen;
+# the town), the town's again, in state returned, with the reason, without the citizen or
+# the description;
 # the malformed ones and the one that was itself sent back do not.
 assert_eq "$(fed_sql dg "SELECT string_agg(right(order_id::text, 2) || ' ' ||
         (body::json #>> '{snap,state}') || ' ' || (body::json #>> '{snap,owner}') || ' ' ||
-        (body::json ->> 'refused') || ' ' || ((body::jsonb -> 'order') ? 'citizen')::text, ','
-        ORDER BY order_id) FROM link_outbox WHERE kind = 'forward' AND to_node = 'dg.humen'")" \
+        (body::json ->> 'refused') || ' ' || ((body::jsonb -> 'order') ?| array['citizen',
+        'desc'])::text, ',' ORDER BY order_id)
+        FROM link_outbox WHERE kind = 'forward' AND to_node = 'dg.humen'")" \
     "06 returned dg.humen we are to own it, and its service is not in our catalog false,07 returned dg.humen we are to own it, and its department is not in our catalog false" \
     "hand-overs the city sent back to dg.humen"
 for want in "message 13 from dg.humen refused: order: not an order id" \

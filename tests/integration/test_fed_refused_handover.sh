@@ -44,8 +44,13 @@ city_log=$(pls_logfile dg)
 town_log=$(pls_logfile humen)
 grep -qF "forward of $id from dg.humen refused: we are to own it, and its department is not in our catalog; sent back to dg.humen" \
     "$city_log" || fail "the city's log does not say it refused and sent back $id"
-grep -qF "order $id (" "$town_log" && grep -qF "is back: dg refused the hand-over: we are to own it, and its department is not in our catalog" \
+grep -qE "order $id \(DG-HM-[0-9]+-[0-9]+\) is back: dg refused the hand-over: we are to own it, and its department is not in our catalog" \
     "$town_log" || fail "the town's log does not say $id came back"
+# the citizen's data went to the city with the hand-over: it is in neither log (what the
+# Forward sent back carries: test_fed_bad_forward)
+for f in "$city_log" "$town_log"; do
+    ! grep -qE '李四|13900000000' "$f" || fail "the citizen's name or phone number in $f"
+done
 
 show=$(pls_ctl_at humen --json show "$id")
 assert_eq "$(jq -r .node <<<"$show")" dg.humen "the node that owns the returned order"
