@@ -1227,7 +1227,7 @@ static void own_row(bk_core_t *c, bk_order_t *o)
  * the whole batch, everyone's changes with it, and again at every resend of
  * the message. An order we are to own must name a service and a department
  * of our catalog, or it could not be routed here. */
-static const char *forward_problem(bk_core_t *c, json_t *ord, json_t *snap, int mine)
+static const char *forward_problem(bk_core_t *c, json_t *ord, json_t *snap, int mine, int returned)
 {
     static const char *const need[] = {"number",   "key",    "service", "origin",
                                        "locality", "intake", "channel"};
@@ -1243,7 +1243,9 @@ static const char *forward_problem(bk_core_t *c, json_t *ord, json_t *snap, int 
         return "the snapshot names no owner";
     if (mine && bk_catalog_service(&c->cat, jstr(ord, "service")) < 0)
         return "we are to own it, and its service is not in our catalog";
-    if (mine && bk_catalog_dept(&c->cat, jstr(snap, "dept")) < 0)
+    /* (our hand-over sent back waits for an operator here: under its step's
+     * department of our catalog when we no longer have the one it was sent to) */
+    if (mine && !returned && bk_catalog_dept(&c->cat, jstr(snap, "dept")) < 0)
         return "we are to own it, and its department is not in our catalog";
     return NULL;
 }
@@ -1263,7 +1265,7 @@ static int return_forward(bk_core_t *c, const char *from, const pls_uuid_t *uid,
 {
     json_t *ord = json_object_get(body, "order");
     json_t *snap = json_object_get(body, "snap");
-    if (json_object_get(body, "refused") || forward_problem(c, ord, snap, 0) ||
+    if (json_object_get(body, "refused") || forward_problem(c, ord, snap, 0, 0) ||
         strcmp(from, c->node) == 0)
         return -1;
     json_t *o2 = json_deep_copy(ord);
@@ -1316,7 +1318,8 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
                  id, from, (long long)jint(snap, "next_seq"), left->next_seq);
         return 0;
     }
-    const char *why = forward_problem(c, ord, snap, mine);
+    const char *refused = jstr(body, "refused");
+    const char *why = forward_problem(c, ord, snap, mine, *refused != '\0');
     if (why) {
         /* nothing of it is written; the link goes on with the next message */
         if (mine && return_forward(c, from, &uid, body, why) == 0)
@@ -1337,7 +1340,6 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
         return 0;
     /* we own it now: into memory, then where its step belongs */
     int svc = bk_catalog_service(&c->cat, jstr(ord, "service"));
-    int dept = bk_catalog_dept(&c->cat, jstr(snap, "dept"));
     int st = bk_state_parse(jstr(snap, "state"));
     bk_order_t *o = bk_order_new();
     o->id = uid;
@@ -1355,6 +1357,9 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
     o->step = (uint8_t)jint(snap, "step");
     if (o->step >= c->cat.services[svc].n_steps)
         o->step = 0;
+    int dept = bk_catalog_dept(&c->cat, jstr(snap, "dept"));
+    if (dept < 0) /* a hand-over sent back (forward_problem) */
+        dept = c->cat.services[svc].steps[o->step].dept;
     o->attempt = (uint16_t)jint(snap, "attempt");
     o->dept = (uint8_t)dept;
     o->scope = bk_dispatch_intern(&c->disp, *jstr(snap, "scope") ? jstr(snap, "scope") : c->node);
@@ -1367,7 +1372,6 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
     o->ext_days = (uint8_t)jint(snap, "ext_days");
     bk_orders_add(&c->orders, o);
     own_row(c, o);
-    const char *refused = jstr(body, "refused");
     if (o->state == BK_RETURNED && *refused) {
         /* our hand-over, refused there (return_forward): it waits for an operator here */
         char reason[512]; /* a peer's text: cut on a character, the event row is JSON */
@@ -1385,9 +1389,11 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
             if ((unsigned char)*q < 0x20)
                 *q = ' ';
         pls_mask_numbers(logged);
+        int kept = bk_catalog_dept(&c->cat, jstr(snap, "dept")) >= 0;
         pls_warn("order %s (%s) is back: %s; it waits here as returned for an operator "
-                 "(plsctl requeue or transfer)",
-                 id, o->number, logged);
+                 "(plsctl requeue or transfer)%s%s",
+                 id, o->number, logged, kept ? "" : ", under the department of its step here: ",
+                 kept ? "" : bk__dept_name(c, o->dept));
     } else if (o->state == BK_RETURNED) {
         /* 退单 back to us: it waits for an operator here */
         bk__event(c, o, "returned", BK_RETURNED, "broker",
