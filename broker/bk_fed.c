@@ -702,17 +702,22 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
     }
 }
 
+/* A copy an Event named exists after all: no Forward needs asking for it. */
+static void asked_found(bk_fed_t *f, const pls_uuid_t *id)
+{
+    for (size_t k = 0; k < f->n_asked; k++)
+        if (memcmp(f->asked_order[k].b, id->b, 16) == 0)
+            f->asked_found[k] = 1;
+}
+
 void bk_fed_copy_rows(bk_core_t *c, const void *rows_)
 {
     const bk_rows_t *rows = rows_;
-    /* an asked copy that came back exists: no Forward needed */
+    /* an asked copy that came back exists */
     for (int i = 0; i < bk_rows_count(rows); i++) {
         pls_uuid_t id;
-        if (pls_uuid_parse(bk_rows_get(rows, i, 0), &id) != 0)
-            continue;
-        for (size_t k = 0; k < c->fed.n_asked; k++)
-            if (memcmp(c->fed.asked_order[k].b, id.b, 16) == 0)
-                c->fed.asked_found[k] = 1;
+        if (pls_uuid_parse(bk_rows_get(rows, i, 0), &id) == 0)
+            asked_found(&c->fed, &id);
     }
 }
 
@@ -1332,9 +1337,7 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
         return -1;
     }
     upsert_order(c, &uid, ord, snap, mine);
-    for (size_t k = 0; k < c->fed.n_asked; k++)
-        if (memcmp(c->fed.asked_order[k].b, uid.b, 16) == 0)
-            c->fed.asked_found[k] = 1; /* an Event before it asked for it */
+    asked_found(&c->fed, &uid); /* an Event ahead of it asked for it */
     add_rows(c, &uid, json_object_get(body, "rows"), jint(snap, "next_seq"));
     if (!mine)
         return 0;
@@ -1357,9 +1360,9 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
     o->step = (uint8_t)jint(snap, "step");
     if (o->step >= c->cat.services[svc].n_steps)
         o->step = 0;
-    int dept = bk_catalog_dept(&c->cat, jstr(snap, "dept"));
-    if (dept < 0) /* a hand-over sent back (forward_problem) */
-        dept = c->cat.services[svc].steps[o->step].dept;
+    int sent_dept = bk_catalog_dept(&c->cat, jstr(snap, "dept"));
+    /* not ours only in a hand-over sent back (forward_problem) */
+    int dept = sent_dept >= 0 ? sent_dept : c->cat.services[svc].steps[o->step].dept;
     o->attempt = (uint16_t)jint(snap, "attempt");
     o->dept = (uint8_t)dept;
     o->scope = bk_dispatch_intern(&c->disp, *jstr(snap, "scope") ? jstr(snap, "scope") : c->node);
@@ -1389,11 +1392,11 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
             if ((unsigned char)*q < 0x20)
                 *q = ' ';
         pls_mask_numbers(logged);
-        int kept = bk_catalog_dept(&c->cat, jstr(snap, "dept")) >= 0;
         pls_warn("order %s (%s) is back: %s; it waits here as returned for an operator "
                  "(plsctl requeue or transfer)%s%s",
-                 id, o->number, logged, kept ? "" : ", under the department of its step here: ",
-                 kept ? "" : bk__dept_name(c, o->dept));
+                 id, o->number, logged,
+                 sent_dept >= 0 ? "" : ", under the department of its step here: ",
+                 sent_dept >= 0 ? "" : bk__dept_name(c, o->dept));
     } else if (o->state == BK_RETURNED) {
         /* 退单 back to us: it waits for an operator here */
         bk__event(c, o, "returned", BK_RETURNED, "broker",
