@@ -11,6 +11,7 @@
 #include "bk_core.h"
 #include "bk_core_int.h"
 #include "bk_limits.h"
+#include "bk_linkbody.h"
 #include "bk_rules.h"
 #include "pls_log.h"
 #include "pls_time.h"
@@ -353,6 +354,7 @@ static void send_hello(bk_core_t *c, bk_link_t *l, int reply)
     h.wall_ms = pls_wall_ms();
     h.last_applied = l->applied_committed;
     h.reply = reply != 0;
+    h.link_format = BK_LINK_FORMAT;
     env.body_case = PLS__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     send_env(c, l, &env);
@@ -372,6 +374,7 @@ static void pump(bk_core_t *c, bk_link_t *l)
             l->committed < l->acked + BK_LINK_WINDOW ? l->committed : l->acked + BK_LINK_WINDOW;
         Pls__LinkMsg msgs[128];
         Pls__LinkMsg *ptrs[128];
+        char *legacy[128]; /* bodies made for a peer that reads format 1 only */
         size_t n = 0;
         if (l->sent < l->acked)
             l->sent = l->acked;
@@ -394,6 +397,10 @@ static void pump(bk_core_t *c, bk_link_t *l)
             msgs[n].kind = m->kind;
             msgs[n].order = m->order;
             msgs[n].body = m->body;
+            legacy[n] = NULL;
+            if (l->peer_format < BK_LINK_FORMAT && bk_lb_has_tail(m->body) &&
+                (legacy[n] = bk_lb_legacy(m->body)))
+                msgs[n].body = legacy[n];
             ptrs[n] = &msgs[n];
             n++;
         }
@@ -414,6 +421,8 @@ static void pump(bk_core_t *c, bk_link_t *l)
         env.body_case = PLS__ENVELOPE__BODY_LINK;
         env.link = &lb;
         send_env(c, l, &env);
+        for (size_t i = 0; i < n; i++)
+            free(legacy[i]);
         l->sent += n;
         l->ack_due = 0;
         if (!n)
@@ -549,17 +558,18 @@ static void snap_json(bk_core_t *c, pls_buf_t *b, const bk_row_t *r)
     pls_buf_addc(b, '}');
 }
 
-static void row_json(pls_buf_t *b, const bk_row_t *r)
+/* The order's event row of this batch in link format 2 (bk_linkbody.h): its
+ * head in the body's "rows", its entries after the body. */
+static void row_head(pls_buf_t *b, const bk_row_t *r)
 {
-    pls_buf_adds(b, "{\"seq\":");
-    pls_buf_add_u64(b, r->seq);
-    pls_buf_adds(b, ",\"n\":");
-    pls_buf_add_u64(b, r->n);
-    pls_buf_adds(b, ",\"at\":");
-    pls_buf_add_i64(b, r->at_ms);
-    pls_buf_adds(b, ",\"entries\":[");
+    bk_lb_row_head(b, r->seq, r->n, r->at_ms, r->entries.len + 2);
+}
+
+static void row_entries(pls_buf_t *b, const bk_row_t *r)
+{
+    pls_buf_addc(b, '[');
     pls_buf_add(b, r->entries.data ? r->entries.data : "", r->entries.len);
-    pls_buf_adds(b, "]}");
+    pls_buf_addc(b, ']');
 }
 
 /* Who keeps a copy of an order owned here: its intake node and every node
@@ -592,24 +602,26 @@ void bk_fed_before_flush(bk_core_t *c, bk_batch_t *b)
             continue;
         const char *to[6];
         int n = copy_holders(c, r, to);
-        for (int k = 0; k < n; k++) {
-            pls_buf_reset(&body);
-            int is_forward = r->is_new;
-            pls_buf_adds(&body, "{");
-            if (is_forward) {
-                /* a new order: its content first (no personal data) */
-                bk_new_t *nw = &b->news[r->new_idx];
-                pls_buf_adds(&body, "\"order\":{");
-                pls_buf_add(&body, nw->fields.data ? nw->fields.data : "", nw->fields.len);
-                pls_buf_adds(&body, "},");
-            }
-            pls_buf_adds(&body, "\"snap\":");
-            snap_json(c, &body, r);
-            pls_buf_adds(&body, ",\"rows\":[");
-            row_json(&body, r);
-            pls_buf_adds(&body, "]}");
-            bk_fed_emit(c, to[k], NULL, is_forward ? "forward" : "event", &r->id, body.data);
+        if (!n)
+            continue;
+        pls_buf_reset(&body);
+        int is_forward = r->is_new;
+        pls_buf_adds(&body, "{");
+        if (is_forward) {
+            /* a new order: its content first (no personal data) */
+            bk_new_t *nw = &b->news[r->new_idx];
+            pls_buf_adds(&body, "\"order\":{");
+            pls_buf_add(&body, nw->fields.data ? nw->fields.data : "", nw->fields.len);
+            pls_buf_adds(&body, "},");
         }
+        pls_buf_adds(&body, "\"snap\":");
+        snap_json(c, &body, r);
+        pls_buf_adds(&body, ",\"rows\":[");
+        row_head(&body, r);
+        pls_buf_adds(&body, "]}");
+        row_entries(&body, r);
+        for (int k = 0; k < n; k++)
+            bk_fed_emit(c, to[k], NULL, is_forward ? "forward" : "event", &r->id, body.data);
     }
     pls_buf_cleanup(&body);
     /* what applying link messages produced goes before the order statements:
@@ -910,6 +922,7 @@ void bk_fed_hello(bk_core_t *c, const void *ident, size_t ident_len, const Pls__
                  "order's owner)",
                  h->node, (long long)skew);
     l->skew_ms = skew;
+    l->peer_format = h->link_format;
     int was = l->connected;
     l->connected = 1;
     l->last_rx_ms = pls_mono_ms();
@@ -1021,33 +1034,38 @@ static int64_t jint(json_t *o, const char *k)
  * sequence number (the rows of a Forward's history; a later row would take a
  * number the order's owner gives its own next event, which would then be
  * lost to ON CONFLICT DO NOTHING). */
-static void add_rows(bk_core_t *c, const pls_uuid_t *order, json_t *rows, int64_t below)
+static void add_rows(bk_core_t *c, const pls_uuid_t *order, json_t *rows, const char *tail,
+                     int64_t below)
 {
-    size_t i;
+    size_t i, off = 0;
     json_t *r;
     bk_recs_t *e = &c->fed.copy_events;
     pls_buf_t *v = &e->buf;
     json_array_foreach(rows, i, r)
     {
+        size_t len;
+        char *alloc;
+        /* a format-2 row's entries follow the body (checked: bk_lb_check) */
+        const char *entries = bk_lb_entries(r, tail, &off, &len, &alloc);
+        if (!entries)
+            continue;
         if (below > 0 && jint(r, "seq") + jint(r, "n") > below) {
             char id[PLS_UUID_STR];
             pls_uuid_format(order, id);
             pls_warn("history of order %s: a row at %lld past the order's next event (%lld): "
                      "ignored",
                      id, (long long)jint(r, "seq"), (long long)below);
+            free(alloc);
             continue;
         }
-        char *entries = json_dumps(json_object_get(r, "entries"), JSON_COMPACT);
-        if (!entries)
-            continue;
         bk_rec_begin(e);
         bk_rec_uuid(v, order);
         bk_rec_int(v, BK_T_INT4, jint(r, "seq"));
         bk_rec_int(v, BK_T_INT2, jint(r, "n"));
         bk_rec_at(v, jint(r, "at")); /* NOT NULL: 1970 for a peer's row without one */
-        bk_rec_json(v, BK_T_JSON, entries, strlen(entries));
+        bk_rec_json(v, BK_T_JSON, entries, len);
         bk_rec_end(e);
-        free(entries);
+        free(alloc);
     }
 }
 
@@ -1295,7 +1313,8 @@ static int return_forward(bk_core_t *c, const char *from, const pls_uuid_t *uid,
 
 /* A Forward: a copy for us, or the order itself when we are its owner.
  * Returns -1 when it is refused. */
-static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t *body)
+static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t *body,
+                         const char *tail)
 {
     json_t *ord = json_object_get(body, "order");
     json_t *snap = json_object_get(body, "snap");
@@ -1338,7 +1357,7 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
     }
     upsert_order(c, &uid, ord, snap, mine);
     asked_found(&c->fed, &uid); /* an Event ahead of it asked for it */
-    add_rows(c, &uid, json_object_get(body, "rows"), jint(snap, "next_seq"));
+    add_rows(c, &uid, json_object_get(body, "rows"), tail, jint(snap, "next_seq"));
     if (!mine)
         return 0;
     /* we own it now: into memory, then where its step belongs */
@@ -1408,7 +1427,8 @@ static int apply_forward(bk_core_t *c, const char *from, const char *id, json_t 
 }
 
 /* An Event: new rows of a copy. Returns -1 when it is skipped as malformed. */
-static int apply_event(bk_core_t *c, const char *from, const char *id, json_t *body)
+static int apply_event(bk_core_t *c, const char *from, const char *id, json_t *body,
+                       const char *tail)
 {
     pls_uuid_t uid;
     if (pls_uuid_parse(id, &uid) != 0)
@@ -1420,7 +1440,7 @@ static int apply_event(bk_core_t *c, const char *from, const char *id, json_t *b
         pls_warn("event of %s from %s without a snapshot: skipped", id, from);
         return -1;
     }
-    add_rows(c, &uid, json_object_get(body, "rows"), 0);
+    add_rows(c, &uid, json_object_get(body, "rows"), tail, 0);
     add_copy_update(c, &uid, snap);
     ask_forward(c, from, &uid);
     return 0;
@@ -1430,13 +1450,13 @@ static int apply_event(bk_core_t *c, const char *from, const char *id, json_t *b
  * of an order we now hold, as owner or copy; nothing for one we do not hold
  * (a refused Forward: pls_copies() writes rows of known orders only). Of an
  * order we own, only rows before its next event's number. */
-static void apply_history(bk_core_t *c, const char *id, json_t *body)
+static void apply_history(bk_core_t *c, const char *id, json_t *body, const char *tail)
 {
     pls_uuid_t uid;
     if (pls_uuid_parse(id, &uid) != 0)
         return;
     const bk_order_t *o = bk_orders_get(&c->orders, &uid);
-    add_rows(c, &uid, json_object_get(body, "rows"), o ? (int64_t)o->next_seq : 0);
+    add_rows(c, &uid, json_object_get(body, "rows"), tail, o ? (int64_t)o->next_seq : 0);
 }
 
 static void apply_request(bk_core_t *c, const char *from, const char *id, json_t *body);
@@ -1456,18 +1476,25 @@ static void apply_msg(bk_core_t *c, bk_link_t *l, const Pls__LinkMsg *m)
         return;
     }
     json_error_t jerr;
-    json_t *body = json_loads(m->body, 0, &jerr);
+    const char *tail;
+    size_t tail_len;
+    char why[160];
+    json_t *body = bk_lb_parse(m->body, strlen(m->body), &tail, &tail_len, &jerr);
     int refused = 0;
     if (!body) {
         pls_warn("message %llu from %s: body is not JSON (%s): skipped", (unsigned long long)m->seq,
                  l->peer, jerr.text);
         refused = 1;
+    } else if (bk_lb_check(body, tail, tail_len, why, sizeof(why)) != 0) {
+        /* before any effect: PostgreSQL would refuse the batch for it */
+        pls_warn("message %llu from %s: %s: skipped", (unsigned long long)m->seq, l->peer, why);
+        refused = 1;
     } else if (strcmp(m->kind, "forward") == 0)
-        refused = apply_forward(c, m->from, m->order, body) != 0;
+        refused = apply_forward(c, m->from, m->order, body, tail) != 0;
     else if (strcmp(m->kind, "event") == 0)
-        refused = apply_event(c, m->from, m->order, body) != 0;
+        refused = apply_event(c, m->from, m->order, body, tail) != 0;
     else if (strcmp(m->kind, "history") == 0)
-        apply_history(c, m->order, body);
+        apply_history(c, m->order, body, tail);
     else if (strcmp(m->kind, "request") == 0)
         apply_request(c, m->from, m->order, body);
     else if (strcmp(m->kind, "supervise") == 0)
@@ -1509,81 +1536,95 @@ static const char fwd_sql[] =
     "'citizen', CASE WHEN $2 THEN (SELECT json_build_object('name', c.name, 'id_type', "
     "c.id_type, 'id_number', c.id_number, 'phone', c.phone) FROM citizens c WHERE c.order_id = "
     "o.id) END)::text, "
-    "(SELECT json_agg(json_build_object('seq', e.seq, 'n', e.n, 'at', "
-    "(date_part('epoch', e.at) * 1000)::bigint, 'entries', e.entries) ORDER BY e.seq) "
-    "FROM events e WHERE e.order_id = o.id)::text, o.state, o.step, o.attempt, o.dept, o.scope, "
+    "h.heads::text, o.state, o.step, o.attempt, o.dept, o.scope, "
     "o.next_seq, o.flags, o.custody, (date_part('epoch', o.due_at) * 1000)::bigint, o.owner, "
-    "(date_part('epoch', o.whole_due) * 1000)::bigint, o.alarms, o.ext_days "
-    "FROM orders o WHERE o.id = ANY($1::uuid[])";
+    "(date_part('epoch', o.whole_due) * 1000)::bigint, o.alarms, o.ext_days, h.tail "
+    "FROM orders o LEFT JOIN LATERAL (SELECT json_agg(json_build_object('seq', e.seq, 'n', "
+    "e.n, 'at', (date_part('epoch', e.at) * 1000)::bigint, 'len', octet_length(e.entries::text)) "
+    "ORDER BY e.seq) AS heads, string_agg(e.entries::text, '' ORDER BY e.seq) AS tail "
+    "FROM events e WHERE e.order_id = o.id) h ON true WHERE o.id = ANY($1::uuid[])";
 
 typedef struct fwd_read {
     bk_core_t *core;
     char *asker; /* NULL: our own handovers; else a forward_me from this node */
 } fwd_read_t;
 
-/* Emit a Forward whose body so far ends with "rows": and whose history (a
- * JSON array of event rows) is hist. The receiver refuses a link message over
+/* Emit a Forward whose body so far ends with "rows": and whose history is
+ * heads (a JSON array of the event rows' heads) and tail (their entries, link
+ * format 2: bk_linkbody.h). The receiver refuses a link message over
  * PLS_MAX_ENVELOPE (pls_proto_link_msg_check), and a message over the 1 MiB
  * frame closes the link at every resend, so a Forward over BK_FWD_HIST_BYTES
  * goes in parts: the Forward with as many of the first rows as keep it under
- * BK_FWD_HIST_BYTES (maybe none), then "history" messages ({"rows":[...]})
- * right behind it, each under BK_FWD_HIST_BYTES too, except a part of a
- * single larger row. The receiver applies them in sequence: the order's row
- * first, then the rest of its history (apply_history). */
+ * BK_FWD_HIST_BYTES (maybe none), then "history" messages ({"rows":[...]}
+ * and their entries) right behind it, each under BK_FWD_HIST_BYTES too,
+ * except a part of a single larger row. The receiver applies them in
+ * sequence: the order's row first, then the rest of its history
+ * (apply_history). */
 static void emit_forward(bk_core_t *c, const char *to, const pls_uuid_t *id, pls_buf_t *body,
-                         const char *hist)
+                         const char *heads, const char *tail)
 {
-    size_t hist_len = strlen(hist);
+    size_t heads_len = strlen(heads), tail_len = strlen(tail);
     json_t *rows = NULL;
     char order[PLS_UUID_STR];
-    if (body->len + hist_len > BK_FWD_HIST_BYTES) {
+    if (body->len + heads_len + tail_len > BK_FWD_HIST_BYTES) {
         pls_uuid_format(id, order);
-        rows = json_loads(hist, 0, NULL);
+        rows = json_loads(heads, 0, NULL);
         if (!json_is_array(rows))
             pls_warn("forward of %s: its history is not a JSON array: sent whole", order);
     }
     if (!json_is_array(rows)) {
-        pls_buf_add(body, hist, hist_len);
+        pls_buf_add(body, heads, heads_len);
         pls_buf_addc(body, '}');
+        pls_buf_add(body, tail, tail_len);
         bk_fed_emit(c, to, NULL, "forward", id, body->data);
         json_decref(rows);
         return;
     }
-    pls_buf_t part;
+    pls_buf_t part, part_tail;
     pls_buf_init(&part);
+    pls_buf_init(&part_tail);
     pls_buf_t *cur = body; /* the Forward, then the history messages */
-    size_t n_in = 0, n_parts = 1, i;
+    size_t n_in = 0, n_parts = 1, off = 0, i;
     json_t *r;
     pls_buf_addc(cur, '[');
     json_array_foreach(rows, i, r)
     {
+        size_t len = (size_t)jint(r, "len");
         char *t = json_dumps(r, JSON_COMPACT);
-        if (!t)
-            continue;
+        if (!t || len > tail_len - off) {
+            free(t);
+            break; /* the heads and the entries disagree: not from our SQL */
+        }
         size_t tl = strlen(t);
-        if ((n_in || cur == body) && cur->len + tl + 3 > BK_FWD_HIST_BYTES) {
+        if ((n_in || cur == body) && cur->len + tl + part_tail.len + len + 3 > BK_FWD_HIST_BYTES) {
             pls_buf_adds(cur, "]}");
+            pls_buf_add(cur, part_tail.data ? part_tail.data : "", part_tail.len);
             bk_fed_emit(c, to, NULL, cur == body ? "forward" : "history", id, cur->data);
             cur = &part;
             pls_buf_reset(cur);
+            pls_buf_reset(&part_tail);
             pls_buf_adds(cur, "{\"rows\":[");
             n_in = 0;
             n_parts++;
         }
-        if (tl + 16 > PLS_MAX_ENVELOPE)
+        if (tl + len + 16 > PLS_MAX_ENVELOPE)
             pls_error("forward of %s to %s: an event row of %zu bytes, more than a link message "
                       "may hold (%d): the link will refuse it",
-                      order, to, tl, PLS_MAX_ENVELOPE);
+                      order, to, tl + len, PLS_MAX_ENVELOPE);
         if (n_in++)
             pls_buf_addc(cur, ',');
         pls_buf_add(cur, t, tl);
+        pls_buf_add(&part_tail, tail + off, len);
+        off += len;
         free(t);
     }
     pls_buf_adds(cur, "]}");
+    pls_buf_add(cur, part_tail.data ? part_tail.data : "", part_tail.len);
     bk_fed_emit(c, to, NULL, cur == body ? "forward" : "history", id, cur->data);
-    pls_info("forward of %s to %s: a history of %zu bytes in %zu messages", order, to, hist_len,
-             n_parts);
+    pls_info("forward of %s to %s: a history of %zu bytes in %zu messages", order, to,
+             heads_len + tail_len, n_parts);
     pls_buf_cleanup(&part);
+    pls_buf_cleanup(&part_tail);
     json_decref(rows);
 }
 
@@ -1654,7 +1695,8 @@ static void on_fwd_rows(void *arg, int ok, const bk_rows_t *rows, const char *er
         pls_buf_adds(&body, ",\"ext_days\":");
         pls_buf_adds(&body, bk_rows_get(rows, i, 15));
         pls_buf_adds(&body, "},\"rows\":");
-        emit_forward(c, to, &id, &body, hist ? hist : "[]");
+        const char *tail = bk_rows_get(rows, i, 16);
+        emit_forward(c, to, &id, &body, hist ? hist : "[]", hist && tail ? tail : "");
         if (o) {
             /* in this same transaction our row becomes a copy */
             bk__hand_over_row(c, o, to);

@@ -86,7 +86,8 @@ typedef struct bk_link {
     int64_t last_rx_ms; /* monotonic */
     int64_t last_tx_ms;
     int64_t last_hello_ms;
-    int64_t skew_ms; /* peer wall clock minus ours, from its Hello */
+    int64_t skew_ms;      /* peer wall clock minus ours, from its Hello */
+    uint32_t peer_format; /* link format the peer reads, from its Hello (bk_linkbody.h) */
     /* sending */
     uint64_t next_seq;       /* the next message gets this number */
     uint64_t committed;      /* messages up to here are in the store */

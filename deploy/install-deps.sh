@@ -25,7 +25,7 @@ PACKAGES=(
     build-essential cmake pkg-config
     # libraries (headers + pkg-config files)
     libzmq3-dev libpq-dev libprotobuf-c-dev protobuf-c-compiler libuv1-dev libcmocka-dev
-    libjansson-dev
+    libjansson-dev libyajl-dev
     # database server and client (PostgreSQL 15 on Debian 12)
     postgresql postgresql-contrib postgresql-client
     # tools used by the scripts and tests

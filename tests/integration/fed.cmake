@@ -21,6 +21,8 @@ pls_shell_test(test_fed_bad_forward integration/test_fed_bad_forward.sh TIMEOUT 
 pls_shell_test(test_fed_refused_handover integration/test_fed_refused_handover.sh TIMEOUT 180)
 # A Forward of an order the city already finished, made before it did: not taken twice.
 pls_shell_test(test_fed_stale_forward integration/test_fed_stale_forward.sh TIMEOUT 180)
+# Link format 2 (event rows after the body): malformed ones refused, format 1 to an older peer.
+pls_shell_test(test_fed_link_format integration/test_fed_link_format.sh TIMEOUT 180)
 # A link message the city's PostgreSQL refuses, resent: the link waits, the city serves on.
 pls_shell_test(test_fed_refused_link integration/test_fed_refused_link.sh TIMEOUT 180)
 # An order with a history over the 1 MiB frame handed over to the city and to another town.

@@ -15,13 +15,17 @@
  *       first a Ready as a staff-custody worker of D at S with credit 0 (so
  *       nothing is assigned to it), then a Report OUTCOME for ORDER with
  *       ATTEMPT and TOKEN (16 hex digits, as in the `assigned` event).
- *   pls-rawsend ... link --node N --to T [--first S]
- *       a child command center N of the broker (whose node is T): a Hello,
- *       then one LinkBatch of the link messages read from stdin, one per
- *       line, "KIND<TAB>ORDER<TAB>BODY[<TAB>TO]" (BODY the JSON text as
- *       sent; TO the message's destination, T by default), with sequence
- *       numbers S, S + 1, ... (S default 1); then waits for the broker's
- *       acknowledgement of them all (at most 64 messages).
+ *   pls-rawsend ... link --node N --to T [--first S] [--format F] [--listen-ms M]
+ *       a child command center N of the broker (whose node is T): a Hello
+ *       (saying it reads link format F, default 0: none given), then one
+ *       LinkBatch of the link messages read from stdin, one per line,
+ *       "KIND<TAB>ORDER<TAB>BODY[<TAB>TO]" (BODY the text as sent; TO the
+ *       message's destination, T by default), with sequence numbers S, S + 1,
+ *       ... (S default 1); then waits for the broker's acknowledgement of them
+ *       all (at most 64 messages). With --listen-ms it then receives for M ms
+ *       more and prints every link message the broker sent it, in order of
+ *       arrival, as "msg SEQ<TAB>KIND<TAB>ORDER<TAB>BODY" before the ack line;
+ *       it acknowledges none of them.
  *
  * Output, one line on stdout: "STATUS REASON" of the (last) reply, followed
  * by " order=ID" when the reply names an order; "disconnected" when the
@@ -33,6 +37,7 @@
  */
 #include "pls_proto.h"
 #include "pls_time.h"
+#include "pls_util.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -60,8 +65,8 @@ static int usage(void)
             "[--locality L] [--desc TEXT | --desc-bytes N] [--key K]\n"
             "       pls-rawsend --broker EP [--timeout-ms N] report --dept D --scope S ORDER "
             "ATTEMPT TOKEN OUTCOME\n"
-            "       pls-rawsend --broker EP [--timeout-ms N] link --node N --to T [--first S] < "
-            "MESSAGES\n");
+            "       pls-rawsend --broker EP [--timeout-ms N] link --node N --to T [--first S] "
+            "[--format F] [--listen-ms M] < MESSAGES\n");
     return 2;
 }
 
@@ -361,8 +366,13 @@ static int cmd_link(raw_t *r, int argc, char **argv)
     const char *node = opt_value(argc, argv, "--node");
     const char *to = opt_value(argc, argv, "--to");
     const char *first_s = opt_value(argc, argv, "--first");
+    const char *format_s = opt_value(argc, argv, "--format");
+    const char *listen_s = opt_value(argc, argv, "--listen-ms");
     uint64_t first = first_s ? strtoull(first_s, NULL, 10) : 1;
-    if (!node || !to || first < 1)
+    long format = 0, listen_ms = 0;
+    if (!node || !to || first < 1 ||
+        (format_s && pls_parse_long(format_s, 0, 1000, &format) != 0) ||
+        (listen_s && pls_parse_long(listen_s, 1, 600000, &listen_ms) != 0))
         return usage();
     Pls__LinkMsg msgs[LINK_MSGS_MAX], *pm[LINK_MSGS_MAX];
     char *lines[LINK_MSGS_MAX];
@@ -413,10 +423,13 @@ static int cmd_link(raw_t *r, int argc, char **argv)
     pls__hello__init(&h);
     h.node = (char *)(uintptr_t)node;
     h.wall_ms = pls_wall_ms();
+    h.link_format = (uint32_t)format;
     env.version = PLS_PROTO_VERSION;
     env.body_case = PLS__ENVELOPE__BODY_HELLO;
     env.hello = &h;
     int64_t deadline = pls_mono_ms() + r->timeout_ms;
+    pls_buf_t heard; /* the broker's link messages, printed at the end */
+    pls_buf_init(&heard);
     uint64_t acked = 0;
     Pls__Envelope *e = NULL;
     if (send_env(r, &env) == 0 && (e = wait_env(r, PLS__ENVELOPE__BODY_HELLO, 0, deadline))) {
@@ -431,15 +444,28 @@ static int cmd_link(raw_t *r, int argc, char **argv)
         env.body_case = PLS__ENVELOPE__BODY_LINK;
         env.link = &lb;
         if (send_env(r, &env) == 0)
-            while (acked < first + n - 1 &&
-                   (e = wait_env(r, PLS__ENVELOPE__BODY_LINK, 0, deadline))) {
+            for (int64_t until = 0;;) {
+                if (acked >= first + n - 1 && !until) {
+                    if (!listen_ms)
+                        break;
+                    until = pls_mono_ms() + listen_ms;
+                }
+                if (!(e = wait_env(r, PLS__ENVELOPE__BODY_LINK, 0, until ? until : deadline)))
+                    break;
                 if (e->link->ack > acked)
                     acked = e->link->ack;
+                for (size_t i = 0; listen_ms && i < e->link->n_msgs; i++) {
+                    const Pls__LinkMsg *m = e->link->msgs[i];
+                    pls_buf_printf(&heard, "msg %llu\t%s\t%s\t%s\n", (unsigned long long)m->seq,
+                                   m->kind, m->order, m->body);
+                }
                 pls_proto_free(e);
             }
     }
     for (size_t i = 0; i < n; i++)
         free(lines[i]);
+    fwrite(heard.data ? heard.data : "", 1, heard.len, stdout);
+    pls_buf_cleanup(&heard);
     printf("ack %llu\n", (unsigned long long)acked);
     return acked >= first + n - 1 ? 0 : 1;
 }
