@@ -13,3 +13,4 @@ pls_shell_test(bench_latency integration/bench_latency.sh LABELS long TIMEOUT 18
 pls_shell_test(bench_memory integration/bench_memory.sh LABELS long TIMEOUT 7200)
 pls_shell_test(bench_restart integration/bench_restart.sh LABELS long TIMEOUT 7200)
 pls_shell_test(bench_federation integration/bench_federation.sh LABELS long TIMEOUT 3600)
+pls_shell_test(bench_callgrind integration/bench_callgrind.sh LABELS long TIMEOUT 3600)

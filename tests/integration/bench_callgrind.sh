@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# bench_callgrind.sh — instructions per order in each broker of a town → city flow, counted by
+# valgrind --tool=callgrind (issue 5: what limits the figures). Instruction counts do not
+# depend on what else the machine is doing, so two revisions can be compared on a shared
+# machine where timings swing by ±10 % and more (docs/BENCHMARKS.md §6 item 23).
+#
+# pls-bench starts the town and the city broker under callgrind (a copy of pls-bench beside a
+# wrapper named pls-broker), at a fixed rate each broker keeps up with under the emulator,
+# twice: SMALL orders, then LARGE orders, each on fresh databases. A broker's instructions
+# per order are (its count in the large run − in the small run) / (LARGE − SMALL), so its
+# start (migrations, loading) drops out. Label "long". Prints one JSON object on stdout; with
+# PLS_KEEP_TMP=1 the callgrind files stay in $T/small and $T/large for callgrind_annotate.
+#
+# Knobs: PLS_BENCH_RATE (10), PLS_BENCH_SMALL (100), PLS_BENCH_LARGE (500),
+# PLS_BENCH_SERVICE (legal_aid).
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/harness.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/bench_lib.sh"
+command -v valgrind >/dev/null || skip "valgrind not installed"
+pls_setup
+
+rate=${PLS_BENCH_RATE:-10}
+small=${PLS_BENCH_SMALL:-100}
+large=${PLS_BENCH_LARGE:-500}
+service=${PLS_BENCH_SERVICE:-legal_aid}
+((large > small)) || fail "PLS_BENCH_LARGE ($large) must be more than PLS_BENCH_SMALL ($small)"
+
+# $T/cg/bench/pls-bench finds $T/cg/broker/pls-broker beside it: callgrind running the real one
+mkdir -p "$T/cg/bench" "$T/cg/broker"
+cp "$BENCH" "$T/cg/bench/pls-bench"
+real=$(cd "$PLS_BUILD_DIR/broker" && pwd)/pls-broker
+cat >"$T/cg/broker/pls-broker" <<EOF
+#!/usr/bin/env bash
+exec valgrind --tool=callgrind --callgrind-out-file="\$PLS_CG_OUT.%p" "$real" "\$@"
+EOF
+chmod +x "$T/cg/broker/pls-broker"
+
+# ir FILE: the instructions a callgrind file counted
+ir() {
+    awk '/^(summary|totals):/ { print $2; exit }' "$1"
+}
+# run NAME ORDERS: fresh databases, pls-bench, then "TOWN_IR CITY_IR" into $T/NAME.ir
+run() {
+    local name=$1 orders=$2 town city f t='' c=''
+    town=$(pls_createdb "${name}_town")
+    city=$(pls_createdb "${name}_city")
+    mkdir -p "$T/$name"
+    PLS_CG_OUT=$T/$name/cg BENCH=$T/cg/bench/pls-bench bench_run "$name" --db "$town" \
+        --city-db "$city" --federation --service "$service" --workers 8 --submitters 2 \
+        --orders "$orders" --rate "$rate" --broker-log "$T/$name-broker.log"
+    # each file names its command line: the city is "--node dg", the town "--node dg.X"
+    for f in "$T/$name"/cg.*; do
+        if grep -q '^cmd: .* --node dg ' "$f"; then
+            c=$(ir "$f")
+        elif grep -q '^cmd: .* --node dg\.' "$f"; then
+            t=$(ir "$f")
+        fi
+    done
+    [[ -n $t && -n $c ]] || fail "no callgrind count of the town or the city in $T/$name"
+    echo "$t $c" >"$T/$name.ir"
+}
+
+export PLS_CG_OUT
+run small "$small"
+run large "$large"
+read -r t1 c1 <"$T/small.ir"
+read -r t2 c2 <"$T/large.ir"
+jq -n --argjson machine "$(bench_machine)" --slurpfile s "$T/small.json" \
+    --slurpfile l "$T/large.json" --argjson small "$small" --argjson large "$large" \
+    --argjson t1 "$t1" --argjson t2 "$t2" --argjson c1 "$c1" --argjson c2 "$c2" \
+    --arg cmd "pls-bench --db TOWN --city-db CITY --federation --service $service --workers 8 --submitters 2 --rate $rate --orders N (brokers under valgrind --tool=callgrind)" \
+    '{benchmark: "callgrind", machine: $machine, command: $cmd,
+      orders: {small: $small, large: $large},
+      instructions: {town: {small: $t1, large: $t2}, city: {small: $c1, large: $c2}},
+      instructions_per_order: {town: (($t2 - $t1) / ($large - $small) | floor),
+                               city: (($c2 - $c1) / ($large - $small) | floor),
+                               both: (($t2 - $t1 + $c2 - $c1) / ($large - $small) | floor)},
+      commits: {small: $s[0].commits, large: $l[0].commits},
+      submit_to_complete_p50_ms: {small: $s[0].submit_to_complete_ms.p50,
+                                  large: $l[0].submit_to_complete_ms.p50},
+      files: "with PLS_KEEP_TMP=1: callgrind files in the test directory, small/ and large/"}'
