@@ -31,9 +31,11 @@
 /* Append the head of a format-2 row for entries of len bytes. */
 void bk_lb_row_head(pls_buf_t *b, uint64_t seq, uint64_t n, int64_t at_ms, size_t len);
 
-/* Parse a body: its JSON object, and in *tail (*tail_len bytes) what follows it (the
- * rows' entries of format 2; empty for format 1). NULL with err set when the
- * body does not start with a JSON object. */
+/* Parse a body: its JSON object (read by yajl, held as jansson values: what
+ * json_loadb would give, at a third of its instructions), and in *tail
+ * (*tail_len bytes) what follows it (the rows' entries of format 2; empty for
+ * format 1). NULL with err->text set when the body does not start with a JSON
+ * object, the object nests deeper than 64 or a string holds \u0000. */
 json_t *bk_lb_parse(const char *body, size_t len, const char **tail, size_t *tail_len,
                     json_error_t *err);
 

@@ -170,12 +170,102 @@ static void test_legacy(void **state)
     pls_buf_cleanup(&b);
 }
 
+/* The object bk_lb_parse gives is the one json_loads gives, for bodies of every kind of
+ * value; what follows the object is the tail. */
+static void test_parse_like_jansson(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "{}",
+        " {\"a\":1}",
+        "{\"snap\":{\"state\":\"queued\",\"step\":2,\"due_ms\":-1795774565614,\"owner\":\"dg\"},"
+        "\"rows\":[{\"seq\":1,\"n\":3,\"at\":1795774565614,\"len\":2}]}",
+        "{\"order\":{\"desc\":\"劳动合同纠纷\\n\\u00e9\\ud83d\\ude00\\\"\",\"priority\":0,"
+        "\"plan\":[{\"name\":\"咨询\",\"dept\":\"consult\"}],\"fields\":null,"
+        "\"x\":[true,false,null,1.5,-2e3,[],{}]},\"n\":9223372036854775807}",
+        "{\"dup\":1,\"dup\":2}",
+    };
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        char body[1024];
+        snprintf(body, sizeof(body), "%s[1,2]", docs[i]);
+        const char *tail;
+        size_t tail_len;
+        json_error_t err;
+        json_t *got = bk_lb_parse(body, strlen(body), &tail, &tail_len, &err);
+        if (!got)
+            fail_msg("%s: %s", docs[i], err.text);
+        json_t *want = json_loads(docs[i], 0, &err);
+        assert_non_null(want);
+        if (!json_equal(got, want))
+            fail_msg("%s: not what json_loads gives", docs[i]);
+        assert_int_equal(tail_len, 5);
+        assert_memory_equal(tail, "[1,2]", 5);
+        json_decref(got);
+        json_decref(want);
+    }
+}
+
+static void test_parse_refusals(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body, *why;
+    } bad[] = {
+        {"", "premature EOF"},
+        {"   ", "premature EOF"},
+        {"{\"a\":", "premature EOF"},
+        {"[1]", "not a JSON object"},
+        {"17", "not a JSON object"},
+        {"\"s\"", "not a JSON object"},
+        {"{\"a\":tru}", "invalid"},
+        {"{\"a\":\"\xff\"}", "invalid"},
+        {"{\"a\":\"x\\u0000y\"}", "a string holds \\u0000"},
+        {"{\"a\\u0000\":1}", "a key holds \\u0000"},
+        {"{\"a\":99999999999999999999}", "integer overflow"},
+        {"{\"a\":1 /* c */}", "comments are not enabled"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *tail;
+        size_t tail_len;
+        json_error_t err;
+        json_t *j = bk_lb_parse(bad[i].body, strlen(bad[i].body), &tail, &tail_len, &err);
+        if (j)
+            fail_msg("accepted: %s", bad[i].body);
+        if (!strstr(err.text, bad[i].why))
+            fail_msg("%s: reason '%s', expected '%s'", bad[i].body, err.text, bad[i].why);
+    }
+    /* nesting: 64 levels are taken, 65 are not */
+    for (int d = 64; d <= 65; d++) {
+        char body[256];
+        size_t n = 0;
+        for (int k = 0; k < d; k++)
+            n += (size_t)snprintf(body + n, sizeof(body) - n, "%s", k ? "[" : "{\"a\":");
+        for (int k = 1; k < d; k++)
+            body[n++] = ']';
+        body[n++] = '}';
+        body[n] = '\0';
+        const char *tail;
+        size_t tail_len;
+        json_error_t err;
+        json_t *j = bk_lb_parse(body, n, &tail, &tail_len, &err);
+        if (d == 64) {
+            assert_non_null(j);
+            assert_int_equal(tail_len, 0);
+        } else {
+            assert_null(j);
+            assert_string_equal(err.text, "nested deeper than 64");
+        }
+        json_decref(j);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_format1_accepted),
-        cmocka_unit_test(test_bad_bodies), cmocka_unit_test(test_depth),
-        cmocka_unit_test(test_legacy),
+        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_format1_accepted),
+        cmocka_unit_test(test_bad_bodies),     cmocka_unit_test(test_depth),
+        cmocka_unit_test(test_legacy),         cmocka_unit_test(test_parse_like_jansson),
+        cmocka_unit_test(test_parse_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
