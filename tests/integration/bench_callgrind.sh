@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench_callgrind.sh — instructions per order in each broker of a town → city flow, counted by
-# valgrind --tool=callgrind (issue 5: what limits the figures). Instruction counts do not
+# bench_callgrind.sh — instructions per order in each broker of a town → city flow, and in a
+# single broker, counted by valgrind --tool=callgrind (issue 5: what limits the figures). Instruction counts do not
 # depend on what else the machine is doing, so two revisions can be compared on a shared
 # machine where timings swing by ±10 % and more (docs/BENCHMARKS.md §6 item 23).
 #
@@ -8,7 +8,9 @@
 # wrapper named pls-broker), at a fixed rate each broker keeps up with under the emulator,
 # twice: SMALL orders, then LARGE orders, each on fresh databases. A broker's instructions
 # per order are (its count in the large run − in the small run) / (LARGE − SMALL), so its
-# start (migrations, loading) drops out. Label "long". Prints one JSON object on stdout; with
+# start (migrations, loading) drops out. The single broker runs the same way with
+# PLS_BENCH_SINGLE_SERVICE (consult: submit, assign, accept, complete) at 5 × RATE with
+# 4 workers. Label "long". Prints one JSON object on stdout; with
 # PLS_KEEP_TMP=1 the callgrind files stay in $T/small and $T/large for callgrind_annotate.
 #
 # Knobs: PLS_BENCH_RATE (10), PLS_BENCH_SMALL (100), PLS_BENCH_LARGE (500),
@@ -59,21 +61,44 @@ run() {
     echo "$t $c" >"$T/$name.ir"
 }
 
+# run_single NAME ORDERS: one broker on a fresh database; its count into $T/NAME.ir
+run_single() {
+    local name=$1 orders=$2 db f
+    db=$(pls_createdb "$name")
+    mkdir -p "$T/$name"
+    PLS_CG_OUT=$T/$name/cg BENCH=$T/cg/bench/pls-bench bench_run "$name" --db "$db" \
+        --service "$single_service" --workers 4 --submitters 2 --orders "$orders" \
+        --rate $((rate * 5)) --broker-log "$T/$name-broker.log"
+    for f in "$T/$name"/cg.*; do
+        ir "$f" >"$T/$name.ir"
+    done
+    [[ -s $T/$name.ir ]] || fail "no callgrind count in $T/$name"
+}
+
 export PLS_CG_OUT
+single_service=${PLS_BENCH_SINGLE_SERVICE:-consult}
 run small "$small"
 run large "$large"
+run_single single_small $((small * 2))
+run_single single_large $((large * 2))
 read -r t1 c1 <"$T/small.ir"
 read -r t2 c2 <"$T/large.ir"
+read -r s1 <"$T/single_small.ir"
+read -r s2 <"$T/single_large.ir"
 jq -n --argjson machine "$(bench_machine)" --slurpfile s "$T/small.json" \
     --slurpfile l "$T/large.json" --argjson small "$small" --argjson large "$large" \
     --argjson t1 "$t1" --argjson t2 "$t2" --argjson c1 "$c1" --argjson c2 "$c2" \
+    --argjson s1 "$s1" --argjson s2 "$s2" --arg single_service "$single_service" \
     --arg cmd "pls-bench --db TOWN --city-db CITY --federation --service $service --workers 8 --submitters 2 --rate $rate --orders N (brokers under valgrind --tool=callgrind)" \
     '{benchmark: "callgrind", machine: $machine, command: $cmd,
       orders: {small: $small, large: $large},
       instructions: {town: {small: $t1, large: $t2}, city: {small: $c1, large: $c2}},
       instructions_per_order: {town: (($t2 - $t1) / ($large - $small) | floor),
                                city: (($c2 - $c1) / ($large - $small) | floor),
-                               both: (($t2 - $t1 + $c2 - $c1) / ($large - $small) | floor)},
+                               both: (($t2 - $t1 + $c2 - $c1) / ($large - $small) | floor),
+                               single: (($s2 - $s1) / (2 * ($large - $small)) | floor)},
+      single: {service: $single_service, orders: {small: (2 * $small), large: (2 * $large)},
+               instructions: {small: $s1, large: $s2}},
       commits: {small: $s[0].commits, large: $l[0].commits},
       submit_to_complete_p50_ms: {small: $s[0].submit_to_complete_ms.p50,
                                   large: $l[0].submit_to_complete_ms.p50},
