@@ -384,10 +384,16 @@ static void pump(bk_core_t *c, bk_link_t *l)
             if (!l->q_len || l->q[l->q_head].seq > want || q_last(l) < want)
                 break;
             bk_lmsg_t *m = q_at(l, (size_t)(want - l->q[l->q_head].seq));
+            char *body = m->body, *old = NULL;
+            if (l->peer_format < BK_LINK_FORMAT && bk_lb_has_tail(m->body) &&
+                (old = bk_lb_legacy(m->body)))
+                body = old;
             /* keep a batch under the envelope cap (a single big message goes alone) */
-            size_t sz = strlen(m->body) + strlen(m->to) + strlen(m->kind) + 96;
-            if (n && bytes + sz > BK_LINK_BATCH_BYTES)
+            size_t sz = strlen(body) + strlen(m->to) + strlen(m->kind) + 96;
+            if (n && bytes + sz > BK_LINK_BATCH_BYTES) {
+                free(old);
                 break;
+            }
             bytes += sz;
             pls__link_msg__init(&msgs[n]);
             msgs[n].seq = m->seq;
@@ -396,11 +402,8 @@ static void pump(bk_core_t *c, bk_link_t *l)
             msgs[n].to = &m->to;
             msgs[n].kind = m->kind;
             msgs[n].order = m->order;
-            msgs[n].body = m->body;
-            legacy[n] = NULL;
-            if (l->peer_format < BK_LINK_FORMAT && bk_lb_has_tail(m->body) &&
-                (legacy[n] = bk_lb_legacy(m->body)))
-                msgs[n].body = legacy[n];
+            msgs[n].body = body;
+            legacy[n] = old;
             ptrs[n] = &msgs[n];
             n++;
         }
@@ -1593,7 +1596,10 @@ static void emit_forward(bk_core_t *c, const char *to, const pls_uuid_t *id, pls
         char *t = json_dumps(r, JSON_COMPACT);
         if (!t || len > tail_len - off) {
             free(t);
-            break; /* the heads and the entries disagree: not from our SQL */
+            pls_error("forward of %s to %s: its history's rows and entries disagree (row %zu "
+                      "of %zu): the rows from there on are not sent",
+                      order, to, i, json_array_size(rows));
+            break;
         }
         size_t tl = strlen(t);
         if ((n_in || cur == body) && cur->len + tl + part_tail.len + len + 3 > BK_FWD_HIST_BYTES) {

@@ -28,8 +28,9 @@ void bk_lb_row_head(pls_buf_t *b, uint64_t seq, uint64_t n, int64_t at_ms, size_
 
 typedef struct lb_build {
     json_t *stack[LB_NEST_MAX]; /* the open objects and arrays, innermost last */
-    const unsigned char *key[LB_NEST_MAX];
-    size_t key_len[LB_NEST_MAX];
+    /* each open object's key awaiting its value: a copy, since yajl decodes an
+     * escaped key into a buffer that the value's own decoding reuses */
+    pls_buf_t key[LB_NEST_MAX];
     int depth;
     json_t *root;
     const char *why; /* why a callback stopped the parse, if it did */
@@ -53,10 +54,9 @@ static int lb_add(lb_build_t *b, json_t *v)
         return 1;
     }
     json_t *top = b->stack[b->depth - 1];
-    int rc = json_is_object(top)
-                 ? json_object_setn_new_nocheck(top, (const char *)b->key[b->depth - 1],
-                                                b->key_len[b->depth - 1], v)
-                 : json_array_append_new(top, v);
+    int rc = json_is_object(top) ? json_object_setn_new_nocheck(top, b->key[b->depth - 1].data,
+                                                                b->key[b->depth - 1].len, v)
+                                 : json_array_append_new(top, v);
     if (rc != 0)
         b->why = "out of memory";
     return rc == 0;
@@ -115,8 +115,9 @@ static int lb_key(void *ctx, const unsigned char *s, size_t len)
         b->why = "a key holds \\u0000";
         return 0;
     }
-    b->key[b->depth - 1] = s; /* valid until the value's callback */
-    b->key_len[b->depth - 1] = len;
+    pls_buf_t *k = &b->key[b->depth - 1];
+    pls_buf_reset(k);
+    pls_buf_add(k, s, len);
     return 1;
 }
 
@@ -150,33 +151,93 @@ static const yajl_callbacks build_cb = {
     .yajl_end_array = lb_end,
 };
 
+static void lb_build_free(lb_build_t *b, yajl_handle h)
+{
+    if (h)
+        yajl_free(h);
+    for (int i = 0; i < LB_NEST_MAX; i++)
+        pls_buf_cleanup(&b->key[i]);
+    free(b);
+}
+
+static int hex4(const char *p, unsigned *v)
+{
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                            : 16;
+        if (d == 16)
+            return 0;
+        *v = *v << 4 | d;
+    }
+    return 1;
+}
+
+/* The \u escapes of JSON text that yajl has accepted: NULL if each is neither
+ * \u0000 nor half of a surrogate pair on its own, else why. yajl decodes
+ * escapes without these checks; jansson refuses such text, and PostgreSQL
+ * refuses the bytes a lone surrogate decodes to in a text column, or cannot
+ * read such a json value back as text (->>). */
+static const char *escapes_bad(const char *p, size_t len)
+{
+    const char *end = p + len;
+    for (const char *q = memchr(p, '\\', len); q; q = memchr(q, '\\', (size_t)(end - q))) {
+        if (q + 1 >= end)
+            return "a backslash at the end";
+        if (q[1] != 'u') {
+            q += 2; /* \\, \", \n ...: the escaped character is no escape itself */
+            continue;
+        }
+        unsigned u, lo;
+        if (end - q < 6 || !hex4(q + 2, &u))
+            return "a malformed \\u escape";
+        if (u == 0)
+            return "a string holds \\u0000";
+        if (u >= 0xdc00 && u <= 0xdfff)
+            return "a low surrogate escape without its high one";
+        if (u >= 0xd800 && u <= 0xdbff) {
+            if (end - q < 12 || q[6] != '\\' || q[7] != 'u' || !hex4(q + 8, &lo) || lo < 0xdc00 ||
+                lo > 0xdfff)
+                return "a high surrogate escape without its low one";
+            q += 12;
+            continue;
+        }
+        q += 6;
+        if (q >= end)
+            break;
+    }
+    return NULL;
+}
+
 json_t *bk_lb_parse(const char *body, size_t len, const char **tail, size_t *tail_len,
                     json_error_t *err)
 {
-    lb_build_t b;
-    b.depth = 0;
-    b.root = NULL;
-    b.why = NULL;
+    lb_build_t *b = pls_xcalloc(1, sizeof(*b)); /* the keys' buffers start empty */
     memset(err, 0, sizeof(*err));
-    yajl_handle h = yajl_alloc(&build_cb, NULL, &b);
-    if (!h) {
-        snprintf(err->text, sizeof(err->text), "out of memory");
-        return NULL;
-    }
+    yajl_handle h = yajl_alloc(&build_cb, NULL, b);
     const unsigned char *p = (const unsigned char *)body;
-    yajl_status st = yajl_parse(h, p, len);
+    yajl_status st = h ? yajl_parse(h, p, len) : yajl_status_error;
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h); /* the object did not end: an error */
-    size_t used = yajl_get_bytes_consumed(h);
-    if (st == yajl_status_client_canceled && !b.why && b.root && b.depth == 0 && used <= len) {
-        yajl_free(h);
-        err->position = (int)used;
-        *tail = body + used;
-        *tail_len = len - used;
-        return b.root;
+    size_t used = h ? yajl_get_bytes_consumed(h) : 0;
+    json_t *root = b->root;
+    const char *why = !h ? "out of memory" : b->why;
+    if (st == yajl_status_client_canceled && !why && root && b->depth == 0 && used <= len) {
+        /* yajl decodes escapes without checking them: refused as jansson does */
+        why = escapes_bad(body, used);
+        if (!why) {
+            lb_build_free(b, h);
+            err->position = (int)used;
+            *tail = body + used;
+            *tail_len = len - used;
+            return root;
+        }
     }
-    if (b.why) {
-        snprintf(err->text, sizeof(err->text), "%s", b.why);
+    if (why) {
+        snprintf(err->text, sizeof(err->text), "%s", why);
     } else {
         unsigned char *e = yajl_get_error(h, 0, p, len);
         snprintf(err->text, sizeof(err->text), "%s", e ? (const char *)e : "not JSON");
@@ -185,8 +246,8 @@ json_t *bk_lb_parse(const char *body, size_t len, const char **tail, size_t *tai
         err->text[strcspn(err->text, "\n")] = '\0'; /* yajl ends it with a newline */
     }
     err->position = (int)used;
-    yajl_free(h);
-    json_decref(b.root);
+    lb_build_free(b, h);
+    json_decref(root);
     return NULL;
 }
 
@@ -211,20 +272,24 @@ static const yajl_callbacks depth_cb = {
 };
 
 /* One JSON array of exactly len bytes (yajl refuses trailing text, bad UTF-8
- * in strings and anything but JSON syntax). */
-static int array_ok(const char *p, size_t len)
+ * in strings and anything but JSON syntax), without \u0000 or a lone
+ * surrogate escape (escapes_bad). NULL, or why not. */
+static const char *array_bad(const char *p, size_t len)
 {
     if (len < 2 || p[0] != '[')
-        return 0;
+        return "its entries are not a JSON array";
     int depth = 0;
     yajl_handle h = yajl_alloc(&depth_cb, NULL, &depth);
     if (!h)
-        return 0;
+        return "out of memory";
     yajl_status st = yajl_parse(h, (const unsigned char *)p, len);
     if (st == yajl_status_ok)
         st = yajl_complete_parse(h);
     yajl_free(h);
-    return st == yajl_status_ok;
+    if (st != yajl_status_ok)
+        return depth > BK_LB_DEPTH_MAX ? "its entries nest deeper than 32"
+                                       : "its entries are not a JSON array";
+    return escapes_bad(p, len);
 }
 
 int bk_lb_check(json_t *body, const char *tail, size_t tail_len, char *why, size_t whysz)
@@ -251,10 +316,9 @@ int bk_lb_check(json_t *body, const char *tail, size_t tail_len, char *why, size
             snprintf(why, whysz, "row %zu: its entries (\"len\") run past the message's end", i);
             return -1;
         }
-        if (!array_ok(tail + off, (size_t)n)) {
-            snprintf(why, whysz,
-                     "row %zu: its entries are not a JSON array (or nest deeper than %d)", i,
-                     BK_LB_DEPTH_MAX);
+        const char *bad = array_bad(tail + off, (size_t)n);
+        if (bad) {
+            snprintf(why, whysz, "row %zu: %s", i, bad);
             return -1;
         }
         off += (size_t)n;
@@ -314,10 +378,16 @@ char *bk_lb_legacy(const char *body)
         if (!l)
             continue;
         size_t n = (size_t)json_integer_value(l);
-        json_t *e = json_loadb(tail + off, n, 0, &err); /* checked above */
+        /* checked above, but jansson refuses a little more (numbers over 64
+         * bits): then there is no format-1 body of it */
+        json_t *e = json_loadb(tail + off, n, 0, &err);
         off += n;
+        if (!e) {
+            json_decref(j);
+            return NULL;
+        }
         json_object_del(r, "len");
-        json_object_set_new(r, "entries", e ? e : json_array());
+        json_object_set_new(r, "entries", e);
     }
     char *out = json_dumps(j, JSON_COMPACT);
     json_decref(j);

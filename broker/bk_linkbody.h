@@ -35,14 +35,17 @@ void bk_lb_row_head(pls_buf_t *b, uint64_t seq, uint64_t n, int64_t at_ms, size_
  * json_loadb would give, at a third of its instructions), and in *tail
  * (*tail_len bytes) what follows it (the rows' entries of format 2; empty for
  * format 1). NULL with err->text set when the body does not start with a JSON
- * object, the object nests deeper than 64 or a string holds \u0000. */
+ * object, the object nests deeper than 64, or an escape is \u0000 or half a
+ * surrogate pair (jansson refuses those; yajl would decode them). */
 json_t *bk_lb_parse(const char *body, size_t len, const char **tail, size_t *tail_len,
                     json_error_t *err);
 
 /* Check the tail of a parsed body: the "len" members of its rows account for
  * exactly tail_len bytes, each row has either "len" or "entries", and each
  * slice is a JSON array, well-formed UTF-8, nested at most BK_LB_DEPTH_MAX
- * deep. Returns 0, or -1 with the reason in why. */
+ * deep, without \u0000 or a lone surrogate escape (PostgreSQL stores those in
+ * a json column but cannot read them back as text). Returns 0, or -1 with the
+ * reason in why. */
 int bk_lb_check(json_t *body, const char *tail, size_t tail_len, char *why, size_t whysz);
 
 /* The entries of row r as JSON text, from its "len" (the next slice of the

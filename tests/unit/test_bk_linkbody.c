@@ -115,6 +115,11 @@ static void test_bad_bodies(void **state)
         {"{\"rows\":[{\"entries\":{}}]}", "row 0 has neither \"len\" nor \"entries\""},
         {"{\"rows\":{}}", "\"rows\" is not an array"},
         {"{\"rows\":[{\"len\":2},{\"len\":2}]}[][1", "row 1: its entries are not a JSON array"},
+        {"{\"rows\":[{\"len\":10}]}[\"\\u0000\"]", "row 0: a string holds \\u0000"},
+        {"{\"rows\":[{\"len\":10}]}[\"\\udc00\"]",
+         "row 0: a low surrogate escape without its high one"},
+        {"{\"rows\":[{\"len\":16}]}[\"\\ud800\\u0041\"]",
+         "row 0: a high surrogate escape without its low one"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         why[0] = '\0';
@@ -138,6 +143,8 @@ static void test_depth(void **state)
         deep[2 * d] = '\0';
         snprintf(body, sizeof(body), "{\"rows\":[{\"len\":%d}]}%s", 2 * d, deep);
         assert_int_equal(check(body, why, sizeof(why)), d <= BK_LB_DEPTH_MAX ? 0 : -1);
+        if (d > BK_LB_DEPTH_MAX)
+            assert_string_equal(why, "row 0: its entries nest deeper than 32");
     }
 }
 
@@ -167,6 +174,19 @@ static void test_legacy(void **state)
     assert_string_equal(old, "{\"rows\":[]}");
     free(old);
     assert_null(bk_lb_legacy("{\"rows\":[{\"len\":3}]}[1,"));
+    /* yajl checks no number's size: no format-1 body rather than empty entries */
+    assert_null(bk_lb_legacy("{\"rows\":[{\"seq\":1,\"n\":1,\"len\":22}]}[99999999999999999999]"));
+    /* a surrogate pair and escapes survive the rewrite */
+    old = bk_lb_legacy("{\"rows\":[{\"len\":20}]}[\"\\ud83d\\ude00\\n\\\\\"]");
+    assert_non_null(old);
+    json_t *e = json_loads(old, 0, NULL);
+    assert_non_null(e);
+    assert_string_equal(
+        json_string_value(json_array_get(
+            json_object_get(json_array_get(json_object_get(e, "rows"), 0), "entries"), 0)),
+        "\xf0\x9f\x98\x80\n\\");
+    json_decref(e);
+    free(old);
     pls_buf_cleanup(&b);
 }
 
@@ -184,20 +204,31 @@ static void test_parse_like_jansson(void **state)
         "\"plan\":[{\"name\":\"咨询\",\"dept\":\"consult\"}],\"fields\":null,"
         "\"x\":[true,false,null,1.5,-2e3,[],{}]},\"n\":9223372036854775807}",
         "{\"dup\":1,\"dup\":2}",
+        /* escaped keys, then values that yajl decodes in the same buffer */
+        "{\"\\u0061b\":1.5,\"\\u0063d\":\"x\\ny\",\"e\\tf\":{\"\\u00e9\":\"\\u00e8\\u00e8\"}}",
+        "{\"a\\\"b\":\"\\ud83d\\ude00\",\"k\\\\\":[\"\\u0041\\u0042\"]}",
     };
-    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
-        char body[1024];
-        snprintf(body, sizeof(body), "%s[1,2]", docs[i]);
+    for (size_t i = 0; i <= sizeof(docs) / sizeof(docs[0]); i++) {
+        char body[8300], big[8192];
+        if (i == sizeof(docs) / sizeof(docs[0])) {
+            /* an escaped key, then an escaped value of 4 KiB: yajl's buffer grows */
+            size_t n = (size_t)snprintf(big, sizeof(big), "{\"\\u006b\":\"");
+            for (int k = 0; k < 4096 / 6; k++)
+                n += (size_t)snprintf(big + n, sizeof(big) - n, "\\u00e9");
+            snprintf(big + n, sizeof(big) - n, "\",\"z\\u007a\":2.25}");
+        }
+        const char *doc = i < sizeof(docs) / sizeof(docs[0]) ? docs[i] : big;
+        snprintf(body, sizeof(body), "%s[1,2]", doc);
         const char *tail;
         size_t tail_len;
         json_error_t err;
         json_t *got = bk_lb_parse(body, strlen(body), &tail, &tail_len, &err);
         if (!got)
-            fail_msg("%s: %s", docs[i], err.text);
-        json_t *want = json_loads(docs[i], 0, &err);
+            fail_msg("%.200s: %s", doc, err.text);
+        json_t *want = json_loads(doc, 0, &err);
         assert_non_null(want);
         if (!json_equal(got, want))
-            fail_msg("%s: not what json_loads gives", docs[i]);
+            fail_msg("%.200s: not what json_loads gives", doc);
         assert_int_equal(tail_len, 5);
         assert_memory_equal(tail, "[1,2]", 5);
         json_decref(got);
@@ -223,6 +254,11 @@ static void test_parse_refusals(void **state)
         {"{\"a\\u0000\":1}", "a key holds \\u0000"},
         {"{\"a\":99999999999999999999}", "integer overflow"},
         {"{\"a\":1 /* c */}", "comments are not enabled"},
+        {"{\"a\":\"\\udc00\"}", "a low surrogate escape without its high one"},
+        {"{\"a\":\"\\ud800x\"}", "a high surrogate escape without its low one"},
+        {"{\"a\":\"\\ud800\\u0041\"}", "a high surrogate escape without its low one"},
+        {"{\"a\":\"\\ud800\"}", "a high surrogate escape without its low one"},
+        {"{\"\\ud800\":1}", "a high surrogate escape without its low one"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *tail;
