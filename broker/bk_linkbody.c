@@ -28,9 +28,12 @@ void bk_lb_row_head(pls_buf_t *b, uint64_t seq, uint64_t n, int64_t at_ms, size_
 
 typedef struct lb_build {
     json_t *stack[LB_NEST_MAX]; /* the open objects and arrays, innermost last */
-    /* each open object's key awaiting its value: a copy, since yajl decodes an
-     * escaped key into a buffer that the value's own decoding reuses */
-    pls_buf_t key[LB_NEST_MAX];
+    /* each open object's key awaiting its value, copied into keys at key_off
+     * (yajl decodes an escaped key into a buffer that the value's own decoding
+     * reuses); a deeper object's key comes after it */
+    pls_buf_t keys;
+    size_t key_off[LB_NEST_MAX];
+    size_t key_len[LB_NEST_MAX];
     int depth;
     json_t *root;
     const char *why; /* why a callback stopped the parse, if it did */
@@ -54,9 +57,10 @@ static int lb_add(lb_build_t *b, json_t *v)
         return 1;
     }
     json_t *top = b->stack[b->depth - 1];
-    int rc = json_is_object(top) ? json_object_setn_new_nocheck(top, b->key[b->depth - 1].data,
-                                                                b->key[b->depth - 1].len, v)
-                                 : json_array_append_new(top, v);
+    int rc = json_is_object(top)
+                 ? json_object_setn_new_nocheck(top, b->keys.data + b->key_off[b->depth - 1],
+                                                b->key_len[b->depth - 1], v)
+                 : json_array_append_new(top, v);
     if (rc != 0)
         b->why = "out of memory";
     return rc == 0;
@@ -72,6 +76,7 @@ static int lb_open(lb_build_t *b, json_t *v)
     json_t *keep = v;
     if (!lb_add(b, v))
         return 0;
+    b->key_off[b->depth] = b->keys.len;
     b->stack[b->depth++] = keep;
     return 1;
 }
@@ -115,9 +120,9 @@ static int lb_key(void *ctx, const unsigned char *s, size_t len)
         b->why = "a key holds \\u0000";
         return 0;
     }
-    pls_buf_t *k = &b->key[b->depth - 1];
-    pls_buf_reset(k);
-    pls_buf_add(k, s, len);
+    b->keys.len = b->key_off[b->depth - 1]; /* the last key's copy at this depth is done */
+    pls_buf_add(&b->keys, s, len);
+    b->key_len[b->depth - 1] = len;
     return 1;
 }
 
@@ -155,9 +160,7 @@ static void lb_build_free(lb_build_t *b, yajl_handle h)
 {
     if (h)
         yajl_free(h);
-    for (int i = 0; i < LB_NEST_MAX; i++)
-        pls_buf_cleanup(&b->key[i]);
-    free(b);
+    pls_buf_cleanup(&b->keys);
 }
 
 static int hex4(const char *p, unsigned *v)
@@ -215,7 +218,12 @@ static const char *escapes_bad(const char *p, size_t len)
 json_t *bk_lb_parse(const char *body, size_t len, const char **tail, size_t *tail_len,
                     json_error_t *err)
 {
-    lb_build_t *b = pls_xcalloc(1, sizeof(*b)); /* the keys' buffers start empty */
+    lb_build_t build, *b = &build;
+    b->depth = 0;
+    b->root = NULL;
+    b->why = NULL;
+    pls_buf_init(&b->keys);
+    pls_buf_reserve(&b->keys, 256);
     memset(err, 0, sizeof(*err));
     yajl_handle h = yajl_alloc(&build_cb, NULL, b);
     const unsigned char *p = (const unsigned char *)body;
