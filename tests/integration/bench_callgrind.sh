@@ -40,51 +40,47 @@ chmod +x "$T/cg/broker/pls-broker"
 ir() {
     awk '/^(summary|totals):/ { print $2; exit }' "$1"
 }
-# run NAME ORDERS: fresh databases, pls-bench, then "TOWN_IR CITY_IR" into $T/NAME.ir
+# run NAME ORDERS PLS-BENCH-ARGS...: pls-bench with its brokers under callgrind, then one
+# line "NODE INSTRUCTIONS" per broker into $T/NAME.ir (each callgrind file names the
+# broker's command line, and so its --node)
 run() {
-    local name=$1 orders=$2 town city f t='' c=''
-    town=$(pls_createdb "${name}_town")
-    city=$(pls_createdb "${name}_city")
+    local name=$1 orders=$2 f
+    shift 2
     mkdir -p "$T/$name"
-    PLS_CG_OUT=$T/$name/cg BENCH=$T/cg/bench/pls-bench bench_run "$name" --db "$town" \
-        --city-db "$city" --federation --service "$service" --workers 8 --submitters 2 \
-        --orders "$orders" --rate "$rate" --broker-log "$T/$name-broker.log"
-    # each file names its command line: the city is "--node dg", the town "--node dg.X"
+    PLS_CG_OUT=$T/$name/cg BENCH=$T/cg/bench/pls-bench bench_run "$name" --orders "$orders" \
+        --submitters 2 --broker-log "$T/$name-broker.log" "$@"
     for f in "$T/$name"/cg.*; do
-        if grep -q '^cmd: .* --node dg ' "$f"; then
-            c=$(ir "$f")
-        elif grep -q '^cmd: .* --node dg\.' "$f"; then
-            t=$(ir "$f")
-        fi
-    done
-    [[ -n $t && -n $c ]] || fail "no callgrind count of the town or the city in $T/$name"
-    echo "$t $c" >"$T/$name.ir"
+        echo "$(sed -n 's/^cmd: .* --node \([^ ]*\) .*/\1/p' "$f" | head -n 1) $(ir "$f")"
+    done >"$T/$name.ir"
 }
-
-# run_single NAME ORDERS: one broker on a fresh database; its count into $T/NAME.ir
-run_single() {
-    local name=$1 orders=$2 db f
-    db=$(pls_createdb "$name")
-    mkdir -p "$T/$name"
-    PLS_CG_OUT=$T/$name/cg BENCH=$T/cg/bench/pls-bench bench_run "$name" --db "$db" \
-        --service "$single_service" --workers 4 --submitters 2 --orders "$orders" \
-        --rate $((rate * 5)) --broker-log "$T/$name-broker.log"
-    for f in "$T/$name"/cg.*; do
-        ir "$f" >"$T/$name.ir"
-    done
-    [[ -s $T/$name.ir ]] || fail "no callgrind count in $T/$name"
+# count NAME NODE: the instructions of NODE's broker in run NAME
+count() {
+    local n
+    n=$(awk -v node="$2" '$1 == node { print $2 }' "$T/$1.ir")
+    [[ -n $n ]] || fail "no callgrind count of $2 in $T/$1"
+    echo "$n"
+}
+fed() {
+    run "$1" "$2" --db "$(pls_createdb "${1}_town")" --city-db "$(pls_createdb "${1}_city")" \
+        --federation --service "$service" --workers 8 --rate "$rate"
+}
+single() {
+    run "$1" "$2" --db "$(pls_createdb "$1")" --service "$single_service" --workers 4 \
+        --rate $((rate * 5))
 }
 
 export PLS_CG_OUT
 single_service=${PLS_BENCH_SINGLE_SERVICE:-consult}
-run small "$small"
-run large "$large"
-run_single single_small $((small * 2))
-run_single single_large $((large * 2))
-read -r t1 c1 <"$T/small.ir"
-read -r t2 c2 <"$T/large.ir"
-read -r s1 <"$T/single_small.ir"
-read -r s2 <"$T/single_large.ir"
+fed small "$small"
+fed large "$large"
+single single_small $((small * 2))
+single single_large $((large * 2))
+t1=$(count small dg.humen)
+c1=$(count small dg)
+t2=$(count large dg.humen)
+c2=$(count large dg)
+s1=$(count single_small dg)
+s2=$(count single_large dg)
 jq -n --argjson machine "$(bench_machine)" --slurpfile s "$T/small.json" \
     --slurpfile l "$T/large.json" --argjson small "$small" --argjson large "$large" \
     --argjson t1 "$t1" --argjson t2 "$t2" --argjson c1 "$c1" --argjson c2 "$c2" \
