@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -211,11 +212,31 @@ char *pls_utf8_copy(char *dst, size_t dstsz, const char *src)
     return dst;
 }
 
+/* Nonzero when each of the 8 bytes of w is in 1..0x7f: no high bit, and no
+ * zero byte ((w - 0x01..) & ~w sets the high bit of a byte that was zero). */
+static int ascii_word(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    return ((w | ((w - ones) & ~w)) & highs) == 0;
+}
+
 int pls_utf8_valid_n(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
     const unsigned char *end = p + n;
     while (p < end) {
+        /* link bodies and order texts are mostly ASCII: 8 bytes at a time
+         * (a quarter of the instructions per byte), bytewise from the first
+         * word with a NUL or a byte of a multibyte character */
+        uint64_t w;
+        while ((size_t)(end - p) >= sizeof(w)) {
+            memcpy(&w, p, sizeof(w));
+            if (!ascii_word(w))
+                break;
+            p += sizeof(w);
+        }
+        if (p == end)
+            break;
         unsigned c = *p;
         if (c == 0)
             return 0;
