@@ -1167,6 +1167,15 @@ static json_t *brokers_json(const bench_t *b)
             json_object_set_new(
                 o, "orders_completed",
                 json_integer(orders_in(p->final, "completed") - orders_in(p->base, "completed")));
+            /* the broker's own send-to-commit times of its batches, over the
+             * minute before the end of the run */
+            static const char *const commit_keys[] = {"commit_ms_p50", "commit_ms_p99",
+                                                      "commit_ms_max"};
+            const json_t *fb = json_object_get(p->final, "broker");
+            for (size_t k = 0; k < PLS_ARRAY_LEN(commit_keys); k++) {
+                json_t *v = json_object_get(fb, commit_keys[k]);
+                json_object_set(o, commit_keys[k], v ? v : json_null());
+            }
         }
         json_array_append_new(arr, o);
     }

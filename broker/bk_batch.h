@@ -97,6 +97,7 @@ typedef struct bk_batch {
     uint32_t day_seq;
     int touched;           /* something outside rows/news/outs waits to be written */
     uint64_t rows_written; /* statistics */
+    int64_t sent_us;       /* when it went to PostgreSQL (pls_mono_us) */
 } bk_batch_t;
 
 void bk_batch_init(bk_batch_t *b, uint32_t gen);

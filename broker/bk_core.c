@@ -776,6 +776,8 @@ static void on_batch_done(void *arg, int ok)
     }
     c->stats.batches++;
     c->stats.rows_written += b->rows_written;
+    int64_t now_us = pls_mono_us();
+    pls_hist_add(&c->commit_hist, now_us / 1000, now_us - b->sent_us);
     c->committed_gen = b->gen;
     /* orders whose key already existed: mark, then undo after sending */
     int phantoms = 0;
@@ -848,6 +850,7 @@ static void flush(bk_core_t *c)
     bk_batch_sql(b, &c->rowtypes, &c->sql);
     if (bk_store_batch(c->store, &c->sql, on_batch_rows, on_batch_done, c) != 0)
         return; /* store not ready: the batch waits */
+    b->sent_us = pls_mono_us();
     c->inflight[c->n_inflight++] = b;
     /* the buffers are a ring: batches are sent and answered in order, so the
      * next one after b is free */
@@ -2639,6 +2642,7 @@ int bk_core_init(bk_core_t *c, uv_loop_t *loop, const bk_config_t *cfg, bk_send_
     c->send = send;
     c->send_arg = send_arg;
     c->started_ms = pls_mono_ms();
+    pls_hist_init(&c->commit_hist, 10000);
     bk_store_cbs_t cbs = {on_boot, on_ready, on_lost, on_fatal};
     c->store = bk_store_new(loop, cfg->db, c->node, &cbs, c);
     return 0;

@@ -26,6 +26,7 @@
 #include "bk_order.h"
 #include "bk_store.h"
 #include "pls_calendar.h"
+#include "pls_hist.h"
 #include "pls_proto.h"
 
 #include <uv.h>
@@ -120,6 +121,7 @@ typedef struct bk_core {
     int64_t last_sweep_ms;      /* monotonic: the unrated-completion sweep */
     int64_t orphan_deadline_ms; /* 0 = no orphan sweep pending */
     int64_t started_ms;
+    pls_hist_t commit_hist; /* batches' send-to-commit times, last minute (status) */
     bk_send_fn send;
     void *send_arg;
     const void *raw; /* the message being handled (borrowed, valid during the call) */

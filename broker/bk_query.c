@@ -248,6 +248,12 @@ typedef struct qcount {
     long completed_today;
 } qcount_t;
 
+/* Microseconds as milliseconds with two decimals, for status documents. */
+static double ms_of(int64_t us)
+{
+    return (double)(us / 10) / 100.0;
+}
+
 static json_t *status_from_memory(bk_core_t *c)
 {
     json_t *doc = json_object();
@@ -391,6 +397,13 @@ static json_t *status_from_memory(bk_core_t *c)
     json_object_set_new(mem, "completions", json_integer((json_int_t)c->stats.completions));
     json_object_set_new(mem, "batches", json_integer((json_int_t)c->stats.batches));
     json_object_set_new(mem, "rows_written", json_integer((json_int_t)c->stats.rows_written));
+    /* what the store takes to commit a batch, from sending it to its answer
+     * (the flush to disk included): the last minute */
+    pls_hist_summary_t cs = pls_hist_summary(&c->commit_hist, pls_mono_ms());
+    json_object_set_new(mem, "commits_last_min", json_integer((json_int_t)cs.n));
+    json_object_set_new(mem, "commit_ms_p50", cs.n ? json_real(ms_of(cs.p50_us)) : json_null());
+    json_object_set_new(mem, "commit_ms_p99", cs.n ? json_real(ms_of(cs.p99_us)) : json_null());
+    json_object_set_new(mem, "commit_ms_max", cs.n ? json_real(ms_of(cs.max_us)) : json_null());
     json_object_set_new(mem, "uptime_s",
                         json_integer((json_int_t)((pls_mono_ms() - c->started_ms) / 1000)));
     json_object_set_new(doc, "broker", mem);

@@ -59,6 +59,8 @@ assert_eq "$(json '.commits > 0 and .rows_written >= 2000 and .broker_peak_rss_k
     true "commits, rows and RSS are measured"
 assert_eq "$(json '.submit_ack_ms.p50 <= .submit_to_complete_ms.p50' mixed)" true \
     "an order is answered before it completes"
+assert_eq "$(json '.brokers[0] | .commit_ms_p50 > 0 and .commit_ms_p50 <= .commit_ms_p99
+    and .commit_ms_p99 <= .commit_ms_max' mixed)" true "the broker's commit times are reported"
 
 # What a user of the store would see: every order completed exactly once.
 assert_eq "$(pls_sql "SELECT count(*) FROM orders")" 2000 "orders stored"

@@ -214,6 +214,13 @@ st=$(pls_ctl --json status)
 assert_eq "$(jq -r '.orders.completed' <<<"$st")" "$((${#ids[@]} + 1))" "status: completed orders"
 assert_eq "$(jq -r '[.orders | to_entries[] | select(.key != "completed") | .value] | add // 0' <<<"$st")" 0 \
     "status: orders in other states"
+# the store's commit times over the last minute: the batches that wrote these orders, with
+# p50 <= p99 <= max, in the JSON and on the Broker line of the status view
+assert_eq "$(jq -r '.broker | .commits_last_min > 0 and .commits_last_min <= .batches
+    and .commit_ms_p50 > 0 and .commit_ms_p50 <= .commit_ms_p99
+    and .commit_ms_p99 <= .commit_ms_max and .commit_ms_max < 60000' <<<"$st")" true \
+    "status: commit times of the last minute"
+assert_contains "$(pls_ctl status)" "commit_ms_p99=" "status view: commit times"
 # "completed today" per department and scope (kept by triggers, sql/005) = the orders finished
 # today (Asia/Shanghai) in the database; read again if a day ended between the two reads
 today_st='' today_db=''
