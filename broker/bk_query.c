@@ -397,15 +397,16 @@ static json_t *status_from_memory(bk_core_t *c)
     json_object_set_new(mem, "completions", json_integer((json_int_t)c->stats.completions));
     json_object_set_new(mem, "batches", json_integer((json_int_t)c->stats.batches));
     json_object_set_new(mem, "rows_written", json_integer((json_int_t)c->stats.rows_written));
-    /* what the store takes to commit a batch, from sending it to its answer
-     * (the flush to disk included): the last minute */
+    json_object_set_new(mem, "uptime_s",
+                        json_integer((json_int_t)((pls_mono_ms() - c->started_ms) / 1000)));
+    /* what a batch takes from being handed to libpq to its answer being read:
+     * the commit with its flush to disk, behind the batch in flight if there
+     * is one, and this loop's delay in reading the answer; the last 50-60 s */
     pls_hist_summary_t cs = pls_hist_summary(&c->commit_hist, pls_mono_ms());
     json_object_set_new(mem, "commits_last_min", json_integer((json_int_t)cs.n));
     json_object_set_new(mem, "commit_ms_p50", cs.n ? json_real(ms_of(cs.p50_us)) : json_null());
     json_object_set_new(mem, "commit_ms_p99", cs.n ? json_real(ms_of(cs.p99_us)) : json_null());
     json_object_set_new(mem, "commit_ms_max", cs.n ? json_real(ms_of(cs.max_us)) : json_null());
-    json_object_set_new(mem, "uptime_s",
-                        json_integer((json_int_t)((pls_mono_ms() - c->started_ms) / 1000)));
     json_object_set_new(doc, "broker", mem);
     return doc;
 }

@@ -3,15 +3,16 @@
 
 #include <string.h>
 
-/* Bucket of v >= 1: 8 per power of two. Values 1..15 have buckets of their
- * own (0..14 are exact below 16); from 16 on, the bucket is the power of
- * two and the 3 bits after the leading one. */
+/* Bucket of v: 8 per power of two. Values 1..15 have buckets of their own
+ * (0..14), 0 shares the one of 1 (reported as 1 unless the maximum is 0);
+ * from 16 on, the bucket is the power of two and the 3 bits after the
+ * leading one. */
 static unsigned bucket_of(uint64_t v)
 {
     if (v < 16)
         return (unsigned)(v ? v - 1 : 0);
-    unsigned lz = (unsigned)__builtin_clzll(v);
-    unsigned p = 63 - lz; /* 2^p <= v < 2^(p+1), p >= 4 */
+    unsigned lz = (unsigned)__builtin_clzll(v); /* gcc and clang; v > 0 here */
+    unsigned p = 63 - lz;                       /* 2^p <= v < 2^(p+1), p >= 4 */
     unsigned sub = (unsigned)(v >> (p - 3)) & (PLS_HIST_SUB - 1);
     unsigned b = 15 + (p - 4) * PLS_HIST_SUB + sub;
     return b < PLS_HIST_BUCKETS ? b : PLS_HIST_BUCKETS - 1;
@@ -62,9 +63,9 @@ static int64_t at_rank(const uint64_t *merged, uint64_t r, int64_t max)
     uint64_t seen = 0;
     for (unsigned b = 0; b < PLS_HIST_BUCKETS; b++) {
         seen += merged[b];
-        if (seen > r && b == PLS_HIST_BUCKETS - 1)
-            return max; /* the last bucket has no top */
         if (seen > r) {
+            if (b == PLS_HIST_BUCKETS - 1)
+                return max; /* the last bucket has no top */
             uint64_t top = bucket_top(b);
             return (int64_t)top < max ? (int64_t)top : max;
         }

@@ -18,15 +18,15 @@
 #define PLS_HIST_SLICES 6
 
 typedef struct pls_hist_slice {
-    int64_t start_ms; /* the slice's period start; -1: never used */
-    uint64_t n;
-    int64_t max_us;
-    uint32_t count[PLS_HIST_BUCKETS];
+    int64_t start_ms;                 /* the slice's period start; -1: never used */
+    uint64_t n;                       /* values counted in it */
+    int64_t max_us;                   /* the largest of them */
+    uint32_t count[PLS_HIST_BUCKETS]; /* values per bucket (bucket_of in pls_hist.c) */
 } pls_hist_slice_t;
 
 typedef struct pls_hist {
-    int64_t slice_ms;
-    pls_hist_slice_t slices[PLS_HIST_SLICES];
+    int64_t slice_ms;                         /* length of a slice's period */
+    pls_hist_slice_t slices[PLS_HIST_SLICES]; /* a ring: period / slice_ms mod SLICES */
 } pls_hist_t;
 
 /* A window of PLS_HIST_SLICES × slice_ms (6 × 10,000 ms: the last minute,
