@@ -248,6 +248,10 @@ typedef struct qcount {
     long completed_today;
 } qcount_t;
 
+/* A p99 of the last minute's commits from which status warns that the store
+ * is slow (OPERATIONS §3): every ack and assignment waits for a commit. */
+#define BK_SLOW_COMMIT_MS 1000
+
 /* Microseconds as milliseconds with two decimals, for status documents. */
 static double ms_of(int64_t us)
 {
@@ -379,6 +383,19 @@ static json_t *status_from_memory(bk_core_t *c)
                  live, live == 1 ? "" : "s", live == 1 ? "its desk is" : "their desks are");
         json_array_append_new(warnings, json_string(w));
     }
+    /* what a batch takes from being handed to libpq to its answer being read:
+     * the commit with its flush to disk, behind the batch in flight if there
+     * is one, and this loop's delay in reading the answer; the last 50-60 s */
+    pls_hist_summary_t cs = pls_hist_summary(&c->commit_hist, pls_mono_ms());
+    if (cs.n && cs.p99_us >= BK_SLOW_COMMIT_MS * 1000) {
+        char w[240];
+        snprintf(w, sizeof(w),
+                 "the store is slow: %llu commit%s in the last minute took p50 %.0f ms, p99 "
+                 "%.0f ms, up to %.0f ms; every answer and assignment waits for them",
+                 (unsigned long long)cs.n, cs.n == 1 ? "" : "s", ms_of(cs.p50_us), ms_of(cs.p99_us),
+                 ms_of(cs.max_us));
+        json_array_append_new(warnings, json_string(w));
+    }
     json_object_set_new(doc, "warnings", warnings);
     int64_t off;
     double speed;
@@ -399,10 +416,6 @@ static json_t *status_from_memory(bk_core_t *c)
     json_object_set_new(mem, "rows_written", json_integer((json_int_t)c->stats.rows_written));
     json_object_set_new(mem, "uptime_s",
                         json_integer((json_int_t)((pls_mono_ms() - c->started_ms) / 1000)));
-    /* what a batch takes from being handed to libpq to its answer being read:
-     * the commit with its flush to disk, behind the batch in flight if there
-     * is one, and this loop's delay in reading the answer; the last 50-60 s */
-    pls_hist_summary_t cs = pls_hist_summary(&c->commit_hist, pls_mono_ms());
     json_object_set_new(mem, "commits_last_min", json_integer((json_int_t)cs.n));
     json_object_set_new(mem, "commit_ms_p50", cs.n ? json_real(ms_of(cs.p50_us)) : json_null());
     json_object_set_new(mem, "commit_ms_p99", cs.n ? json_real(ms_of(cs.p99_us)) : json_null());

@@ -13,3 +13,4 @@ pls_shell_test(test_single_worker_stall integration/test_single_worker_stall.sh 
 pls_shell_test(test_single_read_conn_loss integration/test_single_read_conn_loss.sh TIMEOUT 120)
 pls_shell_test(test_single_text_fields integration/test_single_text_fields.sh TIMEOUT 120)
 pls_shell_test(test_single_batch_error integration/test_single_batch_error.sh TIMEOUT 120)
+pls_shell_test(test_single_slow_store integration/test_single_slow_store.sh TIMEOUT 120)
