@@ -225,23 +225,22 @@ int pls_utf8_valid_n(const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     const unsigned char *end = p + n;
     while (p < end) {
-        /* link bodies and order texts are mostly ASCII: 8 bytes at a time
-         * (a quarter of the instructions per byte), bytewise from the first
-         * word with a NUL or a byte of a multibyte character */
-        uint64_t w;
-        while ((size_t)(end - p) >= sizeof(w)) {
-            memcpy(&w, p, sizeof(w));
-            if (!ascii_word(w))
-                break;
-            p += sizeof(w);
-        }
-        if (p == end)
-            break;
         unsigned c = *p;
         if (c == 0)
             return 0;
         if (c < 0x80) {
+            /* link bodies are mostly ASCII: after an ASCII byte, the rest of
+             * the run 8 bytes at a time (a quarter of the instructions per
+             * byte) up to a word with a NUL or a multibyte character; text of
+             * multibyte characters only never tries a word */
             p++;
+            uint64_t w;
+            while ((size_t)(end - p) >= sizeof(w)) {
+                memcpy(&w, p, sizeof(w));
+                if (!ascii_word(w))
+                    break;
+                p += sizeof(w);
+            }
             continue;
         }
         size_t len;
