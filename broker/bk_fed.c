@@ -1547,6 +1547,16 @@ static const char fwd_sql[] =
     "ORDER BY e.seq) AS heads, string_agg(e.entries::text, '' ORDER BY e.seq) AS tail "
     "FROM events e WHERE e.order_id = o.id) h ON true WHERE o.id = ANY($1::uuid[])";
 
+/* Close a part of a Forward's history (its rows so far, then their entries)
+ * and send it: the Forward itself when cur is its body, else a "history". */
+static void emit_part(bk_core_t *c, const char *to, const pls_uuid_t *id, pls_buf_t *cur,
+                      const pls_buf_t *body, const pls_buf_t *part_tail)
+{
+    pls_buf_adds(cur, "]}");
+    pls_buf_add(cur, part_tail->data ? part_tail->data : "", part_tail->len);
+    bk_fed_emit(c, to, NULL, cur == body ? "forward" : "history", id, cur->data);
+}
+
 typedef struct fwd_read {
     bk_core_t *core;
     char *asker; /* NULL: our own handovers; else a forward_me from this node */
@@ -1603,9 +1613,7 @@ static void emit_forward(bk_core_t *c, const char *to, const pls_uuid_t *id, pls
         }
         size_t tl = strlen(t);
         if ((n_in || cur == body) && cur->len + tl + part_tail.len + len + 3 > BK_FWD_HIST_BYTES) {
-            pls_buf_adds(cur, "]}");
-            pls_buf_add(cur, part_tail.data ? part_tail.data : "", part_tail.len);
-            bk_fed_emit(c, to, NULL, cur == body ? "forward" : "history", id, cur->data);
+            emit_part(c, to, id, cur, body, &part_tail);
             cur = &part;
             pls_buf_reset(cur);
             pls_buf_reset(&part_tail);
@@ -1624,9 +1632,7 @@ static void emit_forward(bk_core_t *c, const char *to, const pls_uuid_t *id, pls
         off += len;
         free(t);
     }
-    pls_buf_adds(cur, "]}");
-    pls_buf_add(cur, part_tail.data ? part_tail.data : "", part_tail.len);
-    bk_fed_emit(c, to, NULL, cur == body ? "forward" : "history", id, cur->data);
+    emit_part(c, to, id, cur, body, &part_tail);
     pls_info("forward of %s to %s: a history of %zu bytes in %zu messages", order, to,
              heads_len + tail_len, n_parts);
     pls_buf_cleanup(&part);

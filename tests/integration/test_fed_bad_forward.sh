@@ -33,8 +33,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/fed.sh"
 fed_setup
 fed_topology humen
 fed_start_city
-RAWSEND=$PLS_BUILD_DIR/tests/integration/tools/pls-rawsend
-[[ -x $RAWSEND ]] || fail "$RAWSEND not built (build the whole tree)"
 
 now=$(fed_now_ms)
 # fwd ID NUMBER OWNER [JQ-FILTER]: a Forward line "forward<TAB>ID<TAB>BODY" as the town sends
@@ -90,7 +88,7 @@ id() { printf '018f0000-0000-7000-8000-%012d' "$1"; }
 } >"$T/msgs"
 n=$(wc -l <"$T/msgs")
 
-r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
+r=$("$FED_RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
     <"$T/msgs") || fail "the city did not acknowledge every message: $r"
 assert_eq "$r" "ack $n" "the city's acknowledgement"
 
@@ -161,7 +159,7 @@ assert_eq "$(pls_ctl_at dg --json show "$(id 9)" | jq -r .state)" queued \
     "the hand-over's state as the city shows it"
 
 # A resend of the same messages after a reconnection: already applied, nothing changes.
-r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
+r=$("$FED_RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
     <"$T/msgs") || fail "the city did not acknowledge the resend: $r"
 assert_eq "$r" "ack $n" "the city's acknowledgement of the resend"
 assert_eq "$(orders)" "$want" "the orders of dg.humen at the city after the resend"

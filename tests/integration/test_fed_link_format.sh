@@ -25,8 +25,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/fed.sh"
 fed_setup
 fed_topology humen
 fed_start_city
-RAWSEND=$PLS_BUILD_DIR/tests/integration/tools/pls-rawsend
-[[ -x $RAWSEND ]] || fail "$RAWSEND not built (build the whole tree)"
 
 now=$(fed_now_ms)
 id() { printf '018f0000-0000-7000-8000-%012d' "$1"; }
@@ -89,7 +87,7 @@ e3=$(entries 3 assigned)
 } >"$T/msgs"
 n=$(wc -l <"$T/msgs")
 
-"$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
+"$FED_RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
     --format 2 --listen-ms 2500 <"$T/msgs" >"$T/heard2" ||
     fail "the city did not acknowledge every message: $(tail -n 1 "$T/heard2")"
 assert_eq "$(tail -n 1 "$T/heard2")" "ack $n" "the city's acknowledgement"
@@ -142,7 +140,7 @@ kinds2=$(jq -r '.[].kind' <<<"$tail2" | paste -sd,)
 
 # 2. The stand-in again, as a broker of an older version: the unacknowledged messages again,
 # now in format 1 (one JSON document each, the entries inside the rows).
-"$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
+"$FED_RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
     --first $((n + 1)) --listen-ms 2500 </dev/null >"$T/heard1" ||
     fail "the second connection failed: $(tail -n 1 "$T/heard1")"
 ev1=$(awk -F '\t' -v id="$(id 2)" '$2 == "event" && $3 == id { print $4; exit }' \

@@ -21,8 +21,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib/fed.sh"
 fed_setup
 fed_topology humen changan
 fed_start_city --log-level debug
-RAWSEND=$PLS_BUILD_DIR/tests/integration/tools/pls-rawsend
-[[ -x $RAWSEND ]] || fail "$RAWSEND not built (build the whole tree)"
 log=$(pls_logfile dg)
 
 fed_sql dg "CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS \$\$
@@ -51,7 +49,7 @@ printf 'forward\t%s\t%s\n' "$id" "$body" >"$T/msgs"
 
 # deliver TIMEOUT_MS: one delivery (a Hello and the LinkBatch); prints the acknowledgement
 deliver() {
-    "$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms "$1" link --node dg.humen --to dg \
+    "$FED_RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms "$1" link --node dg.humen --to dg \
         <"$T/msgs" 2>/dev/null || true
 }
 failures() { grep -c 'error: batch failed: ERROR:  poisoned copy' "$log" || true; }

@@ -25,8 +25,6 @@ fed_topology humen
 fed_start_city
 pls_start_worker w_dg --broker "$(pls_endpoint dg)" --node dg --dept consult --builtin noop \
     --name w-dg
-RAWSEND=$PLS_BUILD_DIR/tests/integration/tools/pls-rawsend
-[[ -x $RAWSEND ]] || fail "$RAWSEND not built (build the whole tree)"
 
 id=018f0000-0000-7000-8000-000000000042
 now=$(fed_now_ms)
@@ -46,7 +44,7 @@ first_rows=$(jq -cn --argjson now "$now" '[{seq: 1, n: 1, at: $now, entries: [{k
     at: $now, node: "dg.humen", actor: "desk1", to: "forwarded"}]}]')
 link() { # link FIRST: the messages on stdin as link messages FIRST, FIRST + 1, ...
     local r
-    r=$("$RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
+    r=$("$FED_RAWSEND" --broker "$(pls_endpoint dg)" --timeout-ms 10000 link --node dg.humen --to dg \
         --first "$1") || fail "the city did not acknowledge message $1: $r"
 }
 state() { pls_ctl_at dg --json show "$id" 2>/dev/null | jq -r .state; }

@@ -38,6 +38,7 @@ FED_VILLAGE_WORKERS=${FED_VILLAGE_WORKERS:-2} # villages per town with a worker
 FED_CITY=dg
 FED_CSV=             # the test's topology (fed_topology)
 FED_LOAD=            # the pls-fedload binary
+FED_RAWSEND=         # the pls-rawsend test tool (raw link messages, malformed ones too)
 FED_NAMES=()         # broker names started, city first
 declare -A FED_DB=()      # broker name -> conninfo of its database
 declare -A FED_NODE=()    # broker name -> node id
@@ -48,7 +49,11 @@ declare -A FED_VILLAGES=() # town name -> its villages in the CSV (space-separat
 fed_setup() {
     pls_setup "$@"
     FED_LOAD=$PLS_BUILD_DIR/tests/integration/fed/pls-fedload
-    [[ -x $FED_LOAD ]] || fail "$FED_LOAD not built (build the whole tree)"
+    FED_RAWSEND=$PLS_BUILD_DIR/tests/integration/tools/pls-rawsend
+    local tool
+    for tool in "$FED_LOAD" "$FED_RAWSEND"; do
+        [[ -x $tool ]] || fail "$tool not built (build the whole tree)"
+    done
     command -v jq >/dev/null || fail "jq not found (deploy/install-deps.sh installs it)"
 }
 
